@@ -1,0 +1,62 @@
+#!/bin/sh
+# Checks what `make run` and `make test` need on a Debian machine. Missing
+# packages are installed when running as root (one apt-get update, then one
+# install); otherwise the exact apt-get command is printed and we exit 2.
+# Usage: tools/prereqs.sh [PYTHON]   (the interpreter that will run the driver)
+set -u
+python=${1:-python3}
+missing=""
+
+need() { # need COMMAND PACKAGE
+    command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
+}
+
+need cmake cmake
+need cc gcc
+need make make
+need pkg-config pkg-config
+need javac openjdk-17-jdk-headless
+need java openjdk-17-jdk-headless
+if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists cmocka; then
+    missing="$missing libcmocka-dev"
+elif ! command -v pkg-config >/dev/null 2>&1; then
+    missing="$missing libcmocka-dev"
+fi
+# javac must be 17 or newer: the peers use Java 17 language level.
+if command -v javac >/dev/null 2>&1; then
+    v=$(javac -version 2>&1 | sed -n 's/^javac \([0-9]*\).*/\1/p')
+    if [ -z "$v" ] || [ "$v" -lt 17 ]; then
+        missing="$missing openjdk-17-jdk-headless"
+    fi
+fi
+# PyYAML only if the python that runs the driver lacks it.
+if ! command -v "$python" >/dev/null 2>&1; then
+    missing="$missing python3 python3-yaml"
+elif ! "$python" -c 'import yaml' >/dev/null 2>&1; then
+    missing="$missing python3-yaml"
+fi
+
+# Deduplicate, keep order.
+pkgs=$(printf '%s\n' $missing | awk 'NF && !seen[$0]++' | tr '\n' ' ')
+pkgs=${pkgs% }
+[ -z "$pkgs" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends $pkgs"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "prereqs: missing Debian packages: $pkgs" >&2
+    echo "prereqs: run as root:  apt-get update && $cmd" >&2
+    exit 2
+fi
+echo "prereqs: installing $pkgs" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2 || { echo "prereqs: apt-get update failed" >&2; exit 2; }
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $pkgs >&2 || {
+    echo "prereqs: '$cmd' failed" >&2
+    exit 2
+}
+if ! "$python" -c 'import yaml' >/dev/null 2>&1; then
+    echo "prereqs: $python still cannot import yaml; python3-yaml serves" \
+         "/usr/bin/python3 only. Run: make PYTHON=/usr/bin/python3 ..." >&2
+    exit 2
+fi
