@@ -54,9 +54,9 @@ void linebuf_init(struct linebuf *lb, unsigned char *storage, size_t cap);
 size_t linebuf_feed(struct linebuf *lb, const void *data, size_t len);
 
 /*
- * Returns LINEBUF_LINE with *line/*len set to the next line ("\n"
+ * Returns LINEBUF_LINE with *line and *len set to the next line ("\n"
  * included), LINEBUF_NEED_MORE if no complete line is held, or
- * LINEBUF_OVERLONG with *line/*len set to cap bytes that hold no "\n";
+ * LINEBUF_OVERLONG with *line and *len set to cap bytes that hold no "\n";
  * what is handed out stays valid until the next linebuf_feed().
  */
 int linebuf_next(struct linebuf *lb, const unsigned char **line, size_t *len);
@@ -68,7 +68,7 @@ int linebuf_next(struct linebuf *lb, const unsigned char **line, size_t *len);
 void linebuf_skip_line(struct linebuf *lb);
 
 /*
- * Returns 1 with *rest/*len set to the held bytes that no "\n" ended (and
+ * Returns 1 with *rest and *len set to the held bytes that no "\n" ended (and
  * empties lb), or 0 if nothing is held; call it at EOF once linebuf_next()
  * says LINEBUF_NEED_MORE.
  */
