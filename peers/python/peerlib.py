@@ -30,25 +30,27 @@ def _prog():
                         os.path.basename(path))
 
 
-def parse_port(text):
-    """Return the port number in text, or raise UsageError."""
+def parse_port(text, usage):
+    """Return the port number in text, or raise UsageError(usage)."""
     if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise UsageError(f'port must be a number in 1..65535: {text!r}')
+        raise UsageError(f'{usage} (PORT: a number in 1..65535)')
     return int(text)
 
 
 def server_args(argv):
     """Return PORT from `server.py PORT`."""
+    usage = 'usage: %s PORT' % _prog()
     if len(argv) != 2:
-        raise UsageError('usage: %s PORT' % _prog())
-    return parse_port(argv[1])
+        raise UsageError(usage)
+    return parse_port(argv[1], usage)
 
 
 def client_args(argv):
     """Return (HOST, PORT) from `client.py HOST PORT`."""
+    usage = 'usage: %s HOST PORT' % _prog()
     if len(argv) != 3:
-        raise UsageError('usage: %s HOST PORT' % _prog())
-    return argv[1], parse_port(argv[2])
+        raise UsageError(usage)
+    return argv[1], parse_port(argv[2], usage)
 
 
 def _stop(signum, frame):

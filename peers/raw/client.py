@@ -22,10 +22,10 @@ def main(argv):
     read_first = '--read-first' in args
     if read_first:
         args.remove('--read-first')
+    usage = 'usage: raw/client.py HOST PORT [--read-first]'
     if len(args) != 2:
-        raise peerlib.UsageError(
-            'usage: raw/client.py HOST PORT [--read-first]')
-    host, port = args[0], peerlib.parse_port(args[1])
+        raise peerlib.UsageError(usage)
+    host, port = args[0], peerlib.parse_port(args[1], usage)
     request = peerlib.read_stdin()
     with socket.create_connection((host, port)) as sock:
         if read_first:
