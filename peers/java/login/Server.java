@@ -96,8 +96,9 @@ public final class Server {
         }
 
         /**
-         * Returns the next line without its "\n" (an unterminated last line
-         * counts), or null at EOF. An overlong line comes back as its first
+         * Returns the next line without its "\n", or null at EOF. A line
+         * counts only with its "\n" (the contract: a password cut short by
+         * EOF is never logged). An overlong line comes back as its first
          * MAX_LINE bytes, which check() refuses; the rest is discarded.
          */
         private static byte[] readField(LineReader in) throws IOException {
@@ -105,7 +106,10 @@ public final class Server {
             if (line == null) {
                 return null;
             }
-            if (!LineReader.terminated(line) && line.length >= Login.MAX_LINE) {
+            if (!LineReader.terminated(line)) {
+                if (line.length < Login.MAX_LINE) {
+                    return null; // unterminated remainder at EOF
+                }
                 in.skipLine();
             }
             return LineReader.chomp(line);
