@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,6 +42,8 @@ int main(int argc, char *argv[])
     static unsigned char buf[UDP_BUF];
     static char repr[PYREPR_BOUND(UDP_BUF)];
     struct sigaction sa;
+    sigset_t block;
+    sigset_t waitmask;
     char errbuf[256];
     int port;
     int fd;
@@ -49,12 +52,20 @@ int main(int argc, char *argv[])
         fprintf(stderr, "usage: server PORT   (PORT is 1..65535)\n");
         return 2;
     }
-    /* No SA_RESTART: the signal must interrupt recv() so the loop ends. */
+    /*
+     * SIGINT and SIGTERM stay blocked except inside pselect(), so a signal
+     * that arrives between two datagrams cannot be missed by a recv()
+     * that then blocks forever.
+     */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = udp_on_signal;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-        err(1, "sigaction");
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+        sigprocmask(SIG_BLOCK, &block, &waitmask) < 0) {
+        err(1, "signals");
     }
     fd = net_listen(port, SOCK_DGRAM, errbuf, sizeof(errbuf));
     if (fd < 0) {
@@ -63,12 +74,22 @@ int main(int argc, char *argv[])
     fprintf(stderr, "udp receiver on port %d\n", port);
 
     while (!udp_stop) {
-        /* A zero-length datagram is a message, not an EOF. */
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        fd_set readable;
+        ssize_t n;
         size_t len;
 
-        if (n < 0) {
+        FD_ZERO(&readable);
+        FD_SET(fd, &readable);
+        if (pselect(fd + 1, &readable, NULL, NULL, NULL, &waitmask) < 0) {
             if (errno == EINTR) {
+                continue;
+            }
+            err(1, "pselect");
+        }
+        /* A zero-length datagram is a message, not an EOF. */
+        n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
                 continue;
             }
             err(1, "recv");
