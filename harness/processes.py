@@ -1,0 +1,350 @@
+"""Child processes: each in its own session (so its whole process group can
+be stopped), output captured with a cap, readiness read from the kernel's
+socket table, and a registry so nothing survives a timeout, Ctrl-C or exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import ctypes
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+from harness import procnet
+
+CAPTURE_LIMIT = 1 << 20  # bytes kept per stream; the rest is counted and dropped
+STOP_GRACE_S = 2.0
+
+# Process groups started and not yet confirmed gone: killed at exit no matter what.
+_LIVE_GROUPS: set[int] = set()
+
+
+def _kill_all_at_exit() -> None:
+    kill_all(signal.SIGKILL)
+
+
+atexit.register(_kill_all_at_exit)
+
+
+def kill_all(sig: int = signal.SIGKILL) -> None:
+    """Sends sig to every process group this driver started and still tracks."""
+    for pgid in list(_LIVE_GROUPS):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            _LIVE_GROUPS.discard(pgid)
+
+
+def become_subreaper() -> bool:
+    """Makes orphaned descendants re-parent to this process (Linux
+    PR_SET_CHILD_SUBREAPER), so a daemonising grandchild is still ours to
+    reap. Returns True on success."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+class Capture:
+    """Collects a stream up to a cap while draining the rest, and lets a
+    caller wait until some bytes have appeared."""
+
+    def __init__(self, limit: int = CAPTURE_LIMIT):
+        self.limit = limit
+        self.buf = bytearray()
+        self.total = 0
+        self.closed = False
+        self._changed = asyncio.Event()
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.buf)
+
+    def data(self) -> bytes:
+        return bytes(self.buf)
+
+    async def pump(self, stream: asyncio.StreamReader | None) -> None:
+        if stream is None:
+            self.closed = True
+            return
+        try:
+            while True:
+                chunk = await stream.read(65536)
+                if not chunk:
+                    break
+                self.total += len(chunk)
+                room = self.limit - len(self.buf)
+                if room > 0:
+                    self.buf += chunk[:room]
+                self._changed.set()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.closed = True
+            self._changed.set()
+
+    async def wait_contains(self, needle: bytes, timeout: float) -> bool:
+        """Returns True once the captured bytes contain needle, False on
+        timeout or when the stream ended without it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if needle in self.buf:
+                return True
+            if self.closed:
+                return False
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return needle in self.buf
+
+
+@dataclass
+class Exit:
+    """How a process ended."""
+
+    code: int | None  # exit status, None if killed by a signal or still running
+    signal: int | None = None
+    stopped_by_driver: bool = False
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            s = f"killed by {signal_name(self.signal)}"
+        elif self.code is None:
+            s = "still running"
+        else:
+            s = f"exit code {self.code}"
+        if self.stopped_by_driver:
+            s += " (stopped by the driver)"
+        return s
+
+
+@dataclass
+class Child:
+    """A started process with its captured output."""
+
+    argv: list[str]
+    cwd: str
+    proc: asyncio.subprocess.Process
+    stdout: Capture
+    stderr: Capture
+    started: float
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    stopped_by_driver: bool = False
+    ended: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self.proc.returncode is None
+
+    def exit(self) -> Exit:
+        rc = self.proc.returncode
+        if rc is None:
+            return Exit(None)
+        if rc < 0:
+            return Exit(None, -rc, self.stopped_by_driver)
+        return Exit(rc, None, self.stopped_by_driver)
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Returns True if the process ended within timeout."""
+        if self.proc.returncode is not None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout)
+        except asyncio.TimeoutError:
+            return False
+        if self.ended is None:
+            self.ended = time.monotonic()
+        return True
+
+    async def finish_output(self, timeout: float = 1.0) -> None:
+        """Waits (bounded) for the output pumps: a grandchild can hold the pipes."""
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=timeout)
+            for t in self.tasks:
+                t.cancel()
+
+    async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """Stops the whole process group: SIGTERM, then SIGKILL after grace;
+        reaps what is ours and forgets the group once nothing is left."""
+        pgid = self.pid
+        members: list = []
+        try:
+            if self.proc.returncode is None:
+                self.stopped_by_driver = True
+            _signal_group(pgid, signal.SIGTERM)
+            await self.wait(grace)
+            deadline = time.monotonic() + (grace if self.proc.returncode is None else grace / 2)
+            delay = 0.002
+            # Other members (forked children) are not ours to wait for: poll.
+            members = procnet.live_group_members(pgid)
+            while members and time.monotonic() < deadline:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                members = procnet.live_group_members(pgid)
+            if members or self.proc.returncode is None:
+                _signal_group(pgid, signal.SIGKILL)
+                for s in members:
+                    try:
+                        os.kill(s.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                await self.wait(5.0)
+                members = procnet.live_group_members(pgid)
+        finally:
+            if self.proc.returncode is None:
+                _signal_group(pgid, signal.SIGKILL)
+                try:
+                    os.kill(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            else:
+                _reap_group(pgid)
+                if not members:
+                    _LIVE_GROUPS.discard(pgid)
+            if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+                self.proc.stdin.close()
+        await self.finish_output()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap_group(pgid: int) -> None:
+    """Reaps zombies of the group re-parented to us (we are a subreaper).
+    Only called after the group leader itself has been waited for."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-pgid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+async def spawn(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | None = None,
+                capture_limit: int = CAPTURE_LIMIT) -> Child:
+    """Starts argv in a new session. stdin bytes are fed then closed (None:
+    /dev/null). Raises OSError if the program cannot be started."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True, close_fds=True)
+    _LIVE_GROUPS.add(proc.pid)
+    child = Child(argv, cwd, proc, Capture(capture_limit), Capture(capture_limit),
+                  time.monotonic())
+    child.tasks.append(asyncio.ensure_future(child.stdout.pump(proc.stdout)))
+    child.tasks.append(asyncio.ensure_future(child.stderr.pump(proc.stderr)))
+    if stdin is not None:
+        child.tasks.append(asyncio.ensure_future(_feed(proc, stdin)))
+    return child
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    assert proc.stdin is not None
+    try:
+        if data:
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        try:
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+# --------------------------------------------------------------------------
+# Readiness
+
+
+@dataclass
+class Readiness:
+    """What watching the socket table found."""
+
+    ready: bool
+    foreign: bool = False  # a socket on the port not owned by the server's processes
+    other_ports: tuple[int, ...] = ()  # ports the server's processes did bind
+    exited: bool = False
+    timed_out: bool = False
+
+
+def _tree(pid: int) -> list[int]:
+    return [pid] + procnet.descendants(pid)
+
+
+def _owned(child: Child, inodes: set[int]) -> bool:
+    """True if one of the inodes belongs to the child's processes: its /proc
+    descendants, or members of its process group that were re-parented."""
+    tree = _tree(child.pid)
+    if procnet.socket_inodes(tree) & inodes:
+        return True
+    members = [s.pid for s in procnet.live_group_members(child.pid) if s.pid not in tree]
+    return bool(members) and bool(procnet.socket_inodes(members) & inodes)
+
+
+def bound_ports(child: Child, transport: str) -> tuple[int, ...]:
+    """Returns the local ports the child's processes have bound (listening
+    for TCP); used to say 'listens on 41234, not 20001'."""
+    pids = set(_tree(child.pid)) | {s.pid for s in procnet.live_group_members(child.pid)}
+    inodes = procnet.socket_inodes(pids)
+    if not inodes:
+        return ()
+    return tuple(sorted({s.port for s in procnet.sockets(transport)
+                         if s.inode in inodes and s.bound}))
+
+
+async def wait_bound(child: Child, port: int, transport: str, timeout: float) -> Readiness:
+    """Waits until the kernel shows a socket of the child's process tree
+    bound (TCP: listening) on port. Polls /proc/net with a short, growing
+    interval; never connects."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.001
+    foreign = False
+    while True:
+        socks = [s for s in procnet.sockets(transport, port)]
+        bound = {s.inode for s in socks if s.bound and s.inode}
+        if bound:
+            if _owned(child, bound):
+                return Readiness(True)
+            foreign = True
+        elif socks and transport == "tcp" and any(not s.inode for s in socks):
+            pass  # TIME_WAIT leftovers: only matters if the bind fails (see below)
+        if child.proc.returncode is not None:
+            # Exited before binding: a port held by someone else is not the
+            # peer's fault (a listener, or TIME_WAIT for a server without
+            # SO_REUSEADDR).
+            if not foreign:
+                foreign = bool(procnet.sockets(transport, port))
+            return Readiness(False, foreign=foreign, exited=True)
+        if loop.time() >= deadline:
+            return Readiness(False, foreign=foreign, timed_out=True,
+                             other_ports=bound_ports(child, transport))
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.02)

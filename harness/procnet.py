@@ -1,0 +1,163 @@
+"""Reading the kernel's tables: sockets (/proc/net/tcp, tcp6, udp, udp6) and
+processes (/proc/PID/stat, children, fd). Linux only; no probes, no sleeps."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+TCP_LISTEN = "0A"
+UDP_UNCONNECTED = "07"
+_FILES = {"tcp": ("/proc/net/tcp", "/proc/net/tcp6"), "udp": ("/proc/net/udp", "/proc/net/udp6")}
+
+
+@dataclass(frozen=True)
+class Sock:
+    transport: str
+    port: int
+    state: str
+    inode: int
+    remote_port: int
+
+    @property
+    def bound(self) -> bool:
+        """True for a TCP listener or an unconnected bound UDP socket."""
+        if self.transport == "tcp":
+            return self.state == TCP_LISTEN
+        return self.state == UDP_UNCONNECTED or self.remote_port == 0
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def sockets(transport: str, port: int | None = None) -> list[Sock]:
+    """Returns the kernel's sockets of a transport, optionally only those
+    with the given local port."""
+    out = []
+    needle = b":%04X " % port if port is not None else None
+    for path in _FILES[transport]:
+        data = _read(path)
+        if needle is not None and needle not in data:
+            continue
+        for line in data.splitlines()[1:]:
+            f = line.split()
+            if len(f) < 10:
+                continue
+            lport = int(f[1].rsplit(b":", 1)[1], 16)
+            if port is not None and lport != port:
+                continue
+            out.append(Sock(transport, lport, f[3].decode(), int(f[9]),
+                            int(f[2].rsplit(b":", 1)[1], 16)))
+    return out
+
+
+def used_ports() -> set[int]:
+    """Returns every local port with a socket in any state, TCP or UDP."""
+    ports: set[int] = set()
+    for transport in ("tcp", "udp"):
+        for path in _FILES[transport]:
+            for line in _read(path).splitlines()[1:]:
+                f = line.split(None, 2)
+                if len(f) >= 2:
+                    try:
+                        ports.add(int(f[1].rsplit(b":", 1)[1], 16))
+                    except (ValueError, IndexError):
+                        pass
+    return ports
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    pid: int
+    state: str
+    ppid: int
+    pgrp: int
+    session: int
+
+
+def stat(pid: int) -> ProcStat | None:
+    """Returns the parsed /proc/PID/stat, or None if the process is gone."""
+    data = _read(f"/proc/{pid}/stat")
+    if not data:
+        return None
+    rest = data[data.rfind(b")") + 2:].split()
+    try:
+        return ProcStat(pid, rest[0].decode(), int(rest[1]), int(rest[2]), int(rest[3]))
+    except (IndexError, ValueError):
+        return None
+
+
+def all_pids() -> list[int]:
+    return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+
+
+def all_stats() -> list[ProcStat]:
+    out = []
+    for pid in all_pids():
+        s = stat(pid)
+        if s is not None:
+            out.append(s)
+    return out
+
+
+def children(pid: int) -> list[int]:
+    """Returns the direct children of pid (every thread's)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        data = _read(f"/proc/{pid}/task/{tid}/children")
+        out.extend(int(x) for x in data.split())
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """Returns pid's descendants (not pid), found through /proc children."""
+    out: list[int] = []
+    todo = children(pid)
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children(p))
+    return out
+
+
+def live_group_members(pgids: set[int] | int) -> list[ProcStat]:
+    """Returns the processes, zombies excluded, whose process group or
+    session is one of pgids (children started with start_new_session have
+    pgid == sid == their pid)."""
+    if isinstance(pgids, int):
+        pgids = {pgids}
+    return [s for s in all_stats()
+            if (s.pgrp in pgids or s.session in pgids) and s.state not in ("Z", "X")]
+
+
+def socket_inodes(pids: list[int] | set[int]) -> set[int]:
+    """Returns the inodes of the sockets open in any of pids."""
+    inodes: set[int] = set()
+    for pid in pids:
+        base = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(base)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"{base}/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def alive(pid: int) -> bool:
+    s = stat(pid)
+    return s is not None and s.state not in ("Z", "X")

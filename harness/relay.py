@@ -1,0 +1,316 @@
+"""The recording relay between a cell's clients and its server.
+
+TCP: accepts each client on the relay port, connects to the server, and
+forwards both directions; a half-close is passed on with shutdown(SHUT_WR)
+and a reset with an SO_LINGER 0 close. UDP: one relay socket; each client
+address gets its own upstream socket, and every datagram is a turn.
+Each direction's bytes, EOF and RST are recorded with a timestamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+from harness import transcript
+from harness.transcript import CLIENT, DATA, EOF, RST, SERVER
+
+RECV_SIZE = 65536
+_RESET_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT}
+
+
+@dataclass
+class Event:
+    t: float  # seconds since the relay started
+    direction: str
+    kind: str
+    data: bytes = b""
+
+
+@dataclass
+class Connection:
+    """One client connection (TCP) or one client address (UDP)."""
+
+    index: int
+    peer: str
+    events: list[Event] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    closed: dict[str, bool] = field(default_factory=lambda: {CLIENT: False, SERVER: False})
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def turns(self, transport: str) -> list[transcript.Turn]:
+        return [transcript.Turn(e.direction, e.kind, e.data) for e in self.events]
+
+
+class _Base:
+    def __init__(self, listen_port: int, upstream_port: int, host: str = "127.0.0.1",
+                 chunk: int | None = None, chunk_delay: float = 0.0):
+        self.listen_port = listen_port
+        self.upstream = (host, upstream_port)
+        self.host = host
+        self.chunk = chunk
+        self.chunk_delay = chunk_delay
+        self.t0 = time.monotonic()
+        self.connections: list[Connection] = []
+        self._tasks: set[asyncio.Task] = set()
+        self._changed = asyncio.Event()
+
+    def _record(self, conn: Connection, direction: str, kind: str, data: bytes = b"") -> None:
+        if kind != DATA:
+            if conn.closed[direction] and kind == EOF:
+                return
+            if any(e.direction == direction and e.kind == kind for e in conn.events):
+                return
+            conn.closed[direction] = True
+        conn.events.append(Event(time.monotonic() - self.t0, direction, kind, data))
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def transcript(self, transport: str) -> transcript.Transcript:
+        return transcript.Transcript(transport, [c.turns(transport) for c in self.connections])
+
+    def log_lines(self) -> list[str]:
+        """Returns the timed event log (relay.log): every read, as it came."""
+        lines = []
+        for c in self.connections:
+            lines.append(f"# connection {c.index} from {c.peer}")
+            for n in c.notes:
+                lines.append(f"# note: {n}")
+            for e in c.events:
+                if e.kind == DATA:
+                    lines.append(f"{e.t * 1000:10.3f} ms {e.direction} {len(e.data):6d} bytes "
+                                 f'"{transcript.escape(e.data[:200])}"'
+                                 + (" ..." if len(e.data) > 200 else ""))
+                else:
+                    lines.append(f"{e.t * 1000:10.3f} ms {e.direction} {e.kind}")
+        return lines
+
+
+def _abort(sock: socket.socket) -> None:
+    """Closes with SO_LINGER 0 so the peer gets a reset."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+class TcpRelay(_Base):
+    transport = "tcp"
+
+    async def start(self) -> None:
+        """Binds the relay port. Raises OSError (EADDRINUSE) if it is taken."""
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind((self.host, self.listen_port))
+            ls.listen(256)
+            ls.setblocking(False)
+        except OSError:
+            ls.close()
+            raise
+        self._listener = ls
+        self._spawn(self._accept_loop())
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            csock, addr = await loop.sock_accept(self._listener)
+            csock.setblocking(False)
+            conn = Connection(len(self.connections) + 1, f"{addr[0]}:{addr[1]}")
+            self.connections.append(conn)
+            self._changed.set()
+            self._spawn(self._serve(conn, csock))
+
+    async def _serve(self, conn: Connection, csock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        ssock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ssock.setblocking(False)
+        try:
+            try:
+                await loop.sock_connect(ssock, self.upstream)
+            except OSError as e:
+                # Nobody to relay to: the client sees a reset, as if refused.
+                conn.notes.append(f"connecting to the server at port {self.upstream[1]} "
+                                  f"failed: {e.strerror or e}")
+                _abort(csock)
+                ssock.close()
+                return
+            for s in (csock, ssock):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            state = {"reset": False}
+            up = asyncio.ensure_future(self._pump(conn, csock, ssock, CLIENT, state))
+            down = asyncio.ensure_future(self._pump(conn, ssock, csock, SERVER, state))
+            state["tasks"] = (up, down)
+            try:
+                await asyncio.gather(up, down, return_exceptions=True)
+            finally:
+                up.cancel()
+                down.cancel()
+                if state["reset"]:
+                    _abort(csock)
+                    _abort(ssock)
+                else:
+                    csock.close()
+                    ssock.close()
+        finally:
+            conn.done.set()
+            self._changed.set()
+
+    async def _pump(self, conn: Connection, src: socket.socket, dst: socket.socket,
+                    direction: str, state: dict) -> None:
+        loop = asyncio.get_running_loop()
+        other = SERVER if direction == CLIENT else CLIENT
+        while True:
+            try:
+                data = await loop.sock_recv(src, RECV_SIZE)
+            except OSError as e:
+                if e.errno in _RESET_ERRNOS or isinstance(e, ConnectionError):
+                    self._reset(conn, direction, state)
+                    return
+                raise
+            if not data:
+                self._record(conn, direction, EOF)
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            self._record(conn, direction, DATA, data)
+            try:
+                if self.chunk:
+                    for i in range(0, len(data), self.chunk):
+                        await loop.sock_sendall(dst, data[i:i + self.chunk])
+                        if self.chunk_delay:
+                            await asyncio.sleep(self.chunk_delay)
+                else:
+                    await loop.sock_sendall(dst, data)
+            except OSError as e:
+                if e.errno in _RESET_ERRNOS or isinstance(e, ConnectionError):
+                    # The receiving side is gone: that side was reset.
+                    self._reset(conn, other, state)
+                    return
+                raise
+
+    def _reset(self, conn: Connection, direction: str, state: dict) -> None:
+        """direction's side reset: record it, and reset the other side too."""
+        self._record(conn, direction, RST)
+        state["reset"] = True
+        for t in state.get("tasks", ()):
+            if t is not asyncio.current_task():
+                t.cancel()
+
+    def active(self) -> int:
+        return sum(1 for c in self.connections if not c.done.is_set())
+
+    async def settle(self, timeout: float, expected: int = 0) -> bool:
+        """Waits until `expected` connections were accepted and every
+        connection has finished both ways. Returns False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.connections) < expected or self.active():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    async def close(self) -> None:
+        """Stops accepting and drops every connection still open."""
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        listener = getattr(self, "_listener", None)
+        if listener is not None:
+            listener.close()
+
+
+class UdpRelay(_Base):
+    transport = "udp"
+
+    async def start(self) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((self.host, self.listen_port))
+            s.setblocking(False)
+        except OSError:
+            s.close()
+            raise
+        self._sock = s
+        self._upstreams: dict[tuple, tuple[Connection, socket.socket]] = {}
+        self._spawn(self._loop())
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data, addr = await loop.sock_recvfrom(self._sock, RECV_SIZE)
+            except ConnectionRefusedError:
+                continue  # an ICMP error from an earlier send; not a datagram
+            entry = self._upstreams.get(addr)
+            if entry is None:
+                conn = Connection(len(self.connections) + 1, f"{addr[0]}:{addr[1]}")
+                up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                up.setblocking(False)
+                up.connect(self.upstream)
+                entry = (conn, up)
+                self._upstreams[addr] = entry
+                self.connections.append(conn)
+                self._spawn(self._replies(conn, up, addr))
+            conn, up = entry
+            self._record(conn, CLIENT, DATA, data)
+            self._changed.set()
+            try:
+                await loop.sock_sendall(up, data)
+            except OSError as e:
+                conn.notes.append(f"forwarding a datagram failed: {e.strerror or e}")
+
+    async def _replies(self, conn: Connection, up: socket.socket, addr: tuple) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    data = await loop.sock_recv(up, RECV_SIZE)
+                except ConnectionRefusedError:
+                    conn.notes.append("the server port refused a datagram (ICMP unreachable)")
+                    continue
+                self._record(conn, SERVER, DATA, data)
+                self._changed.set()
+                try:
+                    await loop.sock_sendto(self._sock, data, addr)
+                except OSError as e:
+                    conn.notes.append(f"returning a datagram failed: {e.strerror or e}")
+        finally:
+            up.close()
+
+    def active(self) -> int:
+        return 0
+
+    async def settle(self, timeout: float, expected: int = 0) -> bool:
+        return True
+
+    async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        s = getattr(self, "_sock", None)
+        if s is not None:
+            s.close()
+
+
+def create(transport: str, listen_port: int, upstream_port: int, **kw) -> TcpRelay | UdpRelay:
+    return (TcpRelay if transport == "tcp" else UdpRelay)(listen_port, upstream_port, **kw)
