@@ -121,10 +121,15 @@ def start(srv: Server, log_dir: str) -> None:
     srv.port = free_port()
     argv = [a.replace("{port}", str(srv.port)) for a in srv.argv]
     with open(os.path.join(log_dir, srv.name + ".log"), "wb") as log:
-        srv.proc = subprocess.Popen(argv, cwd=srv.cwd, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-    wait_listening(srv)
+        srv.proc = subprocess.Popen(
+            argv, cwd=srv.cwd, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_listening(srv)
+    except RuntimeError as e:
+        with open(log.name, "rb") as f:
+            tail = f.read()[-2000:].decode(errors="replace").strip()
+        raise RuntimeError(f"{e}; its output:\n{tail}") from None
 
 
 def stop(srv: Server) -> None:
@@ -154,6 +159,14 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
+def machine_busy_s() -> float:
+    """Returns the CPU time all CPUs have spent busy since boot, seconds."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    # user nice system idle iowait irq softirq steal
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def children_cpu_s() -> float:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
@@ -180,11 +193,15 @@ def loadgen(args, srv: Server, conns: int, requests: int) -> dict:
             "-n", str(requests), "-t", str(args.timeout)] + srv.loadgen_args
     srv_before = cpu_ns(srv.proc.pid)
     lg_before = children_cpu_s()
+    busy_before = machine_busy_s()
+    wall_before = time.monotonic()
     try:
         res = subprocess.run(argv, capture_output=True, text=True,
                              timeout=args.timeout + 30)
     except subprocess.TimeoutExpired:
         return {"failed": f"loadgen did not finish: {' '.join(argv)}"}
+    wall = time.monotonic() - wall_before
+    busy = machine_busy_s() - busy_before
     lg_cpu = children_cpu_s() - lg_before
     srv_cpu = (cpu_ns(srv.proc.pid) - srv_before) / 1e9
     if res.returncode not in (0, 1) or "errors" not in res.stdout:
@@ -195,6 +212,9 @@ def loadgen(args, srv: Server, conns: int, requests: int) -> dict:
     n = max(fig["done"], 1)
     fig["srv_us"] = srv_cpu * 1e6 / n
     fig["lg_us"] = lg_cpu * 1e6 / n
+    # What else ran meanwhile, as a share of the machine: the figures of a
+    # run that shared the cores with other work are not comparable.
+    fig["other"] = max(0.0, busy - srv_cpu - lg_cpu) / (wall * os.cpu_count())
     return fig
 
 
@@ -226,17 +246,21 @@ def median(runs: list[dict], key: str) -> float:
 
 def print_table(servers: list[Server], conns: int, requests: int) -> None:
     print(f"\nmedians of {len(servers[0].runs)} runs, {conns} connections, "
-          f"{requests} requests each:")
-    head = (f"{'server':<18} {'requests/s':>11} {'p50 us':>8} {'p99 us':>8} "
-            f"{'srv CPU us/req':>15} {'loadgen CPU us/req':>19} {'errors':>6}")
-    print(head)
-    print("-" * len(head))
+          f"{requests} requests each (CPU: microseconds per request; other "
+          f"load: share of the machine used by other processes meanwhile):")
+    cols = ("server", "requests/s", "p50 us", "p99 us", "server CPU",
+            "loadgen CPU", "other load", "errors")
+    row = "{:<20} {:>10} {:>8} {:>8} {:>10} {:>11} {:>10} {:>6}"
+    print(row.format(*cols))
+    print(row.format(*("-" * len(c) for c in cols)))
     for s in servers:
-        print(f"{s.name:<18} {median(s.runs, 'rps'):>11.0f} "
-              f"{median(s.runs, 'p50'):>8.1f} {median(s.runs, 'p99'):>8.1f} "
-              f"{median(s.runs, 'srv_us'):>15.2f} "
-              f"{median(s.runs, 'lg_us'):>19.2f} "
-              f"{sum(r['errors'] for r in s.runs):>6}")
+        print(row.format(
+            s.name, f"{median(s.runs, 'rps'):.0f}",
+            f"{median(s.runs, 'p50'):.1f}", f"{median(s.runs, 'p99'):.1f}",
+            f"{median(s.runs, 'srv_us'):.2f}",
+            f"{median(s.runs, 'lg_us'):.2f}",
+            f"{median(s.runs, 'other'):.0%}",
+            sum(r["errors"] for r in s.runs)))
 
 
 def ratio_line(c: Server, other: Server | None, label: str,
@@ -324,7 +348,8 @@ def main(argv: list[str]) -> int:
                     failures.append(f"{s.name}: {fig['error_text']}")
                 print(f"  run {rep + 1} {s.name:<18} {fig['rps']:>9.0f} req/s"
                       f"  p50 {fig['p50']:.1f} us  p99 {fig['p99']:.1f} us"
-                      f"  errors {fig['errors']}")
+                      f"  errors {fig['errors']}"
+                      f"  other load {fig['other']:.0%}")
         if args.hold:
             hold = loadgen(args, servers[0], args.hold, args.hold * 10)
     finally:
