@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from harness import procnet
+import socket
 
 DEFAULT_RANGE = (20000, 29999)
 
@@ -32,6 +32,29 @@ def parse_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
+def port_free(port: int) -> bool:
+    """True if nothing holds port: a TCP bind on every interface without
+    SO_REUSEADDR fails for a listener and for TIME_WAIT leftovers alike (so a
+    server without SO_REUSEADDR can bind it), and a UDP bind for UDP users.
+    Much cheaper than reading /proc/net with thousands of TIME_WAITs."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        for family, addr in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+            try:
+                s = socket.socket(family, kind)
+            except OSError:
+                continue  # no IPv6 here
+            try:
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                s.bind((addr, port))
+            except OSError:
+                return False
+            finally:
+                s.close()
+            break  # the dual-stack bind covered IPv4 too
+    return True
+
+
 @dataclass
 class PortPool:
     """Hands out ports round-robin from [lo, hi] minus the ephemeral range."""
@@ -53,12 +76,11 @@ class PortPool:
     def acquire(self, count: int = 1) -> list[int]:
         """Returns count ports not held by a live cell and with no socket in
         the kernel's tables (any state, including TIME_WAIT)."""
-        busy = procnet.used_ports()
         out: list[int] = []
         for _ in range(len(self.ports)):
             p = self.ports[self._next]
             self._next = (self._next + 1) % len(self.ports)
-            if p in self.live or p in busy:
+            if p in self.live or not port_free(p):
                 continue
             self.live.add(p)
             out.append(p)

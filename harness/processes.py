@@ -10,7 +10,9 @@ import atexit
 import ctypes
 import os
 import signal
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 from harness import procnet
@@ -20,6 +22,8 @@ STOP_GRACE_S = 2.0
 
 # Process groups started and not yet confirmed gone: killed at exit no matter what.
 _LIVE_GROUPS: set[int] = set()
+# Every session started (pgid == sid == the leader's pid), for the final sweep.
+_ALL_SESSIONS: set[int] = set()
 
 
 def _kill_all_at_exit() -> None:
@@ -36,6 +40,43 @@ def kill_all(sig: int = signal.SIGKILL) -> None:
             os.killpg(pgid, sig)
         except (ProcessLookupError, PermissionError):
             _LIVE_GROUPS.discard(pgid)
+
+
+def sweep() -> int:
+    """Kills every live process left in a session or group this driver
+    started (one /proc scan; catches children that changed their process
+    group). Returns how many it found."""
+    if not _ALL_SESSIONS:
+        return 0
+    left = procnet.live_group_members(_ALL_SESSIONS | _LIVE_GROUPS)
+    for s in left:
+        try:
+            os.kill(s.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pgid in list(_LIVE_GROUPS):
+        _signal_group(pgid, signal.SIGKILL)
+    return len(left)
+
+
+def use_pidfd_watcher() -> None:
+    """On Python 3.11, waits for children with pidfds instead of one thread
+    per child (3.12 does this by itself)."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        fd = os.pidfd_open(os.getpid())
+        os.close(fd)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            loop = asyncio.get_running_loop()
+            watcher = asyncio.get_child_watcher()
+            if not isinstance(watcher, asyncio.PidfdChildWatcher):
+                watcher = asyncio.PidfdChildWatcher()
+                asyncio.set_child_watcher(watcher)
+            watcher.attach_loop(loop)
+    except (OSError, AttributeError, NotImplementedError):
+        pass
 
 
 def become_subreaper() -> bool:
@@ -196,7 +237,7 @@ class Child:
             deadline = time.monotonic() + (grace if self.proc.returncode is None else grace / 2)
             delay = 0.002
             # Other members (forked children) are not ours to wait for: poll.
-            members = procnet.live_group_members(pgid)
+            members = procnet.live_group_members(pgid) if _group_exists(pgid) else []
             while members and time.monotonic() < deadline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
@@ -224,6 +265,18 @@ class Child:
             if self.proc.stdin is not None and not self.proc.stdin.is_closing():
                 self.proc.stdin.close()
         await self.finish_output()
+
+
+def _group_exists(pgid: int) -> bool:
+    """Cheap test (no /proc scan): does any process, zombies included, still
+    have this process group?"""
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -255,6 +308,7 @@ async def spawn(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | N
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         start_new_session=True, close_fds=True)
     _LIVE_GROUPS.add(proc.pid)
+    _ALL_SESSIONS.add(proc.pid)
     child = Child(argv, cwd, proc, Capture(capture_limit), Capture(capture_limit),
                   time.monotonic())
     child.tasks.append(asyncio.ensure_future(child.stdout.pump(proc.stdout)))
@@ -294,25 +348,20 @@ class Readiness:
     timed_out: bool = False
 
 
-def _tree(pid: int) -> list[int]:
-    return [pid] + procnet.descendants(pid)
-
-
-def _owned(child: Child, inodes: set[int]) -> bool:
-    """True if one of the inodes belongs to the child's processes: its /proc
-    descendants, or members of its process group that were re-parented."""
-    tree = _tree(child.pid)
-    if procnet.socket_inodes(tree) & inodes:
-        return True
-    members = [s.pid for s in procnet.live_group_members(child.pid) if s.pid not in tree]
-    return bool(members) and bool(procnet.socket_inodes(members) & inodes)
+def _tree(pid: int, group: bool = False) -> list[int]:
+    """The server's processes: the leader and its /proc descendants, plus
+    with group=True the live members of its process group or session (a
+    daemonising server's children are re-parented away from the leader)."""
+    pids = [pid] + procnet.descendants(pid)
+    if group:
+        pids += [s.pid for s in procnet.live_group_members(pid) if s.pid not in pids]
+    return pids
 
 
 def bound_ports(child: Child, transport: str) -> tuple[int, ...]:
     """Returns the local ports the child's processes have bound (listening
     for TCP); used to say 'listens on 41234, not 20001'."""
-    pids = set(_tree(child.pid)) | {s.pid for s in procnet.live_group_members(child.pid)}
-    inodes = procnet.socket_inodes(pids)
+    inodes = procnet.socket_inodes(_tree(child.pid, group=True))
     if not inodes:
         return ()
     return tuple(sorted({s.port for s in procnet.sockets(transport)
@@ -320,31 +369,47 @@ def bound_ports(child: Child, transport: str) -> tuple[int, ...]:
 
 
 async def wait_bound(child: Child, port: int, transport: str, timeout: float) -> Readiness:
-    """Waits until the kernel shows a socket of the child's process tree
-    bound (TCP: listening) on port. Polls /proc/net with a short, growing
-    interval; never connects."""
+    """Waits until the kernel shows a socket of the child's processes bound
+    (TCP: listening) on port. Polls, never connects: first the processes'
+    socket fds (cheap), and only while they hold sockets the kernel's
+    table (/proc/net/tcp*, udp*) for the port and those inodes."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    delay = 0.001
-    foreign = False
+    start = loop.time()
+    deadline = start + timeout
+    delay = 0.0005
+    polls = 0
     while True:
-        socks = [s for s in procnet.sockets(transport, port)]
-        bound = {s.inode for s in socks if s.bound and s.inode}
-        if bound:
-            if _owned(child, bound):
-                return Readiness(True)
-            foreign = True
-        elif socks and transport == "tcp" and any(not s.inode for s in socks):
-            pass  # TIME_WAIT leftovers: only matters if the bind fails (see below)
-        if child.proc.returncode is not None:
-            # Exited before binding: a port held by someone else is not the
-            # peer's fault (a listener, or TIME_WAIT for a server without
-            # SO_REUSEADDR).
-            if not foreign:
-                foreign = bool(procnet.sockets(transport, port))
+        polls += 1
+        leader_gone = child.proc.returncode is not None
+        if leader_gone and (child.proc.returncode != 0
+                            or not procnet.live_group_members(child.pid)):
+            # Exited before binding. A port held by someone else (a
+            # listener, or TIME_WAIT for a server without SO_REUSEADDR) is
+            # not the peer's fault.
+            foreign = bool(procnet.sockets(transport, port))
             return Readiness(False, foreign=foreign, exited=True)
-        if loop.time() >= deadline:
+        # The leader's own fds every time, its descendants every 4th poll,
+        # its whole group every 16th (a scan of /proc).
+        if leader_gone or polls % 16 == 0:
+            pids = _tree(child.pid, group=True)
+        elif polls % 4 == 0:
+            pids = _tree(child.pid)
+        else:
+            pids = [child.pid]
+        inodes = procnet.socket_inodes(pids)
+        if inodes:
+            socks = procnet.sockets(transport, port, listeners_only=True)
+            if any(s.bound and s.inode in inodes for s in socks):
+                return Readiness(True)
+        now = loop.time()
+        if now >= deadline:
+            socks = procnet.sockets(transport, port)
+            mine = procnet.socket_inodes(_tree(child.pid, group=True))
+            foreign = any(s.bound and s.inode not in mine for s in socks)
             return Readiness(False, foreign=foreign, timed_out=True,
                              other_ports=bound_ports(child, transport))
         await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.02)
+        # 0.5 ms steps for the first 50 ms (native programs bind in a few
+        # ms), then growing to 20 ms (a JVM takes hundreds).
+        if now - start > 0.05:
+            delay = min(delay * 1.3, 0.02)

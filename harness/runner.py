@@ -375,6 +375,7 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     """Runs cells (each opts.repeat times) with at most opts.jobs at once.
     Returns results in matrix order. Cancellation stops every child."""
     processes.become_subreaper()
+    processes.use_pidfd_watcher()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + opts.run_timeout_s if opts.run_timeout_s else None
     scratch_root = Path(tempfile.mkdtemp(prefix="harness-"))
@@ -406,5 +407,6 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         processes.kill_all()
+        processes.sweep()
         shutil.rmtree(scratch_root, ignore_errors=True)
     return [r for r in results if r is not None]
