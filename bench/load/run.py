@@ -14,7 +14,9 @@ C/redis and C/Python, and the hold result.
 Besides loadgen's figures, each run records the CPU time the server and
 loadgen spent (server: /proc/PID/task/*/schedstat; loadgen: rusage), per
 request: on a 2-core machine the two share the cores, so this says which
-side was the bottleneck.
+side was the bottleneck. The share of the machine other processes took
+during a run is measured too (/proc/stat); a run disturbed by more than
+--max-other is thrown away and done again, at most --redo times.
 
 Run:  python3 bench/load/run.py [--build build] [--reps 5]
 Exit: 0 when every run completed with zero errors, 1 otherwise (a target
@@ -218,6 +220,18 @@ def loadgen(args, srv: Server, conns: int, requests: int) -> dict:
     return fig
 
 
+def measure(args, srv: Server) -> dict:
+    """Runs one measured loadgen run against srv. A run during which other
+    processes took more than --max-other of the machine is thrown away and
+    done again, at most --redo times; the last one is kept either way."""
+    for attempt in range(args.redo + 1):
+        fig = loadgen(args, srv, args.connections, args.requests)
+        if "failed" in fig or fig["other"] <= args.max_other:
+            break
+    fig["redone"] = attempt
+    return fig
+
+
 def machine() -> str:
     model = "?"
     try:
@@ -228,10 +242,8 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    load = os.getloadavg()
     return (f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, "
-            f"Python {platform.python_version()}, "
-            f"load average {load[0]:.2f} at start")
+            f"Python {platform.python_version()}")
 
 
 def redis_version(path: str) -> str:
@@ -246,8 +258,8 @@ def median(runs: list[dict], key: str) -> float:
 
 def print_table(servers: list[Server], conns: int, requests: int) -> None:
     print(f"\nmedians of {len(servers[0].runs)} runs, {conns} connections, "
-          f"{requests} requests each (CPU: microseconds per request; other "
-          f"load: share of the machine used by other processes meanwhile):")
+          f"{requests} requests each\n(CPU: microseconds per request; other "
+          f"load: share of the machine other processes used meanwhile)")
     cols = ("server", "requests/s", "p50 us", "p99 us", "server CPU",
             "loadgen CPU", "other load", "errors")
     row = "{:<20} {:>10} {:>8} {:>8} {:>10} {:>11} {:>10} {:>6}"
@@ -261,6 +273,9 @@ def print_table(servers: list[Server], conns: int, requests: int) -> None:
             f"{median(s.runs, 'lg_us'):.2f}",
             f"{median(s.runs, 'other'):.0%}",
             sum(r["errors"] for r in s.runs)))
+    redone = sum(r["redone"] for s in servers for r in s.runs)
+    print(f"runs thrown away and redone because other processes were busy: "
+          f"{redone}")
 
 
 def ratio_line(c: Server, other: Server | None, label: str,
@@ -285,14 +300,21 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--reps", type=int, default=5, help="runs per server")
     ap.add_argument("--hold", type=int, default=1000,
                     help="connections the C server must hold, 0 to skip")
+    ap.add_argument("--max-other", type=float, default=0.10,
+                    help="share of the machine other processes may use "
+                    "during a run before it is redone (default 0.10)")
+    ap.add_argument("--redo", type=int, default=3,
+                    help="times a disturbed run is redone (default 3)")
     ap.add_argument("--timeout", type=int, default=60,
                     help="seconds one loadgen run may take")
     args = ap.parse_args(argv)
     if not (1 <= args.reps <= 50 and 1 <= args.connections <= 10000
             and args.connections <= args.requests <= 10_000_000
-            and 0 <= args.hold <= 20000 and 1 <= args.timeout <= 600):
+            and 0 <= args.hold <= 20000 and 1 <= args.timeout <= 600
+            and 0 <= args.redo <= 10 and 0 < args.max_other <= 1):
         ap.error("out of bounds: reps 1..50, connections 1..10000 <= "
-                 "requests <= 1e7, hold 0..20000, timeout 1..600")
+                 "requests <= 1e7, hold 0..20000, timeout 1..600, "
+                 "redo 0..10, max-other 0..1")
 
     build = os.path.abspath(args.build)
     args.loadgen = os.path.join(build, "bench", "load", "loadgen")
@@ -339,17 +361,18 @@ def main(argv: list[str]) -> int:
             # Interleave, rotating who goes first, so drift hits all alike.
             k = rep % len(servers)
             for s in servers[k:] + servers[:k]:
-                fig = loadgen(args, s, args.connections, args.requests)
+                fig = measure(args, s)
                 if "failed" in fig:
                     failures.append(f"{s.name}: {fig['failed']}")
                     continue
                 s.runs.append(fig)
                 if fig["errors"] or fig["done"] != fig["total"]:
                     failures.append(f"{s.name}: {fig['error_text']}")
-                print(f"  run {rep + 1} {s.name:<18} {fig['rps']:>9.0f} req/s"
+                redone = f", redone {fig['redone']}x" if fig["redone"] else ""
+                print(f"  run {rep + 1} {s.name:<20} {fig['rps']:>7.0f} req/s"
                       f"  p50 {fig['p50']:.1f} us  p99 {fig['p99']:.1f} us"
                       f"  errors {fig['errors']}"
-                      f"  other load {fig['other']:.0%}")
+                      f"  other load {fig['other']:.0%}{redone}")
         if args.hold:
             hold = loadgen(args, servers[0], args.hold, args.hold * 10)
     finally:
@@ -379,7 +402,6 @@ def main(argv: list[str]) -> int:
                   f"{hold['total']} requests: {hold['done']} done, errors "
                   f"{hold['error_text']}, {hold['rps']:.0f} req/s, "
                   f"p99 {hold['p99']:.1f} us: {'met' if ok else 'MISSED'}")
-    print(f"load average at end: {os.getloadavg()[0]:.2f}")
     for f in failures:
         print("FAILED " + f, file=sys.stderr)
     return 1 if failures else 0
