@@ -60,6 +60,7 @@ class Peer:
     env: dict[str, str]
     description: str
     line: int
+    protocols_line: int = 0
 
     def template(self, role: str) -> Template | None:
         return self.server if role == "server" else self.client
@@ -454,11 +455,13 @@ def _peers(w: _Walker, node: yaml.Node, root: Path) -> dict[str, Peer]:
         server = _template(w, pm["server"][1], f"peer {name}: server") if "server" in pm else None
         client = _template(w, pm["client"][1], f"peer {name}: client") if "client" in pm else None
         if "server" not in pm and "client" not in pm:
-            w.err(vnode, f"peer {name}: needs a server or a client command (or both)")
+            w.err(knode, f"peer {name}: needs a server or a client command (or both)")
         protos = None
+        protos_line = knode.start_mark.line + 1
         if "protocols" in pm:
             lst = w.string_list(pm["protocols"][1], f"peer {name}: protocols")
             protos = tuple(s for s, _ in lst) if lst is not None else None
+            protos_line = pm["protocols"][1].start_mark.line + 1
         default = True
         if "default" in pm:
             b = w.boolean(pm["default"][1], f"peer {name}: default")
@@ -468,7 +471,7 @@ def _peers(w: _Walker, node: yaml.Node, root: Path) -> dict[str, Peer]:
         if "description" in pm:
             desc = w.string(pm["description"][1], f"peer {name}: description") or ""
         out[name] = Peer(name, server, client, protos, default, env, desc,
-                         knode.start_mark.line + 1)
+                         knode.start_mark.line + 1, protos_line)
     return out
 
 
@@ -626,7 +629,8 @@ def _check_peer_protocols(w: _Walker, peers: dict[str, Peer], protocols: dict[st
         names = peer.protocols if peer.protocols is not None else tuple(protocols)
         for pname in names:
             if pname not in protocols:
-                w.err(peer.line, f"peer {peer.name}: protocols: unknown protocol {pname!r}")
+                w.err(peer.protocols_line or peer.line,
+                      f"peer {peer.name}: protocols: unknown protocol {pname!r}")
         for role in ROLES:
             tpl = peer.template(role)
             if tpl is None:

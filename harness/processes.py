@@ -56,6 +56,13 @@ def sweep() -> int:
             pass
     for pgid in list(_LIVE_GROUPS):
         _signal_group(pgid, signal.SIGKILL)
+    me = os.getpid()
+    for s in left:
+        if s.ppid == me:  # re-parented to us (subreaper): reap the zombie
+            try:
+                os.waitpid(s.pid, 0)
+            except ChildProcessError:
+                pass
     return len(left)
 
 
