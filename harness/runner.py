@@ -262,12 +262,12 @@ class CellRunner:
         if prog == "java" and self.ctx.java is None:
             return f"cannot start the {role}: java is not on PATH"
         if os.path.isabs(prog) and not os.path.exists(prog):
-            rel = prog
             try:
-                rel = str(Path(prog).relative_to(self.ctx.root))
+                Path(prog).relative_to(self.ctx.build)
             except ValueError:
-                pass
-            return f"not built: {rel} does not exist (build first: cmake --build build)"
+                return f"cannot start the {role}: {prog} does not exist"
+            return (f"not built: {prog} does not exist "
+                    f"(build first: cmake --build {self.ctx.build})")
         return None
 
     async def _client(self, cell: Cell, co: ClientOutcome, live: _Live, i: int,

@@ -1,10 +1,11 @@
-"""Fake clients for the driver's tests: `client.py MODE HOST PORT`.
+"""Fake clients for the driver's tests: `client.py MODE HOST PORT [ARGS]`.
 
 echo (sends stdin, half-closes, prints what comes back), trickle (the same,
 one byte per send), garbage (prints something else), exit1 (fails with a
 message), crash (SIGSEGV), hang (connects and never ends), flood (floods
 stdout), udp (one datagram of stdin), reset (sends, then resets), notfound
-(prints the JVM's class-not-found message and exits 1).
+(prints the JVM's class-not-found message and exits 1), args (echo, then
+prints its extra arguments).
 """
 
 import os
@@ -43,6 +44,9 @@ def main():
     data = sys.stdin.buffer.read()
     if mode in ("echo", "trickle"):
         sys.stdout.buffer.write(exchange(host, port, data, mode == "trickle"))
+    elif mode == "args":
+        reply = exchange(host, port, data)
+        sys.stdout.buffer.write(reply + " ".join(sys.argv[4:]).encode())
     elif mode == "garbage":
         exchange(host, port, data)
         sys.stdout.buffer.write(b"\x00garbage\xff")

@@ -1,0 +1,264 @@
+"""Cells end to end against purpose-built fake peers (tests/harness/fakes):
+each misbehaviour gets the right verdict and reason, and afterwards no
+process of the run survives and no port of the run is bound."""
+
+import asyncio
+import socket
+import unittest
+
+import support
+from harness import matrix, runner
+from harness.ports import PortPool
+
+S, C = "s-", "c-"
+
+
+def by_pair(results):
+    return {(r.cell.server.name[2:], r.cell.client.name[2:]): r for r in results}
+
+
+class FakePeersTest(support.HarnessTestCase):
+    """One run of many misbehaving pairs at once (jobs 8), judged cell by cell."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        from pathlib import Path
+        cls._dir = tempfile.TemporaryDirectory(prefix="harness-fakes-")
+        root = Path(cls._dir.name)
+        servers = {m: m for m in ("echo", "hang", "nobind", "otherport", "exit3", "crash",
+                                  "grandchild", "orphan", "ignoreterm", "flood")}
+        clients = {m: m for m in ("echo", "garbage", "exit1", "crash", "hang", "flood",
+                                  "notfound", "reset")}
+        m = support.fake_matrix(root, servers, clients,
+                                "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 1.5\n"
+                                "cell_timeout_s: 20")
+        cells = [c for c in matrix.expand(m)
+                 if c.client.name == "c-echo" or c.server.name == "s-echo"]
+        cls.sessions_before = set(support.processes._ALL_SESSIONS)
+        cls.results = support.run_cells(m, cells, jobs=8, server_grace_s=0.5)
+        cls.r = by_pair(cls.results)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._dir.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        self.sessions_before = type(self).sessions_before
+
+    def tearDown(self):
+        self.assertClean(self.results)
+        super().tearDown()
+
+    def test_good_pair_passes(self):
+        r = self.r[("echo", "echo")]
+        self.assertVerdict(r, "pass")
+        self.assertEqual(r.outcome.clients[0].stdout, b"Hello")
+        self.assertIsNotNone(r.recorded)
+
+    def test_server_that_hangs(self):
+        self.assertVerdict(self.r[("hang", "echo")], "fail",
+                           "timeout: client still running after 1.5 s")
+
+    def test_server_that_never_binds(self):
+        r = self.r[("nobind", "echo")]
+        self.assertVerdict(r, "fail", f"server not listening on port {r.server_port} after 1.5 s")
+
+    def test_server_that_binds_another_port(self):
+        r = self.r[("otherport", "echo")]
+        self.assertVerdict(r, "fail", "instead)")
+        self.assertIn("it is listening on", r.reason)
+
+    def test_server_that_exits_non_zero(self):
+        self.assertVerdict(self.r[("exit3", "echo")], "fail",
+                           "server exit code 3 before binding port")
+        self.assertIn("fake: giving up", self.r[("exit3", "echo")].reason)
+
+    def test_server_that_crashes(self):
+        self.assertVerdict(self.r[("crash", "echo")], "fail",
+                           "server crashed with SIGSEGV during the cell")
+
+    def test_grandchild_keeping_the_port(self):
+        # the socket belongs to a double-forked grandchild: still ready,
+        # and stopping the group kills it (assertClean in tearDown)
+        self.assertVerdict(self.r[("grandchild", "echo")], "pass")
+
+    def test_server_that_leaves_an_orphan(self):
+        self.assertVerdict(self.r[("orphan", "echo")], "pass")
+
+    def test_server_that_ignores_sigterm(self):
+        r = self.r[("ignoreterm", "echo")]
+        self.assertVerdict(r, "pass")
+        self.assertEqual(r.outcome.server_exit.signal, 9)
+
+    def test_server_flooding_stdout(self):
+        r = self.r[("flood", "echo")]
+        self.assertVerdict(r, "pass")
+        self.assertTrue(r.server_truncated)
+        self.assertLessEqual(len(r.server_stdout), support.processes.CAPTURE_LIMIT)
+
+    def test_client_printing_garbage(self):
+        r = self.r[("echo", "garbage")]
+        self.assertVerdict(r, "fail", "output mismatch")
+        self.assertIn("+\\x00garbage\\xff", r.judgement.diff)
+
+    def test_client_exiting_non_zero(self):
+        self.assertVerdict(self.r[("echo", "exit1")], "fail",
+                           "client exit code 1, expected 0: fake: something went wrong")
+
+    def test_client_crashing(self):
+        self.assertVerdict(self.r[("echo", "crash")], "fail", "client crashed with SIGSEGV")
+
+    def test_client_hanging(self):
+        self.assertVerdict(self.r[("echo", "hang")], "fail", "timeout: client still running")
+
+    def test_client_flooding_stdout(self):
+        r = self.r[("echo", "flood")]
+        self.assertVerdict(r, "fail", "more than the capture limit")
+        self.assertLessEqual(len(r.outcome.clients[0].stdout), support.processes.CAPTURE_LIMIT)
+
+    def test_client_not_built(self):
+        self.assertVerdict(self.r[("echo", "notfound")], "error", "not built")
+
+    def test_client_reset_is_a_wire_difference(self):
+        r = self.r[("echo", "reset")]
+        # exit 0 but no output: an output mismatch, and the transcript shows the reset
+        self.assertVerdict(r, "fail", "output mismatch")
+        self.assertIn("> RST", r.judgement.diff)
+
+
+class VerdictKindsTest(support.HarnessTestCase):
+    def test_deviates_and_strict(self):
+        golden = '# transcript v1 tcp\n> "Hello"\n< "Hello"\n> RST\n'
+        m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"echo": "echo"}, golden=golden)
+        r = support.run_cells(m)[0]
+        self.assertVerdict(r, "deviates", "transcript differs from the golden at turn 3")
+        self.assertIn("-> RST", r.judgement.diff)
+        r = support.run_cells(m, strict=True)[0]
+        self.assertVerdict(r, "fail", "transcript mismatch at turn 3")
+        self.assertClean([r])
+
+    def test_xfail_and_xpass(self):
+        kf = ("\n  - cell: 'echo/hello/s-echo/c-garbage/*'\n    reason: prints garbage"
+              "\n  - cell: 'echo/hello/s-echo/c-echo/*'\n    reason: thought broken")
+        m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"echo": "echo", "garbage": "garbage"},
+                                known_failures=kf)
+        res = by_pair(support.run_cells(m))
+        self.assertVerdict(res[("echo", "garbage")], "xfail", "known failure: prints garbage")
+        self.assertIn("output mismatch", res[("echo", "garbage")].reason)
+        self.assertVerdict(res[("echo", "echo")], "xpass", "thought broken")
+        self.assertClean(list(res.values()))
+
+    def test_missing_program_is_an_error(self):
+        body = """\
+            version: 1
+            peers:
+              c:
+                server: '{build}/c/{protocol}/server {port}'
+                client: '/nonexistent/client {host} {port}'
+            protocols:
+              echo:
+                transport: tcp
+                scenarios:
+                  hello: {stdin: 'Hello', stdout: 'Hello'}
+            """
+        path = support.write_matrix(self.tmp, body, {"echo/hello": support.ECHO_GOLDEN})
+        m = matrix.load(path, self.tmp)
+        r = support.run_cells(m)[0]
+        self.assertVerdict(r, "error", "not built:")
+        self.assertIn("c/echo/server does not exist", r.reason)
+        self.assertClean([r])
+
+    def test_cell_timeout(self):
+        m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"hang": "hang"},
+                                "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 30\n"
+                                "cell_timeout_s: 1")
+        r = support.run_cells(m)[0]
+        self.assertVerdict(r, "fail", "timeout: the cell exceeded 1 s")
+        self.assertLess(r.duration_s, 10)
+        self.assertClean([r])
+
+    def test_concurrent_clients_args_and_stdin(self):
+        m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"args": "args"},
+                                "clients: 6\nargs: ['--x', 'y']\nstdin: 'Hello'\n"
+                                "stdout: 'Hello--x y'")
+        r = support.run_cells(m)[0]
+        self.assertVerdict(r, "pass")
+        self.assertEqual(len(r.recorded.connections), 6)
+        self.assertEqual(len(r.outcome.clients), 6)
+        self.assertClean([r])
+
+    def test_file_effects(self):
+        ok = "stdin: 'Hello'\nstdout: 'Hello'\nfiles: {log-acesso.txt: 'Hello'}"
+        m = support.fake_matrix(self.tmp / "a", {"log": "logfile"}, {"echo": "echo"}, ok)
+        r = support.run_cells(m)[0]
+        self.assertVerdict(r, "pass")
+        self.assertEqual(r.files["log-acesso.txt"], b"Hello")
+        wrong = "stdin: 'Hello'\nstdout: 'Hello'\nfiles: {log-acesso.txt: 'Bye'}"
+        m = support.fake_matrix(self.tmp / "b", {"log": "logfile"}, {"echo": "echo"}, wrong)
+        r2 = support.run_cells(m)[0]
+        self.assertVerdict(r2, "fail", "missing effect: log-acesso.txt holds \"Hello\"")
+        absent = "stdin: 'Hello'\nstdout: 'Hello'\nfiles: {log-acesso.txt: null}"
+        m = support.fake_matrix(self.tmp / "c", {"log": "logfile"}, {"echo": "echo"}, absent)
+        r3 = support.run_cells(m)[0]
+        self.assertVerdict(r3, "fail", "must not exist or be empty")
+        self.assertClean([r, r2, r3])
+
+    def test_udp_server_stdout_effect(self):
+        golden = '# transcript v1 udp\n> "Hi"\n'
+        good = "stdin: 'Hi'\nstdout: ''\nserver_stdout: 'received message: b''Hi''\\n'"
+        m = support.fake_matrix(self.tmp / "a", {"udp": "udp"}, {"udp": "udp"}, good,
+                                transport="udp", golden=golden)
+        r = support.run_cells(m)[0]
+        self.assertVerdict(r, "pass")
+        bad = "stdin: 'Hi'\nstdout: ''\nserver_stdout: 'received message: b''Ho''\\n'"
+        m = support.fake_matrix(self.tmp / "b", {"udp": "udp"}, {"udp": "udp"}, bad,
+                                transport="udp", golden=golden)
+        r2 = support.run_cells(m, effect_wait_s=0.5)[0]
+        self.assertVerdict(r2, "fail", "missing effect: server stdout lacks")
+        self.assertClean([r, r2])
+
+
+class ForeignPortTest(support.HarnessTestCase):
+    def test_port_taken_by_a_foreign_process_is_retried(self):
+        m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"echo": "echo"})
+        cell = matrix.expand(m)[0]
+        lo, hi = support.PORT_RANGES["runner"]
+        foreign = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        foreign.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        foreign.bind(("::", 0))
+        foreign.listen()
+        taken = foreign.getsockname()[1]
+
+        class OnceTaken(PortPool):
+            """Hands out the foreign-held port first, as if a process grabbed
+            it between allocation and the server's bind."""
+            first = True
+
+            def acquire(self, count=1):
+                ports = super().acquire(count)
+                if self.first:
+                    self.first = False
+                    self.release(ports[:1])
+                    return [taken] + ports[1:]
+                return ports
+
+        async def go():
+            ctx = matrix.CommandContext.create(m.root, m.root / "build")
+            opts = runner.RunOptions(port_range=(lo, hi))
+            cr = runner.CellRunner(m, ctx, opts, self.tmp, OnceTaken(lo, hi))
+            return await cr.run(cell)
+
+        try:
+            r = asyncio.run(go())
+        finally:
+            foreign.close()
+        self.assertVerdict(r, "pass")
+        self.assertEqual(r.port_attempts, 2)
+        self.assertNotEqual(r.server_port, taken)
+        self.assertClean([r])
+
+
+if __name__ == "__main__":
+    unittest.main()
