@@ -73,7 +73,7 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void usage(void)
+_Noreturn static void usage(void)
 {
     fprintf(stderr,
             "usage: loadgen HOST PORT -c CONNECTIONS -n TOTAL_REQUESTS\n"
