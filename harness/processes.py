@@ -58,7 +58,9 @@ def sweep() -> int:
         _signal_group(pgid, signal.SIGKILL)
     me = os.getpid()
     for s in left:
-        if s.ppid == me:  # re-parented to us (subreaper): reap the zombie
+        # Re-parented to us (subreaper): reap the zombie. Leaders we spawned
+        # are asyncio's to reap.
+        if s.ppid == me and s.pid not in _ALL_SESSIONS:
             try:
                 os.waitpid(s.pid, 0)
             except ChildProcessError:
@@ -309,11 +311,23 @@ async def spawn(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | N
                 capture_limit: int = CAPTURE_LIMIT) -> Child:
     """Starts argv in a new session. stdin bytes are fed then closed (None:
     /dev/null). Raises OSError if the program cannot be started."""
-    proc = await asyncio.create_subprocess_exec(
+    creating = asyncio.ensure_future(asyncio.create_subprocess_exec(
         *argv, cwd=cwd, env=env,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        start_new_session=True, close_fds=True)
+        start_new_session=True, close_fds=True))
+    try:
+        proc = await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        # Cancelled (Ctrl-C, a timeout) while the child was being created:
+        # it may exist already, so finish creating it and kill it.
+        try:
+            proc = await creating
+        except Exception:
+            raise asyncio.CancelledError() from None
+        _signal_group(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        raise
     _LIVE_GROUPS.add(proc.pid)
     _ALL_SESSIONS.add(proc.pid)
     child = Child(argv, cwd, proc, Capture(capture_limit), Capture(capture_limit),
