@@ -145,6 +145,41 @@ class ModelTest(unittest.TestCase):
         self.assertIsNone(self.m.known_failure("p/s/one/raw/plain"))
 
 
+class SchemaTest(unittest.TestCase):
+    """docs/matrix.schema.json stays in step with what the loader accepts."""
+
+    @classmethod
+    def setUpClass(cls):
+        import json
+        cls.schema = json.loads((support.ROOT / "docs" / "matrix.schema.json").read_text())
+
+    def test_keys_match_the_loader(self):
+        s = self.schema
+        self.assertEqual(s["$schema"], "https://json-schema.org/draft/2020-12/schema")
+        self.assertEqual(set(s["properties"]), matrix.TOP_KEYS)
+        self.assertEqual(set(s["properties"]["defaults"]["properties"]), matrix.DEFAULT_KEYS)
+        self.assertEqual(set(s["$defs"]["peer"]["properties"]), matrix.PEER_KEYS)
+        self.assertEqual(set(s["$defs"]["protocol"]["properties"]), matrix.PROTOCOL_KEYS)
+        self.assertEqual(set(s["$defs"]["scenario"]["properties"]), matrix.SCENARIO_KEYS,
+                         "a scenario key was added or removed: update docs/matrix.schema.json "
+                         "and docs/matrix.md")
+        kf = s["properties"]["known_failures"]["items"]["properties"]
+        self.assertEqual(set(kf), matrix.KNOWN_FAILURE_KEYS)
+
+    def test_matrices_validate_when_jsonschema_is_installed(self):
+        try:
+            import jsonschema
+        except ImportError:
+            self.skipTest("jsonschema is not installed (optional)")
+        import yaml
+        jsonschema.Draft202012Validator.check_schema(self.schema)
+        for path in (support.ROOT / "matrix.yaml", FIX / "good.yaml"):
+            jsonschema.validate(yaml.safe_load(path.read_text()), self.schema)
+        bad = yaml.safe_load((FIX / "bad-unknown-scenario-key.yaml").read_text())
+        with self.assertRaises(jsonschema.ValidationError):
+            jsonschema.validate(bad, self.schema)
+
+
 class RepoMatrixTest(unittest.TestCase):
     """The real matrix.yaml: valid, and expanded the way the contract says."""
 
