@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import __version__, matrix, report, runner, verdict
+from harness import __version__, matrix, modes, netns, report, runner, verdict
 from harness.errors import ConfigError
 from harness.matrix import Cell, Matrix
 from harness.ports import DEFAULT_RANGE, parse_range
@@ -47,6 +47,10 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("-k", action="append", metavar="PATTERN", dest="k",
                    help="match the cell id protocol/scenario/server/client/mode; a pattern "
                         "without * ? [ matches as a substring")
+    g.add_argument("--mode", "-m", action="append", metavar="MODE",
+                   help="run in these modes (default plain): plain, segment[=delim|crlf|utf8|"
+                        "random:SEED], coalesce, latency=MS, slow-reader, ipv6, locale-c, "
+                        "two-hosts, or all (docs/modes.md)")
     g.add_argument("--shard", metavar="I/N", help="run only the I-th of N equal slices (1-based)")
 
 
@@ -111,10 +115,29 @@ def load_matrix(args: argparse.Namespace) -> Matrix:
     return matrix.load(path, root)
 
 
+def _modes(args: argparse.Namespace) -> tuple[str, ...]:
+    """The --mode values, canonical; two-hosts is dropped (with a note on
+    stderr) where namespaces cannot be made."""
+    try:
+        ms = modes.parse_list(getattr(args, "mode", None) or []) or list(modes.DEFAULT)
+    except ValueError as e:
+        raise UsageError(f"--mode: {e}") from None
+    if "two-hosts" in ms:
+        why = netns.unavailable()
+        if why:
+            print(f"python3 -m harness: skipping mode two-hosts: {why}", file=sys.stderr)
+            ms.remove("two-hosts")
+            if not ms:
+                raise UsageError("no mode left to run")
+    return tuple(ms)
+
+
 def select(m: Matrix, args: argparse.Namespace) -> list[Cell]:
     """Returns the cells the filters select. Raises UsageError on a filter
     that names nothing that exists."""
-    cells = matrix.expand(m)
+    named = frozenset(n for opt in ("server", "client")
+                      for n in _csv(getattr(args, opt, None)) if n in m.peers)
+    cells = matrix.expand(m, named, modes=_modes(args))
     checks = (("protocol", "protocol", list(m.protocols)),
               ("server", "server", [p for p in m.peers if m.peers[p].server]),
               ("client", "client", [p for p in m.peers if m.peers[p].client]),
@@ -179,6 +202,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             kf = m.known_failure(c.id)
             print(c.id + (f"    [known failure: {kf.reason}]" if kf else ""))
         print(f"# {len(cells)} cells")
+        for mode in _modes(args):
+            for proto in m.protocols.values():
+                for sc in proto.scenarios.values():
+                    why = matrix.mode_absence(proto, sc, mode)
+                    if why and (not args.protocol or proto.name in _csv(args.protocol)):
+                        print(f"# not run: {proto.name}/{sc.name}/*/*/{mode}: {why}")
     protos = {c.protocol.name for c in cells} if not args.absent else set(m.protocols)
     scen = {(c.protocol.name, c.scenario.name) for c in cells}
     absent = [a for a in matrix.absences(m)

@@ -19,7 +19,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from harness import transcript
+from harness import steps, transcript
+from harness import modes as modelib
 from harness.errors import ConfigError, Problem
 
 MODES = ("plain",)
@@ -35,8 +36,10 @@ PEER_KEYS = {"server", "client", "protocols", "default", "env", "description"}
 PROTOCOL_KEYS = {"transport", "contract", "description", "scenarios"}
 SCENARIO_KEYS = {"description", "stdin", "args", "clients", "stdout", "stdout_pattern", "exit",
                  "files", "server_stdout", "golden", "timeout_s", "cell_timeout_s",
-                 "only_clients", "only_servers"}
+                 "only_clients", "only_servers",
+                 "before", "restart", "compare", "robustness"}  # the last four: steps.py
 DEFAULT_KEYS = {"timeout_s", "cell_timeout_s", "run_timeout_s", "env"}
+SCENARIO_KEYS = SCENARIO_KEYS | {"modes", "skip_modes"}  # harness/modes.py
 TOP_KEYS = {"version", "defaults", "peers", "protocols", "known_failures"}
 KNOWN_FAILURE_KEYS = {"cell", "reason"}
 
@@ -86,6 +89,14 @@ class Scenario:
     only_clients: tuple[str, ...] | None
     only_servers: tuple[str, ...] | None
     line: int
+    # Modes (harness/modes.py): None = every mode; skip: mode key -> reason.
+    modes: tuple[str, ...] | None = None
+    skip_modes: dict[str, str] = field(default_factory=dict)
+    # Robustness scenarios (harness/steps.py)
+    before: tuple[steps.Step, ...] = ()
+    restart: str | None = None  # None, "SIGKILL" or "SIGTERM"
+    compare: str = "turns"  # or "streams"
+    robustness: bool = False
 
 
 @dataclass(frozen=True)
@@ -389,7 +400,7 @@ def _build(w: _Walker, node: yaml.Node, path: Path, root: Path) -> Matrix | None
         kfs = _known_failures(w, top["known_failures"][1])
     m = Matrix(path, root, version, defaults, peers, protocols, kfs)
     if not w.problems:
-        ids = [c.id for c in expand(m)]
+        ids = [c.id for c in expand(m, modes=modelib.ALL)]
         for kf in kfs:
             if not any(kf.matches(i) for i in ids):
                 w.err(kf.line, f"known failure {kf.pattern!r} matches no cell")
@@ -614,11 +625,53 @@ def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Nod
                 else:
                     names.append(pname)
             only[key] = tuple(names)
+    extra = steps.parse_keys(w, m, what, transport, peers)
+    mode_keys = _scenario_modes(w, m, what)
     if len(w.problems) != before:
         return None
     return Scenario(name, proto, desc, stdin, args, clients, stdout, pattern, exit_code, files,
                     server_stdout, golden_path, golden, timeout, cell_timeout,
-                    only["only_clients"], only["only_servers"], knode.start_mark.line + 1)
+                    only["only_clients"], only["only_servers"], knode.start_mark.line + 1,
+                    **extra, **mode_keys)
+
+
+def _scenario_modes(w: _Walker, m: dict, what: str) -> dict:
+    """The scenario's `modes:` (a list: only these modes besides plain) and
+    `skip_modes:` (mode -> reason); keys are modes, mode kinds or patterns."""
+    out: dict = {}
+    if "modes" in m:
+        lst = w.string_list(m["modes"][1], f"{what}: modes")
+        names = []
+        for name, node in lst or []:
+            try:
+                modelib.parse(name)
+            except ValueError as e:
+                w.err(node, f"{what}: modes: {e}")
+                continue
+            names.append(name)
+        out["modes"] = tuple(names)
+    if "skip_modes" in m:
+        sm = w.mapping(m["skip_modes"][1], f"{what}: skip_modes")
+        skip = {}
+        for key, (knode, vnode) in (sm or {}).items():
+            if not any(modelib.matches(key, x) for x in modelib.ALL) and "=" not in key:
+                w.err(knode, f"{what}: skip_modes: {key!r} names no mode "
+                             f"(known: {', '.join(modelib.KINDS)})")
+                continue
+            reason = w.string(vnode, f"{what}: skip_modes: {key}")
+            if reason is not None and not reason.strip():
+                w.err(vnode, f"{what}: skip_modes: {key}: the reason must not be empty")
+            elif reason is not None:
+                skip[key] = reason.strip()
+        out["skip_modes"] = skip
+    return out
+
+
+def mode_absence(proto: "Protocol", sc: "Scenario", mode: str) -> str | None:
+    """Why a scenario's cells do not run in mode (transport or the
+    scenario's modes/skip_modes), or None."""
+    return modelib.not_applicable(mode, proto.transport) or \
+        modelib.scenario_skip(mode, sc.modes, sc.skip_modes)
 
 
 def _check_peer_protocols(w: _Walker, peers: dict[str, Peer], protocols: dict[str, Protocol],
@@ -685,8 +738,10 @@ def _known_failures(w: _Walker, node: yaml.Node) -> tuple[KnownFailure, ...]:
 # Expansion
 
 
-def _takes_part(m: Matrix, proto: Protocol, sc: Scenario, peer: Peer, role: str) -> str | None:
-    """Returns None if peer plays role in the scenario, else why not."""
+def _takes_part(m: Matrix, proto: Protocol, sc: Scenario, peer: Peer, role: str,
+                named: frozenset[str] = frozenset()) -> str | None:
+    """Returns None if peer plays role in the scenario, else why not. A peer
+    with default: false plays wherever a scenario or the user (named) names it."""
     if peer.template(role) is None:
         return f"has no {role} command"
     if peer.protocols is not None and proto.name not in peer.protocols:
@@ -697,23 +752,29 @@ def _takes_part(m: Matrix, proto: Protocol, sc: Scenario, peer: Peer, role: str)
         if peer.name not in only:
             return f"scenario {key}: [{', '.join(only)}]"
         return None
-    if not peer.default:
-        return f"default: false and the scenario does not name it in {key}"
+    if not peer.default and peer.name not in named:
+        return f"default: false and neither the scenario ({key}) nor a filter names it"
     return None
 
 
-def _expand_scenario(m: Matrix, proto: Protocol, sc: Scenario) -> list[Cell]:
-    servers = [p for p in m.peers.values() if _takes_part(m, proto, sc, p, "server") is None]
-    clients = [p for p in m.peers.values() if _takes_part(m, proto, sc, p, "client") is None]
-    return [Cell(proto, sc, s, c, mode) for s in servers for c in clients for mode in MODES]
+def _expand_scenario(m: Matrix, proto: Protocol, sc: Scenario,
+                     named: frozenset[str] = frozenset(), modes: tuple[str, ...] = modelib.DEFAULT) -> list[Cell]:
+    servers = [p for p in m.peers.values()
+               if _takes_part(m, proto, sc, p, "server", named) is None]
+    clients = [p for p in m.peers.values()
+               if _takes_part(m, proto, sc, p, "client", named) is None]
+    return [Cell(proto, sc, s, c, mode) for s in servers for c in clients for mode in modes
+            if mode_absence(proto, sc, mode) is None]
 
 
-def expand(m: Matrix) -> list[Cell]:
-    """Returns every cell, in matrix order: protocol, scenario, server, client, mode."""
+def expand(m: Matrix, named: frozenset[str] = frozenset(), modes: tuple[str, ...] = modelib.DEFAULT) -> list[Cell]:
+    """Returns every cell, in matrix order: protocol, scenario, server, client,
+    mode. named: peers the user asked for by exact name (--server/--client),
+    which then play even with default: false."""
     cells: list[Cell] = []
     for proto in m.protocols.values():
         for sc in proto.scenarios.values():
-            cells.extend(_expand_scenario(m, proto, sc))
+            cells.extend(_expand_scenario(m, proto, sc, named, modes=modes))
     return cells
 
 
