@@ -16,7 +16,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from harness import transcript
+from harness import modes, transcript
 from harness.transcript import CLIENT, DATA, EOF, RST, SERVER
 
 RECV_SIZE = 65536
@@ -48,10 +48,15 @@ class Connection:
 
 class _Base:
     def __init__(self, listen_port: int, upstream_port: int, host: str = "127.0.0.1",
-                 chunk: int | None = None, chunk_delay: float = 0.0):
+                 chunk: int | None = None, chunk_delay: float = 0.0,
+                 mode: "modes.Mode | None" = None, upstream_host: str | None = None):
         self.listen_port = listen_port
-        self.upstream = (host, upstream_port)
+        self.upstream = (upstream_host or "127.0.0.1", upstream_port)
         self.host = host
+        # Delivery modes (segment, coalesce, latency, slow-reader) and the
+        # address family of the listening socket (ipv6 mode: host "::1").
+        self.mode = mode if mode is not None and mode.shapes_relay else None
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.chunk = chunk
         self.chunk_delay = chunk_delay
         self.t0 = time.monotonic()
@@ -108,7 +113,7 @@ class TcpRelay(_Base):
 
     async def start(self) -> None:
         """Binds the relay port. Raises OSError (EADDRINUSE) if it is taken."""
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls = socket.socket(self.family, socket.SOCK_STREAM)
         try:
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind((self.host, self.listen_port))
@@ -134,6 +139,9 @@ class TcpRelay(_Base):
         loop = asyncio.get_running_loop()
         ssock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         ssock.setblocking(False)
+        if self.mode is not None and self.mode.kind == "slow-reader":
+            # Before connect, so the window the server sees is small.
+            ssock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, modes.SLOW_RCVBUF)
         try:
             try:
                 await loop.sock_connect(ssock, self.upstream)
@@ -147,8 +155,9 @@ class TcpRelay(_Base):
             for s in (csock, ssock):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             state = {"reset": False}
-            up = asyncio.ensure_future(self._pump(conn, csock, ssock, CLIENT, state))
-            down = asyncio.ensure_future(self._pump(conn, ssock, csock, SERVER, state))
+            pump = self._pump if self.mode is None else self._pump_shaped
+            up = asyncio.ensure_future(pump(conn, csock, ssock, CLIENT, state))
+            down = asyncio.ensure_future(pump(conn, ssock, csock, SERVER, state))
             state["tasks"] = (up, down)
             try:
                 await asyncio.gather(up, down, return_exceptions=True)
@@ -200,6 +209,96 @@ class TcpRelay(_Base):
                     return
                 raise
 
+    async def _pump_shaped(self, conn: Connection, src: socket.socket, dst: socket.socket,
+                           direction: str, state: dict) -> None:
+        """_pump under a delivery mode: a reader records what src sends (so
+        the transcript is unchanged) and queues it; a writer delivers it to
+        dst as the mode says. EOF is queued behind the data."""
+        loop = asyncio.get_running_loop()
+        mode = self.mode
+        assert mode is not None
+        other = SERVER if direction == CLIENT else CLIENT
+        queue: asyncio.Queue = asyncio.Queue()
+        slow = mode.kind == "slow-reader" and direction == SERVER
+        size = modes.SLOW_READ if slow else RECV_SIZE
+
+        async def reader() -> None:
+            while True:
+                try:
+                    data = await loop.sock_recv(src, size)
+                except OSError as e:
+                    if e.errno in _RESET_ERRNOS or isinstance(e, ConnectionError):
+                        queue.put_nowait(("rst", b"", 0.0))
+                        return
+                    raise
+                due = loop.time() + mode.ms / 1000.0
+                if not data:
+                    self._record(conn, direction, EOF)
+                    queue.put_nowait(("eof", b"", due))
+                    return
+                self._record(conn, direction, DATA, data)
+                queue.put_nowait(("data", data, due))
+                if slow:
+                    await asyncio.sleep(modes.SLOW_GAP_S)
+
+        async def send(data: bytes) -> None:
+            await loop.sock_sendall(dst, data)
+
+        async def writer() -> str:
+            seg = modes.Segmenter(mode, conn.index, direction)                 if mode.kind == "segment" else None
+            held = b""  # coalesce: client bytes not yet delivered
+            while True:
+                if held:
+                    try:
+                        kind, data, due = await asyncio.wait_for(queue.get(),
+                                                                 modes.COALESCE_IDLE_S)
+                    except asyncio.TimeoutError:
+                        await send(held)
+                        held = b""
+                        continue
+                else:
+                    kind, data, due = await queue.get()
+                if kind == "rst":
+                    return "rst"
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if mode.kind == "coalesce" and direction == CLIENT:
+                    if kind == "data":
+                        held += data
+                        continue
+                    if held:
+                        await send(held)
+                        held = b""
+                if kind == "eof":
+                    return "eof"
+                if seg is None:
+                    await send(data)
+                    continue
+                for piece, pause in seg.pieces(data):
+                    await send(piece)
+                    if pause:
+                        await asyncio.sleep(modes.SEGMENT_GAP_S)
+
+        rd = asyncio.ensure_future(reader())
+        try:
+            try:
+                how = await writer()
+            except OSError as e:
+                if e.errno in _RESET_ERRNOS or isinstance(e, ConnectionError):
+                    self._reset(conn, other, state)
+                    return
+                raise
+            if how == "rst":
+                self._reset(conn, direction, state)
+                return
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        finally:
+            rd.cancel()
+
     def _reset(self, conn: Connection, direction: str, state: dict) -> None:
         """direction's side reset: record it, and reset the other side too."""
         self._record(conn, direction, RST)
@@ -242,7 +341,7 @@ class UdpRelay(_Base):
     transport = "udp"
 
     async def start(self) -> None:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(self.family, socket.SOCK_DGRAM)
         try:
             s.bind((self.host, self.listen_port))
             s.setblocking(False)
@@ -273,10 +372,22 @@ class UdpRelay(_Base):
             conn, up = entry
             self._record(conn, CLIENT, DATA, data)
             self._changed.set()
+            if self.mode is not None and self.mode.ms:
+                self._spawn(self._forward_later(conn, up, data, self.mode.ms / 1000.0))
+                continue
             try:
                 await loop.sock_sendall(up, data)
             except OSError as e:
                 conn.notes.append(f"forwarding a datagram failed: {e.strerror or e}")
+
+    async def _forward_later(self, conn: Connection, up: socket.socket, data: bytes,
+                             delay: float) -> None:
+        """latency mode: forwards one datagram after the delay."""
+        await asyncio.sleep(delay)
+        try:
+            await asyncio.get_running_loop().sock_sendall(up, data)
+        except OSError as e:
+            conn.notes.append(f"forwarding a datagram failed: {e.strerror or e}")
 
     async def _replies(self, conn: Connection, up: socket.socket, addr: tuple) -> None:
         loop = asyncio.get_running_loop()

@@ -182,13 +182,19 @@ def clear_out(out: Path) -> None:
 # Grids
 
 
+def grid_key(c: Cell) -> str:
+    """One grid per protocol and mode: `calc`, `calc [segment]`."""
+    return c.protocol.name if c.mode == "plain" else f"{c.protocol.name} [{c.mode}]"
+
+
 def grid_data(results: list[CellResult], m: Matrix) -> dict[str, dict]:
     """Per protocol: servers, clients (matrix order) and per (server, client)
     the worst verdict with how many of its cells have it and how many in all."""
     out: dict[str, dict] = {}
     for r in results:
         c = r.cell
-        g = out.setdefault(c.protocol.name, {"servers": [], "clients": [], "pairs": {}})
+        g = out.setdefault(grid_key(c), {"servers": [], "clients": [], "pairs": {},
+                                         "transport": c.protocol.transport})
         if c.server.name not in g["servers"]:
             g["servers"].append(c.server.name)
         if c.client.name not in g["clients"]:
@@ -215,7 +221,7 @@ def format_grids(results: list[CellResult], m: Matrix, colour: bool, unicode: bo
         multi = any(n > 1 for (_, _, n) in g["pairs"].values())
         cw = max([len(c) for c in g["clients"]] + [4 if multi else 1]) + 2
         sw = max([len(s) for s in g["servers"]] + [len("server \\ client")]) + 2
-        lines.append(f"{proto} ({m.protocols[proto].transport})")
+        lines.append(f"{proto} ({g['transport']})")
         lines.append(_pad("server \\ client", sw) + "".join(_pad(c, cw) for c in g["clients"]))
         for s in g["servers"]:
             row = _pad(s, sw)
@@ -336,6 +342,14 @@ class Terminal:
             self._write("\r\033[K")
         self._write("\n" + format_grids(results, m, self.colour, self.unicode) + "\n\n")
         self._write(summary_line(results, elapsed, jobs, interrupted) + "\n")
+        xpassed = [r for r in results if r.verdict == XPASS]
+        if xpassed:
+            self._write(f"{len(xpassed)} known failure(s) now pass; remove or narrow their "
+                        "known_failures entries:\n")
+            for r in xpassed:
+                kf = r.judgement.known_failure
+                self._write(f"  XPASS {r.id}  (entry {kf.pattern!r}, matrix.yaml:{kf.line})\n"
+                            if kf else f"  XPASS {r.id}\n")
         if self.out is not None:
             self._write(f"results: {_short(self.out)}/results.json, junit.xml, report.html\n")
 
@@ -499,7 +513,7 @@ def report_html(results: list[CellResult], m: Matrix, meta: dict, out: Path) -> 
                "how many scenarios have it (of the total)</p>"]
     for proto, g in grid_data(results, m).items():
         parts.append(f"<h2 id=\"grid-{e(proto)}\">{e(proto)} "
-                     f"<small>({e(m.protocols[proto].transport)})</small></h2>")
+                     f"<small>({e(g['transport'])})</small></h2>")
         parts.append('<table class="grid"><tr><th>server \\ client</th>'
                      + "".join(f"<th>{e(c)}</th>" for c in g["clients"]) + "</tr>")
         for s in g["servers"]:

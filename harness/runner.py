@@ -11,6 +11,7 @@ stopped in a finally, whatever happened.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import matrix, processes, relay, transcript, verdict
+from harness import matrix, modes, netns, processes, relay, transcript, verdict
 from harness.matrix import Cell, CommandContext
 from harness.ports import PortPool
 from harness.processes import Child, Exit
@@ -101,6 +102,7 @@ class _Live:
     relay: relay.TcpRelay | relay.UdpRelay | None = None
     clients: list[Child | None] = field(default_factory=list)
     client_error: str | None = None
+    hosts: netns.Hosts | None = None  # two-hosts mode: the server's namespace
 
 
 class CellRunner:
@@ -200,21 +202,39 @@ class CellRunner:
         assert cell.server.server is not None and cell.client.client is not None
         res.server_argv = matrix.render(cell.server.server, self.ctx, cell.protocol,
                                         res.server_port)
-        res.client_argv = matrix.render(cell.client.client, self.ctx, cell.protocol,
+        mode = modes.parse(cell.mode)
+        cctx = dataclasses.replace(self.ctx, host="::1") if mode.kind == "ipv6" else self.ctx
+        res.client_argv = matrix.render(cell.client.client, cctx, cell.protocol,
                                         res.relay_port) + list(sc.args)
         problem = self._not_runnable(res.server_argv, "server") or \
             self._not_runnable(res.client_argv, "client")
         if problem:
             o.error = problem
             return
+        if mode.kind == "two-hosts":
+            try:
+                live.hosts = await netns.create()
+            except OSError as e:
+                o.error = f"two-hosts: cannot make the server's namespace: {e}"
+                return
+            res.server_argv = live.hosts.wrap(res.server_argv)
         try:
             server = await processes.spawn(res.server_argv, str(scratch),
-                                           self.env_for(cell.server))
+                                           modes.env(cell.mode, self.env_for(cell.server)))
         except OSError as e:
             o.error = f"cannot start the server {res.server_argv[0]}: {e.strerror or e}"
             return
         live.server = server
-        ready = await processes.wait_bound(server, res.server_port, transport, client_t)
+        if live.hosts is not None:
+            ok, addrs = await netns.wait_bound(server, res.server_port, transport, client_t)
+            if ok and netns.loopback_only(addrs):
+                o.server_failure = (f"server bound to {', '.join(sorted(set(addrs)))} port "
+                                    f"{res.server_port} only: a client on another host "
+                                    f"({live.hosts.host_addr}) cannot reach it")
+                return
+            ready = processes.Readiness(ok, exited=not server.running, timed_out=not ok)
+        else:
+            ready = await processes.wait_bound(server, res.server_port, transport, client_t)
         if not ready.ready:
             if ready.foreign:
                 raise _Retry()
@@ -235,13 +255,15 @@ class CellRunner:
                                          f"{', '.join(map(str, ready.other_ports))} instead)")
             return
         rl = relay.create(transport, res.relay_port, res.server_port,
-                          chunk=self.opts.chunk, chunk_delay=self.opts.chunk_delay)
+                          chunk=self.opts.chunk, chunk_delay=self.opts.chunk_delay,
+                          mode=mode, host="::1" if mode.kind == "ipv6" else "127.0.0.1",
+                          upstream_host=live.hosts.server_addr if live.hosts else None)
         try:
             await rl.start()
         except OSError:
             raise _Retry() from None
         live.relay = rl
-        env = self.env_for(cell.client)
+        env = modes.env(cell.mode, self.env_for(cell.client))
         o.clients = [ClientOutcome(i + 1, res.client_argv) for i in range(sc.clients)]
         live.clients.extend([None] * sc.clients)
         await asyncio.gather(*(self._client(cell, o.clients[i], live, i, env, client_t)
@@ -320,6 +342,9 @@ class CellRunner:
             res.server_stdout = server.stdout.data()
             res.server_stderr = server.stderr.data()
             res.server_truncated = server.stdout.truncated or server.stderr.truncated
+        if live.hosts is not None:
+            await asyncio.shield(netns.delete(live.hosts))
+            live.hosts = None
         sc = res.cell.scenario
         if server is not None and rl is not None and not o.error:
             for name, expected in sc.files.items():

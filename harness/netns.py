@@ -1,0 +1,200 @@
+"""two-hosts mode: a network namespace per cell for the server.
+
+Each cell gets namespace `slh-<driver pid>-<n>` and a veth pair: `slhA<n>` in
+the driver's namespace with 10.213.X.Y+1/30, `slhB<n>` inside with
+10.213.X.Y+2/30 (plus the namespace's own lo). The server runs under
+`ip netns exec`, which execs it (same pid), so its socket shows in
+/proc/<pid>/net/tcp*, the namespace's table. Deleting the namespace
+destroys its veth end and with it the pair. Every namespace this process
+made is deleted in the cell's finally and, as a last resort, at exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import ipaddress
+import os
+import random
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from harness import procnet
+
+NET = ipaddress.ip_network("10.213.0.0/16")  # test range: /30s carved from it
+_LIVE: set[str] = set()
+_counter = 0
+
+
+def unavailable() -> str | None:
+    """Why namespaces cannot be made here, or None."""
+    if os.geteuid() != 0:
+        return "two-hosts needs root (ip netns add); run the driver as root or skip this mode"
+    if shutil.which("ip") is None:
+        return "two-hosts needs the ip command (Debian package iproute2)"
+    if not os.path.isdir("/proc/self/ns") or not os.path.exists("/proc/self/ns/net"):
+        return "two-hosts needs network namespaces (no /proc/self/ns/net)"
+    return None
+
+
+@dataclass
+class Hosts:
+    ns: str
+    host_if: str
+    ns_if: str
+    host_addr: str  # the driver's side of the /30
+    server_addr: str  # the server's side
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.ns] + argv
+
+
+async def _ip(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        "ip", *args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode("utf-8", "replace").strip()
+
+
+async def _used_nets() -> set[ipaddress.IPv4Network]:
+    rc, out = await _ip("-o", "-4", "addr", "show")
+    nets = set()
+    for line in out.splitlines():
+        f = line.split()
+        if "inet" in f:
+            try:
+                nets.add(ipaddress.ip_interface(f[f.index("inet") + 1]).network)
+            except ValueError:
+                pass
+    return nets
+
+
+async def create() -> Hosts:
+    """Makes a namespace and a veth pair with a free /30. Raises OSError with
+    the ip command's message on failure (after removing what was made)."""
+    global _counter
+    _counter += 1
+    n = _counter
+    ns = f"slh-{os.getpid()}-{n}"
+    host_if, ns_if = f"slhA{os.getpid() % 10000}n{n}"[:15], f"slhB{os.getpid() % 10000}n{n}"[:15]
+    used = await _used_nets()
+    subnets = NET.prefixlen
+    for _ in range(50):
+        k = random.randrange(1, 1 << (30 - subnets))
+        net = ipaddress.ip_network(f"{NET.network_address + 4 * k}/30")
+        if not any(net.overlaps(u) for u in used):
+            break
+    else:
+        raise OSError("two-hosts: no free /30 in 10.213.0.0/16")
+    a, b = str(net.network_address + 1), str(net.network_address + 2)
+    _LIVE.add(ns)
+    steps = [
+        ("netns", "add", ns),
+        ("link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns),
+        ("addr", "add", f"{a}/30", "dev", host_if),
+        ("link", "set", host_if, "up"),
+        ("-n", ns, "addr", "add", f"{b}/30", "dev", ns_if),
+        ("-n", ns, "link", "set", ns_if, "up"),
+        ("-n", ns, "link", "set", "lo", "up"),
+    ]
+    h = Hosts(ns, host_if, ns_if, a, b)
+    for step in steps:
+        rc, out = await _ip(*step)
+        if rc != 0:
+            await delete(h)
+            raise OSError(f"ip {' '.join(step)}: {out or f'exit {rc}'}")
+    return h
+
+
+async def delete(h: Hosts) -> None:
+    """Deletes the namespace (its veth end goes with it, and so the pair)
+    and, if it is still there, the driver's end."""
+    await _ip("netns", "delete", h.ns)
+    rc, _ = await _ip("link", "show", h.host_if)
+    if rc == 0:
+        await _ip("link", "delete", h.host_if)
+    _LIVE.discard(h.ns)
+
+
+def _delete_all_at_exit() -> None:
+    for ns in list(_LIVE):
+        subprocess.run(["ip", "netns", "delete", ns], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        _LIVE.discard(ns)
+
+
+atexit.register(_delete_all_at_exit)
+
+
+def live() -> set[str]:
+    return set(_LIVE)
+
+
+# --------------------------------------------------------------------------
+# Readiness inside the namespace
+
+
+def _hex_addr(field: bytes) -> str:
+    """Returns the address part of a /proc/net/tcp local address as text."""
+    h = field.rsplit(b":", 1)[0].decode()
+    raw = bytes.fromhex(h)
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    addr = ipaddress.IPv6Address(words)
+    return str(addr.ipv4_mapped or addr)
+
+
+def bound_in(pid: int, pids: list[int], port: int, transport: str) -> list[str]:
+    """Returns the local addresses on which pids' sockets are bound
+    (listening, for TCP) on port, read from /proc/<pid>/net/, i.e. the
+    table of pid's network namespace."""
+    inodes = procnet.socket_inodes(pids)
+    if not inodes:
+        return []
+    out = []
+    for name in (transport, transport + "6"):
+        try:
+            with open(f"/proc/{pid}/net/{name}", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        for line in data.splitlines()[1:]:
+            f = line.split()
+            if len(f) < 10:
+                continue
+            try:
+                lport = int(f[1].rsplit(b":", 1)[1], 16)
+            except ValueError:
+                continue
+            if lport != port or int(f[9]) not in inodes:
+                continue
+            if transport == "tcp" and f[3] != b"0A":
+                continue
+            out.append(_hex_addr(f[1]))
+    return out
+
+
+def loopback_only(addrs: list[str]) -> bool:
+    return bool(addrs) and all(ipaddress.ip_address(a).is_loopback for a in addrs)
+
+
+async def wait_bound(child, port: int, transport: str, timeout: float) -> tuple[bool, list[str]]:
+    """Waits until the server's processes (child: processes.Child) show a
+    socket bound on port in their namespace's table. Polls /proc, never
+    connects. Returns (ready, local addresses); not ready on exit/timeout."""
+    from harness import processes  # late: processes imports much
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.001
+    while True:
+        pids = processes._tree(child.pid, group=True)
+        addrs = bound_in(child.pid, pids, port, transport) if child.running else []
+        if addrs:
+            return True, addrs
+        if not child.running or loop.time() >= deadline:
+            return False, []
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.3, 0.02)
