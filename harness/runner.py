@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import matrix, modes, netns, processes, relay, transcript, verdict
+from harness import matrix, modes, netns, processes, relay, steps, transcript, verdict
 from harness.matrix import Cell, CommandContext
 from harness.ports import PortPool
 from harness.processes import Child, Exit
@@ -103,6 +103,8 @@ class _Live:
     clients: list[Child | None] = field(default_factory=list)
     client_error: str | None = None
     hosts: netns.Hosts | None = None  # two-hosts mode: the server's namespace
+    steps: list[Child] = field(default_factory=list)  # before: steps (steps.py)
+    step_conns: int = 0  # relay connections that belong to the steps
 
 
 class CellRunner:
@@ -162,7 +164,8 @@ class CellRunner:
             shutil.rmtree(scratch, ignore_errors=True)
         res.duration_s = time.monotonic() - t0
         known = self.m.known_failure(cell.id)
-        res.judgement = verdict.judge(cell, res.outcome, self.opts.strict, known)
+        res.judgement = steps.name_condition(
+            cell, verdict.judge(cell, res.outcome, self.opts.strict, known))
         return res
 
     async def _attempt(self, cell: Cell, res: CellResult, scratch: Path,
@@ -263,11 +266,15 @@ class CellRunner:
         except OSError:
             raise _Retry() from None
         live.relay = rl
+        if (sc.before or sc.restart) and not await steps.prepare(self, cell, res, live, client_t):
+            return
+        server = live.server  # a restart replaces it
         env = modes.env(cell.mode, self.env_for(cell.client))
         o.clients = [ClientOutcome(i + 1, res.client_argv) for i in range(sc.clients)]
         live.clients.extend([None] * sc.clients)
         await asyncio.gather(*(self._client(cell, o.clients[i], live, i, env, client_t)
                                for i in range(sc.clients)))
+        await steps.release(live)
         if live.client_error:
             return
         await asyncio.sleep(0)  # let the relay accept what the clients connected
@@ -317,6 +324,9 @@ class CellRunner:
         Runs even when the cell was cancelled or timed out."""
         o = res.outcome
         server, rl, clients = live.server, live.relay, live.clients
+        for c in live.steps:
+            if c.running or processes.procnet.live_group_members(c.pid):
+                await c.stop(grace=0.2)
         if live.client_error and not o.error:
             o.error = live.client_error
         # Clients first (a timed-out cell may still have some), then the
@@ -368,8 +378,8 @@ class CellRunner:
                     o.effects.append(f"{name} holds \"{transcript.escape(data[:120])}\", "
                                      f"expected \"{transcript.escape(expected[:120])}\"")
             if res.recorded is not None:
-                o.comparison = transcript.compare(sc.golden, res.recorded,
-                                                  _rel(sc.golden_path, self.ctx.root))
+                o.comparison = steps.compare(sc, res.recorded,
+                                             _rel(sc.golden_path, self.ctx.root), live.step_conns)
 
 
 def _rel(p: Path, root: Path) -> str:
