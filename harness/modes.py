@@ -29,7 +29,7 @@ DEFAULT = ("plain",)  # what runs without --mode
 STREAM_ONLY = ("segment", "coalesce", "slow-reader")
 
 SEGMENT_GAP_S = 0.005  # pause after each piece, so the peer reads it alone
-SEGMENT_FULL_BYTES = 4096  # per direction and connection cut as the mode says;
+SEGMENT_FULL_BYTES = 512  # per direction and connection cut as the mode says;
 SEGMENT_TAIL_PIECE = 1024  # after that: 1024-byte writes without a gap
 RANDOM_CUT_P = 0.3  # segment=random: chance of a cut at each inner position
 COALESCE_IDLE_S = 0.1  # coalesce: flush after the client was quiet this long
