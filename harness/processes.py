@@ -246,7 +246,7 @@ class Child:
             deadline = time.monotonic() + (grace if self.proc.returncode is None else grace / 2)
             delay = 0.002
             # Other members (forked children) are not ours to wait for: poll.
-            members = procnet.live_group_members(pgid) if _group_exists(pgid) else []
+            members = procnet.live_group_members(pgid) if group_alive(pgid) else []
             while members and time.monotonic() < deadline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
@@ -276,7 +276,7 @@ class Child:
         await self.finish_output()
 
 
-def _group_exists(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     """Cheap test (no /proc scan): does any process, zombies included, still
     have this process group?"""
     try:

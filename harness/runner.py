@@ -332,7 +332,7 @@ class CellRunner:
         # Clients first (a timed-out cell may still have some), then the
         # relay, then the server's whole group.
         for k, c in enumerate(clients):
-            if c is not None and (c.running or processes.procnet.live_group_members(c.pid)):
+            if c is not None and (c.running or processes.group_alive(c.pid)):
                 await c.stop(grace=0.2)
                 co = o.clients[k] if k < len(o.clients) else None
                 if co is not None and co.exit is None:
