@@ -8,6 +8,7 @@ and never as a traceback. Format reference: docs/matrix.md.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import shlex
@@ -113,6 +114,12 @@ class Protocol:
         return self.name.replace("-", "_")
 
 
+@functools.lru_cache(maxsize=None)
+def _glob(pattern: str) -> "re.Pattern[str]":
+    """A compiled fnmatch pattern (matching is done per cell, per entry)."""
+    return re.compile(fnmatch.translate(pattern))
+
+
 @dataclass(frozen=True)
 class KnownFailure:
     pattern: str
@@ -120,7 +127,7 @@ class KnownFailure:
     line: int
 
     def matches(self, cell_id: str) -> bool:
-        return fnmatch.fnmatchcase(cell_id, self.pattern)
+        return _glob(self.pattern).match(cell_id) is not None
 
 
 @dataclass(frozen=True)
@@ -356,7 +363,9 @@ def load(path: str | os.PathLike, root: str | os.PathLike | None = None) -> Matr
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError([Problem(label, 1, f"cannot read: {e}")]) from None
-    loader = yaml.SafeLoader(text)
+    # libyaml's parser when present (much faster on a big matrix); both
+    # keep line marks on every node.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
