@@ -277,7 +277,6 @@ class Terminal:
         self.counts: Counter[str] = Counter()
         self.out = out
         self.verbose = verbose
-        self._last = ""
         self._width = shutil.get_terminal_size((100, 20)).columns
 
     def _sym(self, v: str) -> str:
@@ -289,15 +288,23 @@ class Terminal:
         self.stream.flush()
 
     def _progress(self, current: str = "") -> None:
+        """Redraws the one live line: done/total, running, counts, a cell id.
+        Cut to the terminal width before colouring, so no escape is cut."""
         if not self.tty:
             return
-        counts = " ".join(f"{self._sym(v)}{self.counts[v]}" for v in VERDICTS if self.counts[v])
-        line = f"[{self.done}/{self.total}] {self.running} running {counts} {current}"
-        visible = len(line) - (line.count("\033[") * 0)
-        if visible > self._width - 1:
-            line = line[: self._width - 1]
-        self._write("\r\033[K" + line)
-        self._last = line
+        symbols = SYMBOLS if self.unicode else ASCII_SYMBOLS
+        parts = [(f"[{self.done}/{self.total}] {self.running} running", None)]
+        parts += [(f"{symbols[v]}{self.counts[v]}", v) for v in VERDICTS if self.counts[v]]
+        parts.append((current, None))
+        room = self._width - 1
+        out = []
+        for text, v in parts:
+            if room <= 0:
+                break
+            text = text[:room]
+            room -= len(text) + 1
+            out.append(f"\033[{COLOURS[v]}m{text}\033[0m" if v and self.colour else text)
+        self._write("\r\033[K" + " ".join(out))
 
     def started(self, cell: Cell, repeat: int) -> None:
         self.running += 1
