@@ -7,6 +7,7 @@ and never as a traceback. Format reference: docs/matrix.md.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import os
@@ -41,6 +42,7 @@ SCENARIO_KEYS = {"description", "stdin", "args", "clients", "stdout", "stdout_pa
                  "before", "restart", "compare", "robustness"}  # the last four: steps.py
 DEFAULT_KEYS = {"timeout_s", "cell_timeout_s", "run_timeout_s", "env"}
 SCENARIO_KEYS = SCENARIO_KEYS | {"modes", "skip_modes"}  # harness/modes.py
+PROTOCOL_KEYS = PROTOCOL_KEYS | {"skip_modes"}  # for every scenario of the protocol
 TOP_KEYS = {"version", "defaults", "peers", "protocols", "known_failures"}
 KNOWN_FAILURE_KEYS = {"cell", "reason"}
 
@@ -535,6 +537,11 @@ def _protocols(w: _Walker, node: yaml.Node, root: Path, defaults: Defaults,
                 sc = _scenario(w, name, transport, sname, sk, sv, root, defaults, peers)
                 if sc is not None:
                     scenarios[sname] = sc
+        if "skip_modes" in pm:
+            skip = _scenario_modes(w, {"skip_modes": pm["skip_modes"]},
+                                   f"protocol {name}").get("skip_modes", {})
+            scenarios = {k: dataclasses.replace(v, skip_modes={**skip, **v.skip_modes})
+                         for k, v in scenarios.items()}
         out[name] = Protocol(name, transport, contract, desc, scenarios, knode.start_mark.line + 1)
     return out
 
