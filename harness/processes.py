@@ -34,12 +34,16 @@ atexit.register(_kill_all_at_exit)
 
 
 def kill_all(sig: int = signal.SIGKILL) -> None:
-    """Sends sig to every process group this driver started and still tracks."""
-    for pgid in list(_LIVE_GROUPS):
+    """Sends sig to every process, descending from this driver, in a group it
+    started and still tracks (process by process: a tracked group whose
+    leader was reaped may have lent its number to a stranger)."""
+    if not _LIVE_GROUPS:
+        return
+    for s in procnet.live_group_members(set(_LIVE_GROUPS), os.getpid()):
         try:
-            os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            _LIVE_GROUPS.discard(pgid)
+            os.kill(s.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def sweep() -> int:
@@ -48,7 +52,10 @@ def sweep() -> int:
     group). Returns how many it found."""
     if not _ALL_SESSIONS:
         return 0
-    left = procnet.live_group_members(_ALL_SESSIONS | _LIVE_GROUPS)
+    # Only our descendants: we are the children's subreaper, so an escaped
+    # grandchild is re-parented to us; a stranger that inherited a recycled
+    # group number is not.
+    left = procnet.live_group_members(_ALL_SESSIONS | _LIVE_GROUPS, os.getpid())
     for s in left:
         try:
             os.kill(s.pid, signal.SIGKILL)
@@ -237,29 +244,37 @@ class Child:
         """Stops the whole process group: SIGTERM, then SIGKILL after grace;
         reaps what is ours and forgets the group once nothing is left."""
         pgid = self.pid
+        me = os.getpid()
         members: list = []
         try:
             if self.proc.returncode is None:
+                # The leader is not reaped yet, so the group number is ours.
                 self.stopped_by_driver = True
-            _signal_group(pgid, signal.SIGTERM)
+                _signal_group(pgid, signal.SIGTERM)
+            elif group_alive(pgid):
+                # Reaped: the number may be a stranger's by now; only members
+                # descending from us (we are their subreaper) get the signal.
+                for s in procnet.live_group_members(pgid, me):
+                    _signal_pid(s.pid, signal.SIGTERM)
             await self.wait(grace)
             deadline = time.monotonic() + (grace if self.proc.returncode is None else grace / 2)
             delay = 0.002
             # Other members (forked children) are not ours to wait for: poll.
-            members = procnet.live_group_members(pgid) if group_alive(pgid) else []
+            members = procnet.live_group_members(pgid, me) if group_alive(pgid) else []
             while members and time.monotonic() < deadline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
-                members = procnet.live_group_members(pgid)
+                members = procnet.live_group_members(pgid, me)
             if members or self.proc.returncode is None:
-                _signal_group(pgid, signal.SIGKILL)
+                if self.proc.returncode is None:
+                    _signal_group(pgid, signal.SIGKILL)
                 for s in members:
                     try:
                         os.kill(s.pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
                 await self.wait(5.0)
-                members = procnet.live_group_members(pgid)
+                members = procnet.live_group_members(pgid, me)
         finally:
             if self.proc.returncode is None:
                 _signal_group(pgid, signal.SIGKILL)
@@ -286,6 +301,13 @@ def group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -424,8 +446,11 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
                 return Readiness(True)
         now = loop.time()
         if now >= deadline:
+            # One last full look (the whole group) before giving up.
             socks = procnet.sockets(transport, port)
             mine = procnet.socket_inodes(_tree(child.pid, group=True))
+            if any(s.bound and s.inode in mine for s in socks):
+                return Readiness(True)
             foreign = any(s.bound and s.inode not in mine for s in socks)
             return Readiness(False, foreign=foreign, timed_out=True,
                              other_ports=bound_ports(child, transport))

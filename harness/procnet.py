@@ -156,14 +156,32 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def live_group_members(pgids: set[int] | int) -> list[ProcStat]:
+def live_group_members(pgids: set[int] | int,
+                       ancestor: int | None = None) -> list[ProcStat]:
     """Returns the processes, zombies excluded, whose process group or
     session is one of pgids (children started with start_new_session have
-    pgid == sid == their pid)."""
+    pgid == sid == their pid). With ancestor, only those descending from it:
+    once a group has emptied, the kernel may give its number to an unrelated
+    process (pid_max is often 32768), which must never be taken for ours."""
     if isinstance(pgids, int):
         pgids = {pgids}
-    return [s for s in all_stats()
+    stats = all_stats()
+    hits = [s for s in stats
             if (s.pgrp in pgids or s.session in pgids) and s.state not in ("Z", "X")]
+    if ancestor is None:
+        return hits
+    parent = {s.pid: s.ppid for s in stats}
+
+    def descends(pid: int) -> bool:
+        seen = 0
+        while pid > 1 and seen < 4096:
+            pid = parent.get(pid, 0)
+            if pid == ancestor:
+                return True
+            seen += 1
+        return False
+
+    return [s for s in hits if descends(s.pid)]
 
 
 def socket_inodes(pids: list[int] | set[int]) -> set[int]:
