@@ -208,7 +208,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                     why = matrix.mode_absence(proto, sc, mode)
                     if why and (not args.protocol or proto.name in _csv(args.protocol)):
                         print(f"# not run: {proto.name}/{sc.name}/*/*/{mode}: {why}")
-    protos = {c.protocol.name for c in cells} if not args.absent else set(m.protocols)
+    if args.absent:
+        pats = _csv(args.protocol)
+        protos = {p for p in m.protocols
+                  if not pats or any(fnmatch.fnmatchcase(p, x) for x in pats)}
+    else:
+        protos = {c.protocol.name for c in cells}
     scen = {(c.protocol.name, c.scenario.name) for c in cells}
     absent = [a for a in matrix.absences(m)
               if a.protocol in protos and (args.absent or (a.protocol, a.scenario) in scen)]

@@ -438,8 +438,11 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     try:
         await asyncio.gather(*tasks)
     finally:
+        # Cancel what is still running, but only once: a second cancel would
+        # interrupt a cell's cleanup (stopping its processes) half-way.
         for t in tasks:
-            t.cancel()
+            if not t.done() and not t.cancelling():
+                t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         processes.kill_all()
         processes.sweep()

@@ -81,9 +81,10 @@ def run_cells(m: matrix.Matrix, cells=None, port_range=PORT_RANGES["runner"],
     return asyncio.run(runner.run_cells(m, cells, ctx, o))
 
 
-def _tail(data: bytes, n: int = 15) -> str:
+def _tail(data: bytes, n: int = 15, width: int = 160) -> str:
     lines = data.decode("utf-8", "replace").splitlines()
-    return "\n".join("      " + ln for ln in lines[-n:]) or "      (empty)"
+    return "\n".join("      " + (ln if len(ln) <= width else ln[:width] + " [...]")
+                     for ln in lines[-n:]) or "      (empty)"
 
 
 def explain(r: runner.CellResult) -> str:

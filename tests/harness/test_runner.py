@@ -31,8 +31,8 @@ class FakePeersTest(support.HarnessTestCase):
         clients = {m: m for m in ("echo", "garbage", "exit1", "crash", "hang", "flood",
                                   "notfound", "reset")}
         m = support.fake_matrix(root, servers, clients,
-                                "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 1.5\n"
-                                "cell_timeout_s: 20")
+                                "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 4\n"
+                                "cell_timeout_s: 30")
         cells = [c for c in matrix.expand(m)
                  if c.client.name == "c-echo" or c.server.name == "s-echo"]
         cls.sessions_before = set(support.processes._ALL_SESSIONS)
@@ -59,11 +59,11 @@ class FakePeersTest(support.HarnessTestCase):
 
     def test_server_that_hangs(self):
         self.assertVerdict(self.r[("hang", "echo")], "fail",
-                           "timeout: client still running after 1.5 s")
+                           "timeout: client still running after 4 s")
 
     def test_server_that_never_binds(self):
         r = self.r[("nobind", "echo")]
-        self.assertVerdict(r, "fail", f"server not listening on port {r.server_port} after 1.5 s")
+        self.assertVerdict(r, "fail", f"server not listening on port {r.server_port} after 4 s")
 
     def test_server_that_binds_another_port(self):
         r = self.r[("otherport", "echo")]

@@ -63,7 +63,7 @@ def main():
     elif mode == "flood":
         exchange(host, port, data)
         chunk = b"x" * 65536
-        for _ in range(64 * 16):  # 64 MiB
+        for _ in range(8 * 16):  # 8 MiB, well over the 1 MiB capture limit
             sys.stdout.buffer.write(chunk)
     elif mode == "udp":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
