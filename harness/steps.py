@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness import processes, transcript
+from harness import processes, procnet, transcript
 from harness.transcript import CLIENT, DATA, SERVER
 
 if TYPE_CHECKING:  # no import cycle at run time: matrix imports this module
@@ -49,6 +49,7 @@ COMPARES = ("turns", "streams")
 MAX_STEPS = 10
 POLL_S = 0.005
 STEP_GRACE_S = 0.5
+ACCEPT_WAIT_S = 2.0  # how long a background step may wait for the server's accept()
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,16 @@ def _client_bytes(conn) -> int:
     return sum(len(e.data) for e in conn.events if e.direction == CLIENT and e.kind == DATA)
 
 
+def _accepted(server, port: int) -> int:
+    """How many connections on the server's port its processes hold (have
+    accept()ed): connected sockets of the port whose inode is theirs. A
+    connection still in the listen queue has no inode yet."""
+    from harness.processes import _tree  # the server's processes, as readiness sees them
+    inodes = procnet.socket_inodes(_tree(server.pid, group=True))
+    return sum(1 for sk in procnet.sockets("tcp", port)
+               if not sk.bound and sk.inode in inodes)
+
+
 async def prepare(runner: "CellRunner", cell: "Cell", res: "CellResult", live: Any,
                   timeout: float) -> bool:
     """Runs the scenario's before steps, then its restart. Returns False when
@@ -181,6 +192,8 @@ async def prepare(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
         assert peer.client is not None
         argv = matrix.render(peer.client, ctx, cell.protocol, res.relay_port) + list(step.args)
         expected = len(rl.connections) + 1
+        watch = step.background and live.hosts is None
+        accepted = _accepted(live.server, res.server_port) if watch else 0
         try:
             child = await processes.spawn(argv, str(runner.ctx.root),
                                           modes.env(cell.mode, runner.env_for(peer)), step.stdin)
@@ -197,6 +210,14 @@ async def prepare(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
                 conn = rl.connections[expected - 1]
                 await _wait_for(lambda: _client_bytes(conn) >= len(step.stdin)
                                 or conn.done.is_set() or not child.running, timeout)
+            if watch:
+                # ... and once the server has accept()ed it: a restart then
+                # leaves a connection of the killed server on the port, and
+                # a one-at-a-time server is busy with it. A server that
+                # never accepts it is not judged here.
+                await _wait_for(lambda: not child.running
+                                or _accepted(live.server, res.server_port) > accepted,
+                                min(timeout, ACCEPT_WAIT_S))
             continue
         if not await child.wait(timeout):
             await child.stop(grace=STEP_GRACE_S)

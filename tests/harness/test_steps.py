@@ -152,7 +152,8 @@ class Cells(support.HarnessTestCase):
         self.assertClean(results)
         return results[0]
 
-    JUDGED = "only_clients: [raw]\nstdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 5\nrobustness: true\n"
+    JUDGED = ("only_clients: [raw]\nstdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 5\n"
+              "robustness: true\n")
 
     def test_idle_reset_and_half_close_steps_then_served(self):
         r = self._run(self.JUDGED + textwrap.dedent("""\
