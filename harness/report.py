@@ -41,6 +41,17 @@ def _decode(b: bytes) -> str:
     return b.decode("utf-8", "replace")
 
 
+def clip(text: str, max_lines: int = 200, max_line: int = 2000) -> str:
+    """Bounds text shown in report.html and junit.xml (a 1 MB transcript
+    line stays in the cell's files); says what was left out."""
+    lines = text.splitlines()
+    out = [ln if len(ln) <= max_line else
+           f"{ln[:max_line]} [... {len(ln) - max_line} more characters]" for ln in lines[:max_lines]]
+    if len(lines) > max_lines:
+        out.append(f"[... {len(lines) - max_lines} more lines]")
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def tail(data: bytes | str, n: int = TAIL_LINES) -> str:
     text = _decode(data) if isinstance(data, bytes) else data
     lines = text.splitlines()
@@ -450,7 +461,7 @@ def junit_xml(results: list[CellResult], meta: dict) -> bytes:
                                time=f"{r.duration_s:.3f}")
             props = ET.SubElement(tc, "properties")
             ET.SubElement(props, "property", name="verdict", value=r.verdict)
-            text = r.reason + ("\n\n" + r.judgement.diff if r.judgement.diff else "")
+            text = r.reason + ("\n\n" + clip(r.judgement.diff) if r.judgement.diff else "")
             if r.verdict in (FAIL, XPASS):
                 el = ET.SubElement(tc, "failure", message=r.reason, type=r.verdict)
                 el.text = text
@@ -556,13 +567,13 @@ def report_html(results: list[CellResult], m: Matrix, meta: dict, out: Path) -> 
         parts.append(f"<p>server: <code>{e(shlex.join(r.server_argv))}</code><br>"
                      f"client: <code>{e(shlex.join(r.client_argv))}</code></p>")
         if r.judgement.diff:
-            parts.append(f"<h4>diff</h4><pre>{e(r.judgement.diff)}</pre>")
+            parts.append(f"<h4>diff</h4><pre>{e(clip(r.judgement.diff))}</pre>")
         if r.recorded is not None:
             parts.append("<h4>transcript</h4><pre>"
-                         + e(transcript.format_transcript(r.recorded)) + "</pre>")
+                         + e(clip(transcript.format_transcript(r.recorded))) + "</pre>")
         if r.verdict != PASS:
-            parts.append(f"<h4>server log (tail)</h4><pre>{e(tail(_server_log(r)))}</pre>")
-            parts.append(f"<h4>client log (tail)</h4><pre>{e(tail(_client_log(r)))}</pre>")
+            parts.append(f"<h4>server log (tail)</h4><pre>{e(clip(tail(_server_log(r))))}</pre>")
+            parts.append(f"<h4>client log (tail)</h4><pre>{e(clip(tail(_client_log(r))))}</pre>")
         parts.append("</details>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
