@@ -4,6 +4,7 @@ process of the run survives and no port of the run is bound."""
 
 import asyncio
 import socket
+import time
 import unittest
 
 import support
@@ -178,6 +179,19 @@ class VerdictKindsTest(support.HarnessTestCase):
         self.assertVerdict(r, "fail", "timeout: the cell exceeded 1 s")
         self.assertLess(r.duration_s, 10)
         self.assertClean([r])
+
+    def test_run_time_limit(self):
+        m = support.fake_matrix(self.tmp, {"hang": "hang"}, {"a": "echo", "b": "echo"},
+                                "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 30\n"
+                                "cell_timeout_s: 60")
+        t0 = time.monotonic()
+        res = by_pair(support.run_cells(m, jobs=1, run_timeout_s=1.5))
+        self.assertLess(time.monotonic() - t0, 20)
+        verdicts = sorted((r.verdict, r.reason) for r in res.values())
+        self.assertEqual(verdicts, [
+            ("error", "not finished: the run's time limit was reached"),
+            ("error", "not run: the run's time limit was reached")])
+        self.assertClean(list(res.values()))
 
     def test_concurrent_clients_args_and_stdin(self):
         m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"args": "args"},
