@@ -776,7 +776,8 @@ def _takes_part(m: Matrix, proto: Protocol, sc: Scenario, peer: Peer, role: str,
 
 
 def _expand_scenario(m: Matrix, proto: Protocol, sc: Scenario,
-                     named: frozenset[str] = frozenset(), modes: tuple[str, ...] = modelib.DEFAULT) -> list[Cell]:
+                     named: frozenset[str] = frozenset(),
+                     modes: tuple[str, ...] = modelib.DEFAULT) -> list[Cell]:
     servers = [p for p in m.peers.values()
                if _takes_part(m, proto, sc, p, "server", named) is None]
     clients = [p for p in m.peers.values()
@@ -785,7 +786,8 @@ def _expand_scenario(m: Matrix, proto: Protocol, sc: Scenario,
             if mode_absence(proto, sc, mode) is None]
 
 
-def expand(m: Matrix, named: frozenset[str] = frozenset(), modes: tuple[str, ...] = modelib.DEFAULT) -> list[Cell]:
+def expand(m: Matrix, named: frozenset[str] = frozenset(),
+           modes: tuple[str, ...] = modelib.DEFAULT) -> list[Cell]:
     """Returns every cell, in matrix order: protocol, scenario, server, client,
     mode. named: peers the user asked for by exact name (--server/--client),
     which then play even with default: false."""

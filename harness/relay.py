@@ -245,7 +245,8 @@ class TcpRelay(_Base):
             await loop.sock_sendall(dst, data)
 
         async def writer() -> str:
-            seg = modes.Segmenter(mode, conn.index, direction)                 if mode.kind == "segment" else None
+            seg = modes.Segmenter(mode, conn.index, direction) \
+                if mode.kind == "segment" else None
             held = b""  # coalesce: client bytes not yet delivered
             while True:
                 if held:
