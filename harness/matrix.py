@@ -686,8 +686,6 @@ def _scenario_modes(w: _Walker, m: dict, what: str) -> dict:
 def mode_absence(proto: "Protocol", sc: "Scenario", mode: str) -> str | None:
     """Why a scenario's cells do not run in mode (transport or the
     scenario's modes/skip_modes), or None."""
-    if mode == "two-hosts" and getattr(sc, "restart", None):
-        return "two-hosts: a restart starts the server again outside the cell's namespace"
     return modelib.not_applicable(mode, proto.transport) or \
         modelib.scenario_skip(mode, sc.modes, sc.skip_modes)
 
