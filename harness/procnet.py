@@ -119,6 +119,17 @@ def stat(pid: int) -> ProcStat | None:
         return None
 
 
+def cpu_ticks(pid: int) -> int:
+    """Returns the CPU time (clock ticks, user + system, with reaped
+    children) pid has used so far, or 0 if it is gone."""
+    data = _read(f"/proc/{pid}/stat")
+    rest = data[data.rfind(b")") + 2:].split()
+    try:
+        return sum(int(x) for x in rest[11:15])
+    except (IndexError, ValueError):
+        return 0
+
+
 def all_pids() -> list[int]:
     return [int(n) for n in os.listdir("/proc") if n.isdigit()]
 

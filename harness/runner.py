@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import matrix, modes, netns, processes, relay, steps, transcript, verdict
+from harness import matrix, modes, netns, processes, procnet, relay, steps, transcript, verdict
 from harness.matrix import Cell, CommandContext
 from harness.ports import PortPool
 from harness.processes import Child, Exit
@@ -135,9 +135,10 @@ class CellRunner:
             ct = max(ct, 2 * t + self.opts.settle_s + self.opts.server_grace_s)
         return t, ct
 
-    async def run(self, cell: Cell, repeat: int = 1,
-                  deadline: float | None = None) -> CellResult:
-        """Returns the judged result; never raises except on cancellation."""
+    async def run(self, cell: Cell, repeat: int = 1, deadline: float | None = None,
+                  watch: "CellWatch | None" = None) -> CellResult:
+        """Returns the judged result; never raises except on cancellation.
+        watch, if given, is kept pointed at the attempt's live processes."""
         t0 = time.monotonic()
         self._seq += 1
         scratch = self.scratch_root / f"{self._seq:05d}-{cell.id.replace('/', '_')}"
@@ -151,7 +152,7 @@ class CellRunner:
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
                 try:
-                    await self._attempt(cell, res, scratch, deadline)
+                    await self._attempt(cell, res, scratch, deadline, watch)
                 except _Retry:
                     if attempts < PORT_ATTEMPTS:
                         continue
@@ -169,7 +170,7 @@ class CellRunner:
         return res
 
     async def _attempt(self, cell: Cell, res: CellResult, scratch: Path,
-                       deadline: float | None) -> None:
+                       deadline: float | None, watch: "CellWatch | None" = None) -> None:
         o = res.outcome
         client_t, cell_t = self.timeouts(cell)
         o.timeout_s = client_t
@@ -179,6 +180,8 @@ class CellRunner:
         ports = self.pool.acquire(2)
         res.server_port, res.relay_port = ports
         live = _Live()
+        if watch is not None:
+            watch.live = live
         retry = False
         try:
             try:
@@ -403,6 +406,45 @@ def _cost(cell: Cell) -> int:
     return c + cell.scenario.clients
 
 
+# A cell counts against --jobs while its processes use the CPU. One whose
+# processes have used less than IDLE_SHARE of a core over IDLE_CHECK_S (a
+# client that hangs until its timeout, a wait for server output that never
+# comes), after running for at least twice that, gives its slot to the next
+# cell and finishes outside the count; at most WAITING_PER_JOB x jobs cells
+# wait like this at once. Known failures start first: most of them wait.
+IDLE_CHECK_S = 0.5
+IDLE_SHARE = 0.05
+WAITING_PER_JOB = 4
+
+
+@dataclass
+class CellWatch:
+    """The live processes of a running cell, to tell whether it is idle."""
+
+    live: _Live | None = None
+    ticks: int = -1
+
+    def pids(self) -> list[int]:
+        lv = self.live
+        if lv is None:
+            return []
+        kids = [lv.server, *lv.clients, *lv.steps]
+        return [c.pid for c in kids if c is not None and c.running]
+
+    def idle(self, interval_s: float) -> bool:
+        """True if, since the previous call, the cell's processes used less
+        than IDLE_SHARE of a core (the first call only takes a reading)."""
+        pids = self.pids()
+        ticks = sum(procnet.cpu_ticks(p) for p in pids)
+        before, self.ticks = self.ticks, ticks
+        if before < 0 or not pids:
+            return False
+        return (ticks - before) / _HZ < IDLE_SHARE * interval_s
+
+
+_HZ = os.sysconf("SC_CLK_TCK")
+
+
 async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
                     opts: RunOptions,
                     on_start: Callable[[Cell, int], None] | None = None,
@@ -415,24 +457,49 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     deadline = loop.time() + opts.run_timeout_s if opts.run_timeout_s else None
     scratch_root = Path(tempfile.mkdtemp(prefix="harness-"))
     jobs = [(c, r) for c in cells for r in range(1, opts.repeat + 1)]
-    order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i][0]))
+    order = sorted(range(len(jobs)), key=lambda i: (m.known_failure(jobs[i][0].id) is None,
+                                                    -_cost(jobs[i][0])))
     results: list[CellResult | None] = [None] * len(jobs)
     sem = asyncio.Semaphore(max(1, opts.jobs))
+    waiting = {"n": 0, "max": WAITING_PER_JOB * max(1, opts.jobs)}
     runner = CellRunner(m, ctx, opts, scratch_root)
 
     async def one(i: int) -> None:
         cell, rep = jobs[i]
-        async with sem:
+        await sem.acquire()
+        held = True
+        try:
             if deadline is not None and loop.time() >= deadline:
                 res = CellResult(cell, rep, verdict.judge(cell, Outcome(
                     error="not run: the run's time limit was reached")), Outcome(), 0.0)
             else:
                 if on_start:
                     on_start(cell, rep)
-                res = await runner.run(cell, rep, deadline)
+                watch = CellWatch()
+                task = asyncio.ensure_future(runner.run(cell, rep, deadline, watch))
+                try:
+                    while True:
+                        done, _ = await asyncio.wait({task}, timeout=IDLE_CHECK_S)
+                        if done:
+                            break
+                        if held and waiting["n"] < waiting["max"] and \
+                                watch.idle(IDLE_CHECK_S):
+                            held = False
+                            waiting["n"] += 1
+                            sem.release()
+                finally:
+                    if not task.done():
+                        task.cancel()
+                        await asyncio.gather(task, return_exceptions=True)
+                    if not held:
+                        waiting["n"] -= 1
+                res = task.result()
             results[i] = res
             if on_result:
                 on_result(res)
+        finally:
+            if held:
+                sem.release()
 
     tasks = [asyncio.ensure_future(one(i)) for i in order]
     try:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 import unittest
+from unittest import mock
 
 import support
 from harness import matrix, runner
@@ -185,13 +186,34 @@ class VerdictKindsTest(support.HarnessTestCase):
                                 "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 30\n"
                                 "cell_timeout_s: 60")
         t0 = time.monotonic()
-        res = by_pair(support.run_cells(m, jobs=1, run_timeout_s=1.5))
+        # An idle cell would give its slot away: keep it, so the second
+        # cell is still queued when the run's time is up.
+        with mock.patch.object(runner, "WAITING_PER_JOB", 0):
+            res = by_pair(support.run_cells(m, jobs=1, run_timeout_s=1.5))
         self.assertLess(time.monotonic() - t0, 20)
         verdicts = sorted((r.verdict, r.reason) for r in res.values())
         self.assertEqual(verdicts, [
             ("error", "not finished: the run's time limit was reached"),
             ("error", "not run: the run's time limit was reached")])
         self.assertClean(list(res.values()))
+
+    def test_idle_cell_gives_its_slot_away(self):
+        # Two cells whose server never answers, one job: the first cell's
+        # client waits (idle) until its timeout, so the second starts
+        # before the first ends instead of after it.
+        m = support.fake_matrix(self.tmp, {"hang": "hang"}, {"a": "echo", "b": "echo"},
+                                "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 4\n")
+        events = []
+        ctx = matrix.CommandContext.create(m.root, m.root / "build")
+        o = runner.RunOptions(port_range=support.PORT_RANGES["runner"], jobs=1)
+        res = asyncio.run(runner.run_cells(
+            m, matrix.expand(m), ctx, o,
+            on_start=lambda c, r: events.append(("start", c.client.name)),
+            on_result=lambda r: events.append(("end", r.cell.client.name))))
+        self.assertEqual([v for v, _ in events], ["start", "start", "end", "end"], events)
+        for r in res:
+            self.assertVerdict(r, "fail", "timeout")
+        self.assertClean(res)
 
     def test_concurrent_clients_args_and_stdin(self):
         m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"args": "args"},
