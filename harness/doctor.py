@@ -1,0 +1,581 @@
+"""python3 -m harness doctor PEER: does a peer keep the program contract
+(protocols/README.md) before it joins the matrix?
+
+For every protocol the peer implements, and each role it has, a short
+checklist: argv and exit codes (usage, bad port, connection refused), the
+server's socket as the kernel shows it (that port, every interface), one
+real scenario against the reference peer (a judged cell, as `run` would
+run it), a second client, SIGTERM, and a client's empty stdin. Each check
+starts its programs in their own sessions and stops them in a finally, so
+a peer that hangs or floods is a reported failure, never a hung doctor.
+Output format and meaning of each check: docs/adding-a-peer.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import re
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import matrix, netns, processes, runner, transcript, verdict
+from harness.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
+from harness.ports import DEFAULT_RANGE, PortPool, parse_range
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+CHECKS = ("usage", "bad-port", "scenario", "binds", "second-client", "sigterm",
+          "refused", "empty-stdin")
+# Stack traces of the usual runtimes: Python, Java, Node.js, Go.
+_TRACE = re.compile(r"^(Traceback \(most recent call last\)|Exception in thread |\s+at \S|"
+                    r"goroutine \d+ \[|panic: )", re.M)
+# A port argument no program can take: not a number, then out of 1..65535.
+BAD_PORTS = ("x", "70000")
+STOP_GRACE_S = processes.STOP_GRACE_S
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "doctor", help="check that a peer follows the program contract",
+        description="Check that a peer of matrix.yaml follows the program contract of "
+                    "protocols/README.md (argv, exit codes, binding, stdin, stopping), "
+                    "for every protocol it takes part in, against the reference peer. "
+                    "Exit 0 all ok, 1 any failure, 2 usage or configuration errors.")
+    p.add_argument("peer", metavar="PEER", help="a peer name from matrix.yaml")
+    p.add_argument("--protocol", "-p", action="append", metavar="ID",
+                   help="only these protocols (repeatable or comma-separated)")
+    p.add_argument("--role", choices=("server", "client"), help="only this role")
+    p.add_argument("--skip", action="append", metavar="CHECK",
+                   help=f"leave out checks (repeatable or comma-separated): {', '.join(CHECKS)}")
+    p.add_argument("--reference", default="c", metavar="PEER",
+                   help="the peer the scenarios pair it with (default: %(default)s)")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="how long a program may take to exit, bind or answer "
+                        "(default: the scenario's timeout_s)")
+    p.add_argument("--jobs", "-j", type=int, default=2,
+                   help="protocol/role checklists at once (default: %(default)s)")
+    p.add_argument("--ports", default=f"{DEFAULT_RANGE[0]}-{DEFAULT_RANGE[1]}",
+                   metavar="LO-HI", help="the port range the doctor owns (default %(default)s)")
+    p.add_argument("--matrix", default=None, metavar="FILE",
+                   help="the matrix file (default: matrix.yaml at the repository root)")
+    p.add_argument("--build", default="build", metavar="DIR",
+                   help="the CMake build directory used for {build} (default: build)")
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # "ok", "FAIL", "xfail" (a known failure of the matrix), "skip"
+    detail: str
+
+
+@dataclass
+class Section:
+    """One protocol and role: its command and its checklist."""
+
+    protocol: Protocol
+    role: str
+    peer: Peer
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, name: str, status: str, detail: str) -> None:
+        self.checks.append(Check(name, status, detail))
+
+
+@dataclass
+class Ran:
+    """One program run to its end (or stopped at the timeout)."""
+
+    exit: processes.Exit
+    finished: bool
+    stdout: bytes
+    stderr: bytes
+    ports: tuple[int, ...] = ()  # what it had bound when stopped unfinished
+
+
+def _usage(msg: str) -> int:
+    print(f"python3 -m harness doctor: {msg}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _csv(values: list[str] | None) -> list[str]:
+    return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
+
+
+def main(args: argparse.Namespace) -> int:
+    root_file = Path(args.matrix) if args.matrix else \
+        Path(__file__).resolve().parent.parent / "matrix.yaml"
+    m = matrix.load(root_file, root_file.resolve().parent)
+    if args.peer not in m.peers:
+        return _usage(f"no peer {args.peer!r} in {root_file} (known: {', '.join(m.peers)})")
+    if args.reference not in m.peers:
+        return _usage(f"--reference {args.reference}: no such peer (known: {', '.join(m.peers)})")
+    peer, ref = m.peers[args.peer], m.peers[args.reference]
+    skip = set(_csv(args.skip))
+    if skip - set(CHECKS):
+        return _usage(f"--skip {', '.join(sorted(skip - set(CHECKS)))}: no such check "
+                      f"(known: {', '.join(CHECKS)})")
+    mine = [p for p in m.protocols if peer.protocols is None or p in peer.protocols]
+    wanted = _csv(args.protocol) or mine
+    for p in wanted:
+        if p not in m.protocols:
+            return _usage(f"--protocol {p}: no such protocol (known: {', '.join(m.protocols)})")
+        if p not in mine:
+            return _usage(f"--protocol {p}: peer {peer.name} implements only {', '.join(mine)}")
+    roles = [r for r in matrix.ROLES if peer.template(r) is not None
+             and (args.role is None or r == args.role)]
+    if not roles:
+        return _usage(f"peer {peer.name} has no {args.role} command")
+    if args.timeout is not None and args.timeout <= 0:
+        return _usage("--timeout must be > 0")
+    if args.jobs < 1:
+        return _usage("--jobs must be >= 1")
+    try:
+        port_range = parse_range(args.ports)
+        pool = PortPool(*port_range)
+    except ValueError as e:
+        return _usage(f"--ports: {e}")
+    build = Path(args.build)
+    ctx = matrix.CommandContext.create(m.root, build if build.is_absolute()
+                                       else Path.cwd() / build)
+    sections = [Section(m.protocols[p], r, peer) for p in wanted for r in roles]
+    print(f"doctor: peer {peer.name}, {len(wanted)} protocol{'s' if len(wanted) != 1 else ''}"
+          f", scenarios against {ref.name} (protocols/README.md, Programs)")
+    doc = Doctor(m, ctx, pool, ref, args.timeout, skip)
+    asyncio.run(doc.run_all(sections, args.jobs, _print_section))
+    counts = {s: sum(1 for sec in sections for c in sec.checks if c.status == s)
+              for s in ("ok", "FAIL", "xfail", "skip")}
+    total = sum(counts.values())
+    print(f"\n{peer.name}: {total} checks: {counts['ok']} ok, {counts['FAIL']} FAIL"
+          + (f", {counts['xfail']} known failures" if counts["xfail"] else "")
+          + (f", {counts['skip']} skipped" if counts["skip"] else ""))
+    return EXIT_FAIL if counts["FAIL"] else EXIT_OK
+
+
+def _print_section(sec: Section, argv: list[str]) -> None:
+    print(f"\n{sec.protocol.name} ({sec.protocol.transport}) {sec.role}: {shlex.join(argv)}")
+    for c in sec.checks:
+        print(f"  {c.status:<5} {c.name}: {c.detail}")
+    sys.stdout.flush()
+
+
+def _clip(data: bytes, n: int = 100) -> str:
+    s = transcript.escape(data[:n])
+    return s + ("..." if len(data) > n else "")
+
+
+def _lines(data: bytes) -> list[str]:
+    return [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+
+
+def _stderr_problem(err: bytes) -> str | None:
+    """What is wrong with an error message: the contract wants one line."""
+    lines = _lines(err)
+    if not lines:
+        return "nothing on stderr"
+    if _TRACE.search(err.decode("utf-8", "replace")):
+        return f"a stack trace on stderr ({len(lines)} lines, last: {verdict._tail_line(err)!r})"
+    if len(lines) > 1:
+        return f"{len(lines)} lines on stderr (last: {verdict._tail_line(err)!r})"
+    return None
+
+
+class Doctor:
+    def __init__(self, m: Matrix, ctx: matrix.CommandContext, pool: PortPool, ref: Peer,
+                 timeout: float | None, skip: set[str]):
+        self.m, self.ctx, self.pool, self.ref = m, ctx, pool, ref
+        self.timeout = timeout
+        self.skip = skip
+        self.scratch_root = Path(tempfile.mkdtemp(prefix="harness-doctor-"))
+        opts = runner.RunOptions(port_range=(pool.lo, pool.hi), timeout_s=timeout)
+        self.cells = runner.CellRunner(m, ctx, opts, self.scratch_root / "cells", pool)
+        self._n = 0
+        # Who plays whom in which scenario: first as a plain run pairs them
+        # (a default: false peer only where a scenario names it), then as
+        # `run --server PEER --client PEER` would.
+        self._pairs = [{(c.protocol.name, c.scenario.name, c.server.name, c.client.name)
+                        for c in matrix.expand(m, named, modes=("plain",))}
+                       for named in (frozenset(), frozenset(m.peers))]
+
+    async def run_all(self, sections: list[Section], jobs: int, show) -> None:
+        """Runs every section, at most jobs at once, showing each in order
+        as soon as it and those before it are done."""
+        processes.become_subreaper()
+        processes.use_pidfd_watcher()
+        sem = asyncio.Semaphore(jobs)
+        done: dict[int, list[str]] = {}
+        shown = 0
+
+        async def one(i: int) -> None:
+            nonlocal shown
+            async with sem:
+                done[i] = await self.section(sections[i])
+            while shown in done:
+                show(sections[shown], done.pop(shown))
+                shown += 1
+
+        try:
+            await asyncio.gather(*(one(i) for i in range(len(sections))))
+        finally:
+            processes.kill_all()
+            processes.sweep()
+            shutil.rmtree(self.scratch_root, ignore_errors=True)
+
+    # ----------------------------------------------------------------------
+    # Helpers
+
+    def _scratch(self) -> str:
+        self._n += 1
+        d = self.scratch_root / f"{self._n:04d}"
+        d.mkdir(parents=True)
+        return str(d)
+
+    def _argv(self, sec: Section, port: int | str, host: str | None = None,
+              drop: bool = False) -> list[str]:
+        """The peer's command with the contract's arguments filled in, or
+        (drop) left out."""
+        tpl = sec.peer.template(sec.role)
+        assert tpl is not None
+        words = []
+        for w in tpl.words:
+            if w in ("{port}", "{host}") and drop:
+                continue
+            if w == "{port}":
+                w = str(port)
+            elif w == "{host}":
+                w = host or self.ctx.host
+            words.append(w)
+        return matrix.render(dataclasses.replace(tpl, words=tuple(words)), self.ctx,
+                             sec.protocol, 0)
+
+    def _argv_contract(self, tpl: Template, role: str) -> str | None:
+        """Why the template does not pass the contract's arguments as words
+        of their own (then argv checks do not apply), or None."""
+        needed = ("{port}",) if role == "server" else ("{host}", "{port}")
+        for ph in needed:
+            if ph not in tpl.words:
+                inside = [w for w in tpl.words if ph in w]
+                where = f" inside {inside[0]!r}" if inside else " nowhere"
+                return (f"the template passes {ph}{where}, not as an argument of its own: "
+                        f"the program does not take the contract's argv")
+        return None
+
+    def _scenario(self, sec: Section) -> Cell | None:
+        """The first simple scenario (one client, no steps) in which the peer
+        plays its role against the reference, as run would pair them."""
+        proto = sec.protocol
+        server, client = (sec.peer, self.ref) if sec.role == "server" else (self.ref, sec.peer)
+        for pairs in self._pairs:
+            for sc in proto.scenarios.values():
+                if sc.before or sc.restart or sc.clients != 1:
+                    continue
+                if (proto.name, sc.name, server.name, client.name) in pairs:
+                    return Cell(proto, sc, server, client)
+        return None
+
+    def _timeout(self, sc: Scenario | None) -> float:
+        return self.timeout or (sc.timeout_s if sc else self.m.defaults.timeout_s)
+
+    async def _run(self, argv: list[str], env: dict[str, str], stdin: bytes | None,
+                   timeout: float, transport: str = "tcp") -> Ran:
+        """Runs argv in a scratch directory until it exits or timeout; stops
+        its whole group either way."""
+        child = await processes.spawn(argv, self._scratch(), env, stdin)
+        ports: tuple[int, ...] = ()
+        try:
+            finished = await child.wait(timeout)
+            if not finished:
+                ports = processes.bound_ports(child, transport)
+        finally:
+            await child.stop(grace=0.5)
+        return Ran(child.exit(), finished, child.stdout.data(), child.stderr.data(), ports)
+
+    def _expect_exit(self, ran: Ran, code: int, timeout: float, what: str) -> tuple[str, str]:
+        """(status, detail) for a run that should exit with code and a
+        one-line stderr message, printing nothing on stdout."""
+        if not ran.finished:
+            bound = f" (listening on {', '.join(map(str, ran.ports))}: a fixed port?)" \
+                if ran.ports else ""
+            return "FAIL", (f"still running after {timeout:g} s{bound}; the contract wants "
+                            f"exit {code} at once ({what})")
+        ex = ran.exit
+        if ex.code != code:
+            tail = verdict._tail_line(ran.stderr)
+            got = ex.describe() + (f" ({tail!r})" if tail else "")
+            trace = " after a stack trace" if _TRACE.search(
+                ran.stderr.decode("utf-8", "replace")) else ""
+            return "FAIL", f"{got}{trace}; the contract wants exit {code} ({what})"
+        bad = _stderr_problem(ran.stderr)
+        if bad:
+            return "FAIL", f"exit {code}, but {bad}; the contract wants a one-line message"
+        if ran.stdout:
+            return "FAIL", (f"exit {code}, but printed \"{_clip(ran.stdout)}\" on stdout; "
+                            f"messages belong on stderr")
+        return "ok", f"exit {code}, {verdict._tail_line(ran.stderr)!r}"
+
+    # ----------------------------------------------------------------------
+    # The checklists
+
+    async def section(self, sec: Section) -> list[str]:
+        """Runs the section's checks; returns the command to show (paths in
+        the repository relative to it)."""
+        root = f"{self.ctx.root}/"
+        argv = [w[len(root):] if w.startswith(root) else w
+                for w in self._argv(sec, "PORT", host="HOST")]
+        try:
+            if sec.role == "server":
+                await self._server(sec)
+            else:
+                await self._client(sec)
+        except OSError as e:
+            sec.add("start", "FAIL", f"cannot start {argv[0]}: {e.strerror or e}")
+        return argv
+
+    def _wanted(self, name: str) -> bool:
+        return name not in self.skip
+
+    async def _usage_checks(self, sec: Section, timeout: float, stdin: bytes | None) -> None:
+        tpl = sec.peer.template(sec.role)
+        assert tpl is not None
+        why = self._argv_contract(tpl, sec.role)
+        env = self.cells.env_for(sec.peer)
+        if self._wanted("usage"):
+            if why:
+                sec.add("no arguments", "skip", why)
+            else:
+                ran = await self._run(self._argv(sec, 0, drop=True), env, stdin, timeout,
+                                      sec.protocol.transport)
+                sec.add("no arguments", *self._expect_exit(ran, 2, timeout, "bad usage"))
+        if self._wanted("bad-port"):
+            if why:
+                sec.add("bad port", "skip", why)
+                return
+            for bad in BAD_PORTS:
+                ran = await self._run(self._argv(sec, bad), env, stdin, timeout,
+                                      sec.protocol.transport)
+                status, detail = self._expect_exit(ran, 2, timeout,
+                                                   "a port is a number in 1..65535")
+                sec.add(f"port {bad!r}", status, detail)
+
+    async def _judged(self, sec: Section, cell: Cell) -> None:
+        """The scenario as run would judge it (relay, transcript, effects)."""
+        res = await self.cells.run(cell)
+        name = f"{cell.scenario.name} with the {self.ref.name} " + \
+            ("client" if sec.role == "server" else "server")
+        v = res.verdict
+        if v == verdict.PASS:
+            sec.add(name, "ok", f"pass ({res.duration_s:.2f} s)")
+        elif v == verdict.DEVIATES:
+            sec.add(name, "ok", f"works, but {res.reason} (a fail under --strict; "
+                                f"python3 -m harness show {cell.id})")
+        elif v == verdict.XFAIL:
+            sec.add(name, "xfail", res.reason)
+        elif v == verdict.XPASS:
+            sec.add(name, "ok", f"pass, though matrix.yaml lists it as a known failure "
+                                f"(remove that entry): {res.judgement.known_failure.reason}")
+        else:
+            sec.add(name, "FAIL", f"{v}: {res.reason} (rerun: python3 -m harness run -k "
+                                  f"{cell.id} --server {cell.server.name} "
+                                  f"--client {cell.client.name})")
+
+    async def _server(self, sec: Section) -> None:
+        cell = self._scenario(sec)
+        timeout = self._timeout(cell.scenario if cell else None)
+        await self._usage_checks(sec, timeout, None)
+        if cell is None:
+            sec.add("scenario", "skip", f"no scenario with one client pairs this server "
+                                        f"with the {self.ref.name} client")
+        elif self._wanted("scenario"):
+            await self._judged(sec, cell)
+        if self._wanted("binds") or self._wanted("second-client") or self._wanted("sigterm"):
+            await self._lifecycle(sec, cell, timeout)
+
+    async def _lifecycle(self, sec: Section, cell: Cell | None, timeout: float) -> None:
+        """One server from start to SIGTERM: the port and the addresses it
+        binds, two clients in a row, and how it stops."""
+        transport = sec.protocol.transport
+        what = "listening on" if transport == "tcp" else "bound to"
+        port = self.pool.acquire(1)[0]
+        server = None
+        try:
+            server = await processes.spawn(self._argv(sec, port), self._scratch(),
+                                           self.cells.env_for(sec.peer))
+            ready = await processes.wait_bound(server, port, transport, timeout)
+            if not ready.ready:
+                if ready.exited:
+                    tail = verdict._tail_line(server.stderr.data())
+                    detail = (f"{server.exit().describe()} before binding port {port}"
+                              + (f" ({tail!r})" if tail else ""))
+                elif ready.other_ports:
+                    detail = (f"not {what} port {port} after {timeout:g} s: it took "
+                              f"{', '.join(map(str, ready.other_ports))} instead (a fixed "
+                              f"port?)")
+                else:
+                    detail = f"not {what} port {port} after {timeout:g} s"
+                if ready.foreign:
+                    detail += " (another process holds that port: rerun)"
+                sec.add("binds PORT", "FAIL", detail + "; the contract: `server PORT` binds "
+                                                      "PORT and serves until stopped")
+                return
+            addrs = sorted(set(netns.bound_in(server.pid, processes._tree(server.pid, True),
+                                              port, transport)))
+            shown = ", ".join(addrs) or "?"
+            if netns.loopback_only(addrs):
+                sec.add("binds PORT", "FAIL",
+                        f"{what} {shown} port {port} only: a client on another host cannot "
+                        f"reach it; the contract wants every interface (0.0.0.0, or :: "
+                        f"dual-stack)")
+            elif self._wanted("binds"):
+                sec.add("binds PORT", "ok", f"{what} {shown} port {port} (every interface) "
+                                            f"after {time.monotonic() - server.started:.2f} s")
+            if self._wanted("second-client"):
+                await self._two_clients(sec, cell, server, port, timeout)
+            if self._wanted("sigterm"):
+                await self._sigterm(sec, server, port)
+        finally:
+            if server is not None:
+                await server.stop(STOP_GRACE_S)
+            self.pool.release([port])
+
+    async def _two_clients(self, sec: Section, cell: Cell | None, server: processes.Child,
+                           port: int, timeout: float) -> None:
+        if cell is None:
+            sec.add("second client", "skip", "no scenario to run")
+            return
+        sc = cell.scenario
+        assert self.ref.client is not None
+        argv = matrix.render(self.ref.client, self.ctx, sec.protocol, port) + list(sc.args)
+        env = self.cells.env_for(self.ref)
+        for k in (1, 2):
+            problem, ran_ok = None, False
+            if server.running:
+                ran = await self._run(argv, env, sc.stdin, timeout, sec.protocol.transport)
+                co = verdict.ClientOutcome(k, argv, ran.exit, ran.stdout, ran.stderr,
+                                           timed_out=not ran.finished)
+                problem = verdict._client_problem(cell, co, timeout)
+                if problem is None and sc.server_stdout is not None and \
+                        not await _wait_count(server.stdout, sc.server_stdout, k, 5.0):
+                    problem = (f"server stdout has \"{_clip(sc.server_stdout)}\" fewer than "
+                               f"{k} times", "")
+                ran_ok = problem is None
+                if problem is not None:
+                    # A server that refused the client may be on its way out:
+                    # give it a moment to show it, so the report names that.
+                    await server.wait(1.0)
+            if not server.running:
+                served = k if ran_ok else k - 1
+                sec.add("second client", "FAIL",
+                        f"served {served} client{'s' if served != 1 else ''}, then ended "
+                        f"({server.exit().describe()}); the contract wants it to serve "
+                        f"until stopped" + (f" (client {k}: {problem[0]})" if problem else ""))
+                return
+            if problem is not None:
+                sec.add("second client", "FAIL", f"{sc.name}, client {k} of 2 straight to "
+                                                 f"the server: {problem[0]}")
+                return
+        sec.add("second client", "ok", f"{sc.name} twice in a row, the server still running")
+
+    async def _sigterm(self, sec: Section, server: processes.Child, port: int) -> None:
+        if not server.running:
+            sec.add("SIGTERM", "skip", f"the server had already ended "
+                                       f"({server.exit().describe()})")
+            return
+        t0 = time.monotonic()
+        await server.stop(STOP_GRACE_S)
+        took = time.monotonic() - t0
+        ex = server.exit()
+        left = [s for s in processes.procnet.sockets(sec.protocol.transport, port) if s.bound]
+        if ex.signal == signal.SIGKILL:
+            sec.add("SIGTERM", "FAIL", f"still running {STOP_GRACE_S:g} s after SIGTERM "
+                                       f"(killed); the contract wants it to stop on SIGTERM")
+        elif left:
+            processes.sweep()
+            sec.add("SIGTERM", "FAIL", f"stopped, but port {port} was still bound: a "
+                                       f"process left the server's process group")
+        else:
+            how = processes.Exit(ex.code, ex.signal).describe()
+            sec.add("SIGTERM", "ok", f"stopped in {took:.2f} s ({how})")
+
+    async def _client(self, sec: Section) -> None:
+        cell = self._scenario(sec)
+        sc = cell.scenario if cell else None
+        timeout = self._timeout(sc)
+        stdin = sc.stdin if sc else b""
+        await self._usage_checks(sec, timeout, stdin)
+        env = self.cells.env_for(sec.peer)
+        if self._wanted("refused"):
+            if sec.protocol.transport != "tcp":
+                sec.add("connection refused", "skip",
+                        "udp: a datagram to a closed port is not refused")
+            else:
+                # A port of ours with nothing on it: the kernel refuses at once.
+                port = self.pool.acquire(1)[0]
+                try:
+                    ran = await self._run(self._argv(sec, port), env, stdin, timeout)
+                finally:
+                    self.pool.release([port])
+                status, detail = self._expect_exit(ran, 1, timeout, "a runtime error")
+                sec.add("connection refused", status, detail)
+        if cell is None:
+            sec.add("scenario", "skip", f"no scenario with one client pairs this client "
+                                        f"with the {self.ref.name} server")
+        elif self._wanted("scenario"):
+            await self._judged(sec, cell)
+        if self._wanted("empty-stdin") and cell is not None:
+            await self._empty_stdin(sec, cell, timeout)
+
+    async def _empty_stdin(self, sec: Section, cell: Cell, timeout: float) -> None:
+        """Against the reference server, an empty stdin must end the client:
+        exit 0, or 1 with a one-line message; never a hang."""
+        transport = sec.protocol.transport
+        assert self.ref.server is not None
+        port = self.pool.acquire(1)[0]
+        server = None
+        try:
+            server = await processes.spawn(
+                matrix.render(self.ref.server, self.ctx, sec.protocol, port), self._scratch(),
+                self.cells.env_for(self.ref))
+            ready = await processes.wait_bound(server, port, transport, timeout)
+            if not ready.ready:
+                sec.add("empty stdin", "skip", f"the {self.ref.name} server did not bind "
+                                               f"port {port}")
+                return
+            ran = await self._run(self._argv(sec, port), self.cells.env_for(sec.peer), b"",
+                                  timeout, transport)
+        finally:
+            if server is not None:
+                await server.stop(STOP_GRACE_S)
+            self.pool.release([port])
+        if not ran.finished:
+            sec.add("empty stdin", "FAIL", f"still running {timeout:g} s after its stdin "
+                                           f"ended empty; the contract wants the client to "
+                                           f"end (EOF on stdin is the end of the request)")
+        elif ran.exit.code == 0:
+            sec.add("empty stdin", "ok", f"exit 0, stdout \"{_clip(ran.stdout)}\"")
+        elif ran.exit.code == 1:
+            bad = _stderr_problem(ran.stderr)
+            if bad:
+                sec.add("empty stdin", "FAIL", f"exit 1, but {bad}; the contract wants a "
+                                               f"one-line message")
+            else:
+                sec.add("empty stdin", "ok", f"exit 1, {verdict._tail_line(ran.stderr)!r}")
+        else:
+            sec.add("empty stdin", "FAIL", f"{ran.exit.describe()}; the contract wants exit "
+                                           f"0, or 1 with a one-line message")
+
+
+async def _wait_count(cap: processes.Capture, needle: bytes, n: int, timeout: float) -> bool:
+    """True once cap holds needle n times (a server's output per client)."""
+    deadline = time.monotonic() + timeout
+    while cap.buf.count(needle) < n:
+        if cap.closed or time.monotonic() >= deadline:
+            return cap.buf.count(needle) >= n
+        await asyncio.sleep(0.01)
+    return True
