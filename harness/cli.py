@@ -1,4 +1,4 @@
-"""Command line: python3 -m harness {run,list,show,validate}.
+"""Command line: python3 -m harness {run,list,show,validate,doctor}.
 
 Exit codes: 0 every cell pass, xfail or (not --strict) deviates; 1 any
 other verdict; 2 usage or configuration errors; 130 interrupted.
