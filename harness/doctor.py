@@ -30,7 +30,7 @@ from harness import matrix, netns, processes, runner, transcript, verdict
 from harness.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECKS = ("usage", "bad-port", "scenario", "binds", "second-client", "sigterm",
           "refused", "empty-stdin")
 # Stack traces of the usual runtimes: Python, Java, Node.js, Go.
@@ -149,7 +149,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"doctor: peer {peer.name}, {len(wanted)} protocol{'s' if len(wanted) != 1 else ''}"
           f", scenarios against {ref.name} (protocols/README.md, Programs)")
     doc = Doctor(m, ctx, pool, ref, args.timeout, skip)
-    asyncio.run(doc.run_all(sections, args.jobs, _print_section))
+    if asyncio.run(_interruptible(doc.run_all(sections, args.jobs, _print_section))):
+        print("python3 -m harness doctor: interrupted; everything it started was stopped",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     counts = {s: sum(1 for sec in sections for c in sec.checks if c.status == s)
               for s in ("ok", "FAIL", "xfail", "skip")}
     total = sum(counts.values())
@@ -157,6 +160,23 @@ def main(args: argparse.Namespace) -> int:
           + (f", {counts['xfail']} known failures" if counts["xfail"] else "")
           + (f", {counts['skip']} skipped" if counts["skip"] else ""))
     return EXIT_FAIL if counts["FAIL"] else EXIT_OK
+
+
+async def _interruptible(work) -> bool:
+    """Runs work; SIGINT or SIGTERM cancel it, which stops every program it
+    started (their finally blocks). Returns True if interrupted."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+        return False
+    except asyncio.CancelledError:
+        return True
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def _print_section(sec: Section, argv: list[str]) -> None:

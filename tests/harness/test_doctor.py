@@ -8,12 +8,15 @@ import contextlib
 import io
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import unittest
 from pathlib import Path
 
 import support
-from harness import cli
+from harness import cli, procnet
 
 # This module's own ports (the top of helper H2's 12000-13999 slice), so it
 # never meets another test module or a driver run.
@@ -193,6 +196,50 @@ class DoctorFakesTest(support.HarnessTestCase):
         self.assertIn("has no client command",
                       usage("s-good", "--role", "client", "--reference", "ref"))
         self.assertIn("--reference c: no such peer", usage("s-good"))
+
+    def test_interrupt_stops_everything(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig.name):
+                self._interrupt(sig)
+
+    def _interrupt(self, sig):
+        # The hanging usage check is mid-flight (30 s timeout) when the
+        # signal arrives: the doctor must stop it and exit 130 at once.
+        p = subprocess.Popen([sys.executable, "-m", "harness", "doctor", "s-hang",
+                              "--matrix", self.matrix, "--reference", "ref",
+                              "--ports", PORTS, "--timeout", "30"],
+                             cwd=support.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen = set()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and p.poll() is None:
+                kids = procnet.descendants(p.pid)
+                seen.update(kids)
+                if any(b"doctor_server.py" in _cmd(k) for k in kids):
+                    break
+                time.sleep(0.01)
+            self.assertIsNone(p.poll(), "the doctor ended before it could be interrupted")
+            t0 = time.monotonic()
+            p.send_signal(sig)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 130, err)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertIn(b"interrupted", err)
+        alive = [k for k in seen if procnet.alive(k)]
+        self.assertEqual(alive, [], [_cmd(k) for k in alive])
+        self.assertClean()
+
+
+def _cmd(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 @unittest.skipUnless((BUILD / "c" / "echo" / "server").exists(),
