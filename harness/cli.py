@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import __version__, doctor, matrix, modes, netns, report, runner, verdict
+from harness import __version__, doctor, matrix, modes, netns, report, runner, sandbox, verdict
 from harness.errors import ConfigError
 from harness.matrix import Cell, Matrix
 from harness.ports import DEFAULT_RANGE, parse_range
@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="LO-HI", help="the port range the driver owns (default %(default)s)")
     run.add_argument("--verbose", "-v", action="store_true",
                      help="also describe deviating cells in full")
+    run.add_argument("--sandbox-limits", default="", metavar="NAME=N,...",
+                     help="limits of sandboxed peers, e.g. cpu_s=5,data_mb=512 (docs/matrix.md)")
 
     ls = sub.add_parser("list", help="list cells, and why pairs are absent")
     _add_common(ls)
@@ -323,13 +325,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         runner.PortPool(*port_range)
     except ValueError as e:
         raise UsageError(f"--ports: {e}") from None
+    try:
+        limits = sandbox.parse_limits(args.sandbox_limits)
+    except ValueError as e:
+        raise UsageError(f"--sandbox-limits: {e}") from None
     cells = select(m, args)
     if not cells:
         raise UsageError("no cell matches the filters")
     opts = runner.RunOptions(jobs=args.jobs, strict=args.strict, repeat=args.repeat,
                              timeout_s=args.timeout,
                              run_timeout_s=args.run_timeout or m.defaults.run_timeout_s,
-                             port_range=port_range)
+                             port_range=port_range, sandbox_limits=limits)
     ctx = matrix.CommandContext.create(m.root, _build_dir(args.build))
     out = Path(args.out)
     report.clear_out(out)

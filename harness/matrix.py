@@ -34,7 +34,7 @@ COMMAND_PLACEHOLDERS = ("python", "java", "jvm", "build", "host", "port", "proto
 JVM_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
 HOST = "127.0.0.1"
 
-PEER_KEYS = {"server", "client", "protocols", "default", "env", "description"}
+PEER_KEYS = {"server", "client", "protocols", "default", "env", "description", "sandbox"}
 PROTOCOL_KEYS = {"transport", "contract", "description", "scenarios"}
 SCENARIO_KEYS = {"description", "stdin", "args", "clients", "stdout", "stdout_pattern", "exit",
                  "files", "server_stdout", "golden", "timeout_s", "cell_timeout_s",
@@ -67,6 +67,9 @@ class Peer:
     description: str
     line: int
     protocols_line: int = 0
+    # Untrusted programs (students'): run under harness/sandbox.py, with
+    # limits, their own uid and the cell in its own network namespace.
+    sandbox: bool = False
 
     def template(self, role: str) -> Template | None:
         return self.server if role == "server" else self.client
@@ -488,12 +491,15 @@ def _peers(w: _Walker, node: yaml.Node, root: Path) -> dict[str, Peer]:
         if "default" in pm:
             b = w.boolean(pm["default"][1], f"peer {name}: default")
             default = True if b is None else b
+        sandboxed = False
+        if "sandbox" in pm:
+            sandboxed = bool(w.boolean(pm["sandbox"][1], f"peer {name}: sandbox"))
         env = w.env(pm["env"][1], f"peer {name}: env") if "env" in pm else {}
         desc = ""
         if "description" in pm:
             desc = w.string(pm["description"][1], f"peer {name}: description") or ""
         out[name] = Peer(name, server, client, protos, default, env, desc,
-                         knode.start_mark.line + 1, protos_line)
+                         knode.start_mark.line + 1, protos_line, sandboxed)
     return out
 
 

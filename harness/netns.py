@@ -17,24 +17,27 @@ import ipaddress
 import os
 import random
 import shutil
+import socket
 import subprocess
+import threading
 from dataclasses import dataclass
 
-from harness import procnet
+from harness import procnet, sandbox
 
 NET = ipaddress.ip_network("10.213.0.0/16")  # test range: /30s carved from it
 _LIVE: set[str] = set()
 _counter = 0
 
 
-def unavailable() -> str | None:
-    """Why namespaces cannot be made here, or None."""
+def unavailable(what: str = "two-hosts") -> str | None:
+    """Why namespaces cannot be made here, or None; what: who needs them."""
     if os.geteuid() != 0:
-        return "two-hosts needs root (ip netns add); run the driver as root or skip this mode"
+        hint = "skip this mode" if what == "two-hosts" else "accept it"
+        return f"{what} needs root (ip netns add); run the driver as root or {hint}"
     if shutil.which("ip") is None:
-        return "two-hosts needs the ip command (Debian package iproute2)"
+        return f"{what} needs the ip command (Debian package iproute2)"
     if not os.path.isdir("/proc/self/ns") or not os.path.exists("/proc/self/ns/net"):
-        return "two-hosts needs network namespaces (no /proc/self/ns/net)"
+        return f"{what} needs network namespaces (no /proc/self/ns/net)"
     return None
 
 
@@ -45,6 +48,7 @@ class Hosts:
     ns_if: str
     host_addr: str  # the driver's side of the /30
     server_addr: str  # the server's side
+    parent: str | None = None  # the namespace of the driver's side (None: the driver's own)
 
     def wrap(self, argv: list[str]) -> list[str]:
         return ["ip", "netns", "exec", self.ns] + argv
@@ -71,15 +75,18 @@ async def _used_nets() -> set[ipaddress.IPv4Network]:
     return nets
 
 
-async def create() -> Hosts:
-    """Makes a namespace and a veth pair with a free /30. Raises OSError with
-    the ip command's message on failure (after removing what was made)."""
+async def create(parent: str | None = None) -> Hosts:
+    """Makes a namespace and a veth pair with a free /30, the driver's end in
+    the namespace parent (a sandboxed cell's, see isolated()) or, by
+    default, in the driver's own. Raises OSError with the ip command's
+    message on failure (after removing what was made)."""
     global _counter
     _counter += 1
     n = _counter
     ns = f"slh-{os.getpid()}-{n}"
     host_if, ns_if = f"slhA{os.getpid() % 10000}n{n}"[:15], f"slhB{os.getpid() % 10000}n{n}"[:15]
-    used = await _used_nets()
+    used = await _used_nets() if parent is None else set()  # a fresh parent has none
+    at = ("-n", parent) if parent is not None else ()
     subnets = NET.prefixlen
     for _ in range(50):
         k = random.randrange(1, 1 << (30 - subnets))
@@ -92,14 +99,14 @@ async def create() -> Hosts:
     _LIVE.add(ns)
     steps = [
         ("netns", "add", ns),
-        ("link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns),
-        ("addr", "add", f"{a}/30", "dev", host_if),
-        ("link", "set", host_if, "up"),
+        (*at, "link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns),
+        (*at, "addr", "add", f"{a}/30", "dev", host_if),
+        (*at, "link", "set", host_if, "up"),
         ("-n", ns, "addr", "add", f"{b}/30", "dev", ns_if),
         ("-n", ns, "link", "set", ns_if, "up"),
         ("-n", ns, "link", "set", "lo", "up"),
     ]
-    h = Hosts(ns, host_if, ns_if, a, b)
+    h = Hosts(ns, host_if, ns_if, a, b, parent)
     for step in steps:
         rc, out = await _ip(*step)
         if rc != 0:
@@ -112,10 +119,63 @@ async def delete(h: Hosts) -> None:
     """Deletes the namespace (its veth end goes with it, and so the pair)
     and, if it is still there, the driver's end."""
     await _ip("netns", "delete", h.ns)
-    rc, _ = await _ip("link", "show", h.host_if)
+    at = ("-n", h.parent) if h.parent is not None else ()
+    rc, _ = await _ip(*at, "link", "show", h.host_if)
     if rc == 0:
-        await _ip("link", "delete", h.host_if)
+        await _ip(*at, "link", "delete", h.host_if)
     _LIVE.discard(h.ns)
+
+
+# --------------------------------------------------------------------------
+# A sandboxed cell's namespace: only lo, so untrusted code reaches nothing
+# but the cell (its server, its clients, the driver's relay sockets).
+
+
+async def isolated() -> str:
+    """Makes a namespace whose only interface is lo, up. Returns its name.
+    Raises OSError with the ip command's message (after removing it)."""
+    global _counter
+    _counter += 1
+    ns = f"slhs-{os.getpid()}-{_counter}"
+    _LIVE.add(ns)
+    for step in (("netns", "add", ns), ("-n", ns, "link", "set", "lo", "up")):
+        rc, out = await _ip(*step)
+        if rc != 0:
+            await delete_ns(ns)
+            raise OSError(f"ip {' '.join(step)}: {out or f'exit {rc}'}")
+    return ns
+
+
+async def delete_ns(ns: str) -> None:
+    await _ip("netns", "delete", ns)
+    _LIVE.discard(ns)
+
+
+def socket_factory(ns: str):
+    """Returns socket.socket's stand-in that makes each socket inside ns, for
+    the relay. setns(2) moves only the calling thread, and a socket keeps the
+    namespace it was made in: so a short-lived thread enters ns, makes the
+    socket and ends; the driver's own threads never move."""
+    path = sandbox.netns_path(ns)
+
+    def make(family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket:
+        box: dict = {}
+
+        def run() -> None:
+            try:
+                sandbox.setns(path)
+                box["sock"] = socket.socket(family, type)
+            except BaseException as e:  # handed to the caller's thread
+                box["error"] = e
+
+        t = threading.Thread(target=run, name=f"setns {ns}")
+        t.start()
+        t.join()
+        if "error" in box:
+            raise box["error"]
+        return box["sock"]
+
+    return make
 
 
 def _delete_all_at_exit() -> None:

@@ -49,7 +49,8 @@ class Connection:
 class _Base:
     def __init__(self, listen_port: int, upstream_port: int, host: str = "127.0.0.1",
                  chunk: int | None = None, chunk_delay: float = 0.0,
-                 mode: "modes.Mode | None" = None, upstream_host: str | None = None):
+                 mode: "modes.Mode | None" = None, upstream_host: str | None = None,
+                 socket_factory=socket.socket):
         self.listen_port = listen_port
         self.upstream = (upstream_host or "127.0.0.1", upstream_port)
         self.host = host
@@ -59,6 +60,10 @@ class _Base:
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.chunk = chunk
         self.chunk_delay = chunk_delay
+        # Makes the listening and upstream sockets (family, type): a
+        # sandboxed cell's relay makes them inside the cell's namespace
+        # (netns.socket_factory); accepted sockets follow their listener.
+        self.socket = socket_factory
         self.t0 = time.monotonic()
         self.connections: list[Connection] = []
         self._tasks: set[asyncio.Task] = set()
@@ -113,7 +118,7 @@ class TcpRelay(_Base):
 
     async def start(self) -> None:
         """Binds the relay port. Raises OSError (EADDRINUSE) if it is taken."""
-        ls = socket.socket(self.family, socket.SOCK_STREAM)
+        ls = self.socket(self.family, socket.SOCK_STREAM)
         try:
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind((self.host, self.listen_port))
@@ -137,7 +142,7 @@ class TcpRelay(_Base):
 
     async def _serve(self, conn: Connection, csock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        ssock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ssock = self.socket(socket.AF_INET, socket.SOCK_STREAM)
         ssock.setblocking(False)
         if self.mode is not None and self.mode.kind == "slow-reader":
             # Before connect, so the window the server sees is small.
@@ -342,7 +347,7 @@ class UdpRelay(_Base):
     transport = "udp"
 
     async def start(self) -> None:
-        s = socket.socket(self.family, socket.SOCK_DGRAM)
+        s = self.socket(self.family, socket.SOCK_DGRAM)
         try:
             s.bind((self.host, self.listen_port))
             s.setblocking(False)
@@ -363,7 +368,7 @@ class UdpRelay(_Base):
             entry = self._upstreams.get(addr)
             if entry is None:
                 conn = Connection(len(self.connections) + 1, f"{addr[0]}:{addr[1]}")
-                up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                up = self.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 up.setblocking(False)
                 up.connect(self.upstream)
                 entry = (conn, up)

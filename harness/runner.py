@@ -14,13 +14,15 @@ import asyncio
 import dataclasses
 import os
 import shutil
+import socket
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import matrix, modes, netns, processes, procnet, relay, steps, transcript, verdict
+from harness import (matrix, modes, netns, processes, procnet, relay, sandbox, steps,
+                     transcript, verdict)
 from harness.matrix import Cell, CommandContext
 from harness.ports import PortPool
 from harness.processes import Child, Exit
@@ -30,6 +32,7 @@ SETTLE_S = 2.0  # after the clients: how long connections may take to close
 EFFECT_WAIT_S = 5.0  # how long to wait for expected server stdout
 PORT_ATTEMPTS = 5
 FILE_LIMIT = 1 << 20
+PROCS_PER_CLIENT = 24  # a JVM client runs ~15 threads; RLIMIT_NPROC counts them
 _NOT_BUILT_MARKERS = ("Could not find or load main class", "can't open file")
 
 
@@ -46,6 +49,9 @@ class RunOptions:
     server_grace_s: float = processes.STOP_GRACE_S
     settle_s: float = SETTLE_S
     effect_wait_s: float = EFFECT_WAIT_S
+    # Limits of sandboxed peers (matrix.yaml `sandbox: true`); nproc grows
+    # with a scenario's clients (PROCS_PER_CLIENT each).
+    sandbox_limits: sandbox.Limits = field(default_factory=sandbox.Limits)
 
 
 @dataclass
@@ -105,6 +111,16 @@ class _Live:
     hosts: netns.Hosts | None = None  # two-hosts mode: the server's namespace
     steps: list[Child] = field(default_factory=list)  # before: steps (steps.py)
     step_conns: int = 0  # relay connections that belong to the steps
+    # A sandboxed cell (harness/sandbox.py): its namespace, uid and limits.
+    cell_ns: str | None = None
+    uid: int | None = None
+    limits: sandbox.Limits | None = None
+    client_cwd: Path | None = None  # a sandboxed client's scratch directory
+
+    @property
+    def in_netns(self) -> bool:
+        """True when the server's socket is in another namespace's table."""
+        return self.hosts is not None or self.cell_ns is not None
 
 
 class CellRunner:
@@ -119,6 +135,8 @@ class CellRunner:
         self.scratch_root = scratch_root
         self._envs: dict[str, dict[str, str]] = {}
         self._seq = 0
+        self._uids = sandbox.UidPool() if sandbox.can_switch_uid() else None
+        self._sandbox_ctx: CommandContext | None = None
 
     def env_for(self, peer: matrix.Peer) -> dict[str, str]:
         env = self._envs.get(peer.name)
@@ -167,6 +185,8 @@ class CellRunner:
         known = self.m.known_failure(cell.id)
         res.judgement = steps.name_condition(
             cell, verdict.judge(cell, res.outcome, self.opts.strict, known))
+        if cell.server.sandbox or cell.client.sandbox:
+            res.judgement = _explain_limits(res.judgement, self.opts.sandbox_limits)
         return res
 
     async def _attempt(self, cell: Cell, res: CellResult, scratch: Path,
@@ -206,10 +226,16 @@ class CellRunner:
         sc = cell.scenario
         transport = cell.protocol.transport
         assert cell.server.server is not None and cell.client.client is not None
-        res.server_argv = matrix.render(cell.server.server, self.ctx, cell.protocol,
+        sctx = self._ctx_for(cell.server, cell.server.server)
+        cctx = self._ctx_for(cell.client, cell.client.client)
+        if sctx is None or cctx is None:
+            o.error = ("sandbox: no Python interpreter the sandbox user can read "
+                       f"({sandbox.unreachable(self.ctx.python)})")
+            return
+        res.server_argv = matrix.render(cell.server.server, sctx, cell.protocol,
                                         res.server_port)
         mode = modes.parse(cell.mode)
-        cctx = dataclasses.replace(self.ctx, host="::1") if mode.kind == "ipv6" else self.ctx
+        cctx = dataclasses.replace(cctx, host="::1") if mode.kind == "ipv6" else cctx
         res.client_argv = matrix.render(cell.client.client, cctx, cell.protocol,
                                         res.relay_port) + list(sc.args)
         problem = self._not_runnable(res.server_argv, "server") or \
@@ -217,13 +243,20 @@ class CellRunner:
         if problem:
             o.error = problem
             return
+        if cell.server.sandbox or cell.client.sandbox:
+            problem = await self._sandbox(cell, res, scratch, live)
+            if problem:
+                o.error = problem
+                return
         if mode.kind == "two-hosts":
             try:
-                live.hosts = await netns.create()
+                live.hosts = await netns.create(parent=live.cell_ns)
             except OSError as e:
                 o.error = f"two-hosts: cannot make the server's namespace: {e}"
                 return
-            res.server_argv = live.hosts.wrap(res.server_argv)
+        res.server_argv = self.wrap(cell.server, res.server_argv, live,
+                                    live.hosts.ns if live.hosts else live.cell_ns)
+        res.client_argv = self.wrap(cell.client, res.client_argv, live, live.cell_ns)
         try:
             server = await processes.spawn(res.server_argv, str(scratch),
                                            modes.env(cell.mode, self.env_for(cell.server)))
@@ -238,6 +271,9 @@ class CellRunner:
                                     f"{res.server_port} only: a client on another host "
                                     f"({live.hosts.host_addr}) cannot reach it")
                 return
+            ready = processes.Readiness(ok, exited=not server.running, timed_out=not ok)
+        elif live.cell_ns is not None:  # the socket is in the cell's table
+            ok, _ = await netns.wait_bound(server, res.server_port, transport, client_t)
             ready = processes.Readiness(ok, exited=not server.running, timed_out=not ok)
         else:
             ready = await processes.wait_bound(server, res.server_port, transport, client_t)
@@ -263,7 +299,9 @@ class CellRunner:
         rl = relay.create(transport, res.relay_port, res.server_port,
                           chunk=self.opts.chunk, chunk_delay=self.opts.chunk_delay,
                           mode=mode, host="::1" if mode.kind == "ipv6" else "127.0.0.1",
-                          upstream_host=live.hosts.server_addr if live.hosts else None)
+                          upstream_host=live.hosts.server_addr if live.hosts else None,
+                          socket_factory=(netns.socket_factory(live.cell_ns)
+                                          if live.cell_ns else socket.socket))
         try:
             await rl.start()
         except OSError:
@@ -289,6 +327,71 @@ class CellRunner:
         if server.proc.returncode is not None:
             o.server_exited_early = True
 
+    def _ctx_for(self, peer: matrix.Peer, tpl: matrix.Template) -> CommandContext | None:
+        """A peer's command context: a sandboxed peer's {python} must be
+        readable by the sandbox user. None when no interpreter is."""
+        if not peer.sandbox or self._uids is None or "{python}" not in tpl.text:
+            return self.ctx
+        if self._sandbox_ctx is None:
+            py = sandbox.python_for_sandbox(self.ctx.python)
+            if py is None:
+                return None
+            self._sandbox_ctx = dataclasses.replace(self.ctx, python=py)
+        return self._sandbox_ctx
+
+    async def _sandbox(self, cell: Cell, res: CellResult, scratch: Path,
+                       live: _Live) -> str | None:
+        """Makes a sandboxed cell's namespace, uid and directories. Returns
+        what went wrong (an error verdict), or None."""
+        sc = cell.scenario
+        lim = self.opts.sandbox_limits
+        clients = sc.clients + len(sc.before) if cell.client.sandbox else 0
+        live.limits = lim.replace(nproc=lim.nproc + PROCS_PER_CLIENT * clients)
+        why = netns.unavailable("a sandboxed cell's own network namespace")
+        if why is None:
+            try:
+                live.cell_ns = await netns.isolated()
+            except OSError as e:
+                return f"sandbox: cannot make the cell's network namespace: {e}"
+        else:
+            sandbox.note_once(f"sandboxed cells run without their own network namespace: {why}")
+        if cell.client.sandbox:
+            live.client_cwd = scratch / "client"
+            live.client_cwd.mkdir()
+        if self._uids is None:
+            sandbox.note_once("sandboxed peers run as the driver's user, without a process "
+                              "limit: switching to an unprivileged uid needs root")
+            return None
+        for role, peer, argv in (("server", cell.server, res.server_argv),
+                                 ("client", cell.client, res.client_argv)):
+            if not peer.sandbox:
+                continue
+            for word in argv:
+                why = os.path.isabs(word) and os.path.exists(word) and sandbox.unreachable(word)
+                if why:
+                    return f"sandbox: cannot start the {role}: {why}"
+        try:
+            live.uid = self._uids.acquire()
+        except OSError as e:
+            return f"sandbox: {e.strerror or e}"
+        # The sandboxed programs' working directories are theirs alone.
+        if cell.server.sandbox:
+            os.chown(scratch, live.uid, live.uid)
+        if live.client_cwd is not None:
+            os.chown(live.client_cwd, live.uid, live.uid)
+        return None
+
+    def wrap(self, peer: matrix.Peer, argv: list[str], live: _Live,
+             ns: str | None) -> list[str]:
+        """The argv that runs a program of peer in the cell: a sandboxed
+        peer's through the sandbox wrapper (namespace ns, the cell's uid and
+        limits), another's in namespace ns if any."""
+        if peer.sandbox and live.limits is not None:
+            return sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns) + argv
+        if ns is not None:
+            return ["ip", "netns", "exec", ns] + argv
+        return argv
+
     def _not_runnable(self, argv: list[str], role: str) -> str | None:
         prog = argv[0]
         if prog == "java" and self.ctx.java is None:
@@ -305,7 +408,8 @@ class CellRunner:
     async def _client(self, cell: Cell, co: ClientOutcome, live: _Live, i: int,
                       env: dict[str, str], timeout: float) -> None:
         try:
-            child = await processes.spawn(co.argv, str(self.ctx.root), env, cell.scenario.stdin)
+            cwd = live.client_cwd if cell.client.sandbox and live.client_cwd else self.ctx.root
+            child = await processes.spawn(co.argv, str(cwd), env, cell.scenario.stdin)
         except OSError as e:
             live.client_error = f"cannot start the client {co.argv[0]}: {e.strerror or e}"
             return
@@ -358,6 +462,13 @@ class CellRunner:
         if live.hosts is not None:
             await asyncio.shield(netns.delete(live.hosts))
             live.hosts = None
+        if live.uid is not None and self._uids is not None:
+            # Whatever left the process groups (setsid, double fork) dies here.
+            self._uids.release(live.uid)
+            live.uid = None
+        if live.cell_ns is not None:
+            await asyncio.shield(netns.delete_ns(live.cell_ns))
+            live.cell_ns = None
         sc = res.cell.scenario
         if server is not None and rl is not None and not o.error:
             for name, expected in sc.files.items():
@@ -383,6 +494,18 @@ class CellRunner:
             if res.recorded is not None:
                 o.comparison = steps.compare(sc, res.recorded,
                                              _rel(sc.golden_path, self.ctx.root), live.step_conns)
+
+
+def _explain_limits(j: Judgement, limits: sandbox.Limits) -> Judgement:
+    """Names the sandbox limit behind a signal in a reason: "client crashed
+    with SIGXCPU (CPU limit 10 s)"."""
+    import signal
+    reason = j.reason
+    for sig in (signal.SIGXCPU, signal.SIGXFSZ):
+        name = processes.signal_name(sig)
+        if name in reason:
+            reason = reason.replace(name, f"{name} ({limits.explain(sig)})")
+    return dataclasses.replace(j, reason=reason) if reason != j.reason else j
 
 
 def _rel(p: Path, root: Path) -> str:
@@ -456,6 +579,9 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     loop = asyncio.get_running_loop()
     deadline = loop.time() + opts.run_timeout_s if opts.run_timeout_s else None
     scratch_root = Path(tempfile.mkdtemp(prefix="harness-"))
+    # Searchable (not listable) by others: a sandboxed program runs as another
+    # user in a directory below it and may name its files by absolute path.
+    os.chmod(scratch_root, 0o711)
     jobs = [(c, r) for c in cells for r in range(1, opts.repeat + 1)]
     order = sorted(range(len(jobs)), key=lambda i: (m.known_failure(jobs[i][0].id) is None,
                                                     -_cost(jobs[i][0])))

@@ -191,8 +191,9 @@ async def prepare(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
         peer = runner.m.peers[step.client]
         assert peer.client is not None
         argv = matrix.render(peer.client, ctx, cell.protocol, res.relay_port) + list(step.args)
+        argv = runner.wrap(peer, argv, live, live.cell_ns)  # a sandboxed cell's namespace
         expected = len(rl.connections) + 1
-        watch = step.background and live.hosts is None
+        watch = step.background and not live.in_netns
         accepted = _accepted(live.server, res.server_port) if watch else 0
         try:
             child = await processes.spawn(argv, str(runner.ctx.root),
@@ -259,7 +260,7 @@ async def restart(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
         o.error = f"cannot restart the server {res.server_argv[0]}: {e.strerror or e}"
         return False
     live.server = new
-    if live.hosts is not None:  # two-hosts: the server runs in its own namespace
+    if live.in_netns:  # two-hosts or a sandboxed cell: the server's socket is there
         ok, _ = await netns.wait_bound(new, res.server_port, cell.protocol.transport, timeout)
         ready = processes.Readiness(ok, exited=not new.running, timed_out=not ok)
     else:

@@ -1,0 +1,364 @@
+"""Sandboxing untrusted peers (matrix.yaml `sandbox: true`, e.g. students).
+
+A sandboxed program is started through this file as an exec-wrapper:
+
+    {python} -I -S harness/sandbox.py [--netns NS] [--uid UID] LIMITS -- argv...
+
+In the child, before exec: enter the cell's network namespace, set the
+resource limits, drop to an unprivileged uid (root drivers only), forbid
+gaining privileges again, and exec argv. Exec keeps the pid, so the runner
+still sees (and stops) the process group it started. The wrapper runs as a
+script with -I -S so it imports nothing but the standard library (a few ms
+instead of the package's imports).
+
+The driver's side (imported as harness.sandbox): the limits and their
+command-line form, a pool of per-cell uids, killing whatever a uid left
+behind, and a reason in words when a limit ended a program. What each
+limit is for and how its default was measured: docs/matrix.md (sandbox).
+"""
+
+from __future__ import annotations
+
+# Only what the wrapper needs at the top: its start-up is paid per program
+# (dataclasses, tempfile and signal's enums would triple it). The driver's
+# side imports the rest where it is used.
+import os
+import resource
+import sys
+
+CLONE_NEWNET = 0x40000000
+PR_SET_NO_NEW_PRIVS = 38
+UID_BASE = 64000  # per-cell uids 64000..64999: no passwd entry is needed
+UID_COUNT = 1000
+MB = 1 << 20
+
+
+class Limits:
+    """Per-process resource limits of a sandboxed program (RLIMIT_*).
+
+    cpu_s: CPU seconds (SIGXCPU, then SIGKILL a second later); a spinning
+      program dies even when its cell gives it minutes of wall time.
+    data_mb: writable private memory (RLIMIT_DATA, not AS: the JVM reserves
+      GBs of address space it never touches, measured 7.6 GB of VSZ for a
+      10-line client on a 24 GB machine, but commits ~60 MB).
+    nproc: processes and threads of the cell's uid together (per uid, hence
+      one uid per cell): a fork bomb stops there. The runner adds room for
+      a scenario's many clients (the JVM alone runs ~20 threads).
+    fsize_mb: largest file it may write (SIGXFSZ; Python and Java get
+      EFBIG instead).
+    nofile: open descriptors per process (the usual Linux soft default).
+    Core dumps are always off: a crashing program must not fill the disk.
+    """
+
+    NAMES = ("cpu_s", "data_mb", "nproc", "fsize_mb", "nofile")
+
+    def __init__(self, cpu_s: int = 10, data_mb: int = 1024, nproc: int = 256,
+                 fsize_mb: int = 16, nofile: int = 1024):
+        self.cpu_s = cpu_s
+        self.data_mb = data_mb
+        self.nproc = nproc
+        self.fsize_mb = fsize_mb
+        self.nofile = nofile
+
+    def __repr__(self) -> str:
+        return "Limits(" + ", ".join(f"{n}={getattr(self, n)}" for n in self.NAMES) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Limits) and all(
+            getattr(self, n) == getattr(other, n) for n in self.NAMES)
+
+    def replace(self, **kw: int) -> "Limits":
+        return Limits(**{**{n: getattr(self, n) for n in self.NAMES}, **kw})
+
+    def args(self) -> list[str]:
+        out = []
+        for n in self.NAMES:
+            out += [f"--{n.replace('_', '-')}", str(getattr(self, n))]
+        return out
+
+    def explain(self, sig: int) -> str | None:
+        """Words for a signal the limits send, or None."""
+        import signal
+        if sig == signal.SIGXCPU:
+            return f"CPU limit {self.cpu_s} s"
+        if sig == signal.SIGXFSZ:
+            return f"file size limit {self.fsize_mb} MB reached"
+        return None
+
+
+def parse_limits(text: str, base: Limits | None = None) -> Limits:
+    """Returns base (default Limits()) with `name=value,...` applied, e.g.
+    "cpu_s=5,data_mb=512". Raises ValueError with a message for the user."""
+    base = base or Limits()
+    names = set(Limits.NAMES)
+    kw = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in names or not eq:
+            raise ValueError(f"sandbox limit {part!r}: expected NAME=N with NAME one of "
+                             f"{', '.join(sorted(names))}")
+        try:
+            kw[name] = int(value)
+        except ValueError:
+            raise ValueError(f"sandbox limit {part!r}: {value!r} is not an integer") from None
+        if kw[name] <= 0:
+            raise ValueError(f"sandbox limit {part!r}: must be positive")
+    return base.replace(**kw)
+
+
+# --------------------------------------------------------------------------
+# Namespaces
+
+
+def setns(path: str) -> None:
+    """Moves the calling thread into the network namespace at path (a
+    /run/netns/NAME file). Raises OSError. Python 3.11 has no os.setns."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"setns {path}: {os.strerror(e)}")
+    finally:
+        os.close(fd)
+
+
+def netns_path(name: str) -> str:
+    return f"/run/netns/{name}"
+
+
+# --------------------------------------------------------------------------
+# The exec-wrapper (runs in the child)
+
+
+def _wrap(argv: list[str]) -> int:
+    opts: dict[str, str] = {}
+    i = 0
+    while i < len(argv) and argv[i] != "--":
+        if not argv[i].startswith("--") or i + 1 >= len(argv):
+            print(f"sandbox: bad argument {argv[i]!r}", file=sys.stderr)
+            return 2
+        opts[argv[i][2:].replace("-", "_")] = argv[i + 1]
+        i += 2
+    prog = argv[i + 1:]
+    if not prog:
+        print("sandbox: usage: sandbox.py [--netns NS] [--uid UID] [--LIMIT N]... -- argv",
+              file=sys.stderr)
+        return 2
+    try:
+        if "netns" in opts:
+            setns(netns_path(opts.pop("netns")))
+        uid = int(opts.pop("uid")) if "uid" in opts else None
+        lim = Limits(**{k: int(v) for k, v in opts.items()})
+        import ctypes  # now: the driver's interpreter may be unreadable to uid
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs stay unprivileged
+        # Hard CPU limit one second above the soft one: SIGXCPU first (which
+        # says why), SIGKILL for a program that catches or ignores it.
+        resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_s, lim.cpu_s + 1))
+        resource.setrlimit(resource.RLIMIT_DATA, (lim.data_mb * MB,) * 2)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (lim.fsize_mb * MB,) * 2)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lim.nofile,) * 2)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if uid is not None:
+            # RLIMIT_NPROC counts the real uid's processes and does not bind
+            # root: only meaningful together with the uid switch.
+            resource.setrlimit(resource.RLIMIT_NPROC, (lim.nproc,) * 2)
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            # The program's home is its scratch directory (root's is closed).
+            os.environ["HOME"] = os.getcwd()
+        # The JVM commits 1/64 of the machine's RAM as its first heap (384 MB
+        # on 24 GB): cap the heap so the data limit means the same anywhere.
+        # An -Xmx in the program's own command line still wins.
+        os.environ.setdefault("JDK_JAVA_OPTIONS", f"-Xmx{max(16, lim.data_mb // 4)}m")
+    except (OSError, ValueError, TypeError) as e:
+        print(f"sandbox: cannot set up: {e}", file=sys.stderr)
+        return 126
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored
+    # across exec: give the program the defaults it would get from a shell.
+    # (_signal: the signal module's enums cost more than the rest.)
+    import _signal
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(sig, _signal.SIG_DFL)
+    try:
+        os.execvp(prog[0], prog)
+    except OSError as e:
+        print(f"sandbox: cannot run {prog[0]}: {e.strerror}", file=sys.stderr)
+        return 127
+
+
+def wrapper_argv(python: str, limits: Limits, uid: int | None, ns: str | None) -> list[str]:
+    """The words to put before a sandboxed program's argv."""
+    out = [python, "-I", "-S", os.path.abspath(__file__)]
+    if ns is not None:
+        out += ["--netns", ns]
+    if uid is not None:
+        out += ["--uid", str(uid)]
+    return out + limits.args() + ["--"]
+
+
+# --------------------------------------------------------------------------
+# Driver side
+
+
+def can_switch_uid() -> bool:
+    return os.geteuid() == 0
+
+
+_NOTED: set[str] = set()
+
+
+def note_once(text: str) -> None:
+    """Prints a note about the sandbox on stderr, once per driver run."""
+    if text not in _NOTED:
+        _NOTED.add(text)
+        print(f"python3 -m harness: {text}", file=sys.stderr)
+
+
+def unreachable(path: str) -> str | None:
+    """Returns why another (unprivileged, groupless) user cannot use path,
+    or None: every directory on the way needs o+x, the file itself o+r."""
+    import stat
+    real = os.path.realpath(path)
+    parts = real.split(os.sep)
+    for i in range(2, len(parts) + 1):
+        p = os.sep.join(parts[:i]) or os.sep
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None  # not there: starting it will say so
+        last = i == len(parts)
+        need = (stat.S_IROTH if last and not stat.S_ISDIR(st.st_mode) else stat.S_IXOTH)
+        if not st.st_mode & need:
+            what = "readable" if need == stat.S_IROTH else "searchable"
+            return (f"{p} is not {what} by other users (mode {stat.S_IMODE(st.st_mode):04o}), "
+                    f"so the sandbox user cannot use {path}")
+    return None
+
+
+def python_for_sandbox(python: str) -> str | None:
+    """The interpreter sandboxed peers run as {python}: the driver's own if
+    other users can read it, else the system's (e.g. a pyenv under /root is
+    closed to them). None if neither is usable."""
+    if unreachable(python) is None:
+        return python
+    for cand in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.path.exists(cand) and unreachable(cand) is None:
+            note_once(f"sandboxed peers run {cand} as {{python}}: {unreachable(python)}")
+            return cand
+    return None
+
+
+class UidPool:
+    """Hands out uids UID_BASE.. with no passwd entry, one per live cell.
+    Each is held with an flock on a file in the temp directory, so two
+    drivers (or tests) running at once never share a uid: sharing one would
+    share its process limit and its clean-up. The lock dies with its driver."""
+
+    def __init__(self, base: int = UID_BASE, count: int = UID_COUNT):
+        self.base = base
+        self.count = count
+        import tempfile
+        self.dir = os.path.join(tempfile.gettempdir(), "harness-sandbox-uids")
+        self._held: dict[int, int] = {}  # uid -> lock fd
+
+    def acquire(self) -> int:
+        """Returns a uid nobody else holds, with nothing left running under
+        it. Raises OSError when every uid is taken."""
+        import errno
+        import fcntl
+        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        for uid in range(self.base, self.base + self.count):
+            if uid in self._held or _has_user(uid):
+                continue
+            fd = os.open(os.path.join(self.dir, str(uid)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                         0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    continue
+                raise
+            self._held[uid] = fd
+            kill_uid(uid)  # a driver that died may have left some behind
+            return uid
+        raise OSError(errno.EAGAIN, f"no free sandbox uid in {self.base}.."
+                                    f"{self.base + self.count - 1}")
+
+    def release(self, uid: int) -> None:
+        """Kills everything still running under uid and frees it."""
+        kill_uid(uid)
+        fd = self._held.pop(uid, None)
+        if fd is not None:
+            os.close(fd)  # closing drops the flock
+
+
+def _has_user(uid: int) -> bool:
+    import pwd
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILLs every process of uid, including ones that left their process
+    group and session, then reaps those re-parented to this driver (its
+    subreaper): zombies still count towards the uid's process limit."""
+    import signal
+
+    from harness import processes
+    for _ in range(100):
+        live, zombies = _scan(uid)
+        for pid in zombies:
+            if pid in processes._ALL_SESSIONS:
+                continue  # a program the driver started: asyncio reaps it
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        if not live:
+            return
+        # kill(-1) from a child that became uid reaches exactly uid's
+        # processes, in one sweep a fork bomb cannot outrun pid by pid.
+        child = os.fork()
+        if child == 0:
+            try:
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+
+
+def _scan(uid: int) -> tuple[list[int], list[int]]:
+    """Returns uid's live processes and its zombies whose parent is us."""
+    me = os.getpid()
+    live, zombies = [], []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
+                continue
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rfind(b")") + 2:].split()
+        if rest[0] in (b"Z", b"X"):
+            if int(rest[1]) == me:
+                zombies.append(int(name))
+        else:
+            live.append(int(name))
+    return live, zombies
+
+
+if __name__ == "__main__":
+    sys.exit(_wrap(sys.argv[1:]))
