@@ -259,21 +259,15 @@ class Doctor:
 
     def _argv(self, sec: Section, port: int | str, host: str | None = None,
               drop: bool = False) -> list[str]:
-        """The peer's command with the contract's arguments filled in, or
-        (drop) left out."""
+        """The peer's command with the contract's arguments filled in (port
+        may be text: a bad port, or PORT for display), or (drop) left out."""
         tpl = sec.peer.template(sec.role)
         assert tpl is not None
-        words = []
-        for w in tpl.words:
-            if w in ("{port}", "{host}") and drop:
-                continue
-            if w == "{port}":
-                w = str(port)
-            elif w == "{host}":
-                w = host or self.ctx.host
-            words.append(w)
-        return matrix.render(dataclasses.replace(tpl, words=tuple(words)), self.ctx,
-                             sec.protocol, 0)
+        if drop:
+            tpl = dataclasses.replace(tpl, words=tuple(w for w in tpl.words
+                                                       if w not in ("{port}", "{host}")))
+        ctx = dataclasses.replace(self.ctx, host=host) if host else self.ctx
+        return matrix.render(tpl, ctx, sec.protocol, port)  # type: ignore[arg-type]
 
     def _argv_contract(self, tpl: Template, role: str) -> str | None:
         """Why the template does not pass the contract's arguments as words

@@ -6,7 +6,8 @@ runtime error, 2 on bad usage. Every other mode breaks one rule:
 naive (no argv checks, lets exceptions escape: tracebacks, exit 1),
 quiet (a runtime error exits 0), chatty (labels its output on stdout),
 emptyhang (with an empty stdin, waits for a reply that never comes),
-floodrefused (connection refused: floods stderr forever).
+floodrefused (connection refused: floods stderr forever). joined is good
+but takes one HOST:PORT word, like a third-party program's address.
 """
 
 import socket
@@ -33,6 +34,8 @@ def exchange(host, port, data, half_close=True):
 
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
+    if mode == "joined" and len(args) == 1:
+        args = args[0].rsplit(":", 1)
     if mode == "naive":
         sys.stdout.buffer.write(exchange(args[0], int(args[1]), sys.stdin.buffer.read()))
         return
