@@ -32,7 +32,7 @@ from harness.ports import DEFAULT_RANGE, PortPool, parse_range
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECKS = ("usage", "bad-port", "scenario", "binds", "second-client", "sigterm",
-          "refused", "empty-stdin")
+          "refused", "ipv6", "empty-stdin")
 # Stack traces of the usual runtimes: Python, Java, Node.js, Go.
 _TRACE = re.compile(r"^(Traceback \(most recent call last\)|Exception in thread |\s+at \S|"
                     r"goroutine \d+ \[|panic: )", re.M)
@@ -294,6 +294,15 @@ class Doctor:
                     return Cell(proto, sc, server, client)
         return None
 
+    def _known(self, cell: Cell | None, mode: str, failure: str) -> tuple[str, str]:
+        """(status, detail) for a failure that the cell shows in mode: xfail
+        when matrix.yaml lists that cell as a known failure."""
+        if cell is not None:
+            kf = self.m.known_failure(dataclasses.replace(cell, mode=mode).id)
+            if kf is not None:
+                return "xfail", f"known failure ({mode}): {kf.reason} [{failure}]"
+        return "FAIL", failure
+
     def _timeout(self, sc: Scenario | None) -> float:
         return self.timeout or (sc.timeout_s if sc else self.m.defaults.timeout_s)
 
@@ -378,8 +387,9 @@ class Doctor:
                                                    "a port is a number in 1..65535")
                 sec.add(f"port {bad!r}", status, detail)
 
-    async def _judged(self, sec: Section, cell: Cell) -> None:
-        """The scenario as run would judge it (relay, transcript, effects)."""
+    async def _judged(self, sec: Section, cell: Cell) -> bool:
+        """The scenario as run would judge it (relay, transcript, effects).
+        Returns True if it works."""
         res = await self.cells.run(cell)
         name = f"{cell.scenario.name} with the {self.ref.name} " + \
             ("client" if sec.role == "server" else "server")
@@ -398,6 +408,7 @@ class Doctor:
             sec.add(name, "FAIL", f"{v}: {res.reason} (rerun: python3 -m harness run -k "
                                   f"{cell.id} --server {cell.server.name} "
                                   f"--client {cell.client.name})")
+        return v in (verdict.PASS, verdict.DEVIATES, verdict.XPASS)
 
     async def _server(self, sec: Section) -> None:
         cell = self._scenario(sec)
@@ -442,10 +453,10 @@ class Doctor:
                                               port, transport)))
             shown = ", ".join(addrs) or "?"
             if netns.loopback_only(addrs):
-                sec.add("binds PORT", "FAIL",
-                        f"{what} {shown} port {port} only: a client on another host cannot "
-                        f"reach it; the contract wants every interface (0.0.0.0, or :: "
-                        f"dual-stack)")
+                sec.add("binds PORT", *self._known(
+                    cell, "two-hosts", f"{what} {shown} port {port} only: a client on another "
+                                       f"host cannot reach it; the contract wants every "
+                                       f"interface (0.0.0.0, or :: dual-stack)"))
             elif self._wanted("binds"):
                 sec.add("binds PORT", "ok", f"{what} {shown} port {port} (every interface) "
                                             f"after {time.monotonic() - server.started:.2f} s")
@@ -540,33 +551,56 @@ class Doctor:
         if cell is None:
             sec.add("scenario", "skip", f"no scenario with one client pairs this client "
                                         f"with the {self.ref.name} server")
-        elif self._wanted("scenario"):
-            await self._judged(sec, cell)
-        if self._wanted("empty-stdin") and cell is not None:
-            await self._empty_stdin(sec, cell, timeout)
+        works = True
+        if cell is not None and self._wanted("scenario"):
+            works = await self._judged(sec, cell)
+        if cell is not None and (self._wanted("ipv6") or self._wanted("empty-stdin")):
+            await self._against_server(sec, cell, timeout, works)
 
-    async def _empty_stdin(self, sec: Section, cell: Cell, timeout: float) -> None:
-        """Against the reference server, an empty stdin must end the client:
-        exit 0, or 1 with a one-line message; never a hang."""
+    async def _against_server(self, sec: Section, cell: Cell, timeout: float,
+                              works: bool) -> None:
+        """One reference server for two client runs: the scenario with
+        {host} = ::1 (the ipv6 mode's address), then an empty stdin, which
+        must end the client: exit 0, or 1 with a one-line message."""
         transport = sec.protocol.transport
         assert self.ref.server is not None
         port = self.pool.acquire(1)[0]
         server = None
+        env = self.cells.env_for(sec.peer)
         try:
             server = await processes.spawn(
                 matrix.render(self.ref.server, self.ctx, sec.protocol, port), self._scratch(),
                 self.cells.env_for(self.ref))
             ready = await processes.wait_bound(server, port, transport, timeout)
             if not ready.ready:
-                sec.add("empty stdin", "skip", f"the {self.ref.name} server did not bind "
-                                               f"port {port}")
+                sec.add("reference server", "skip", f"the {self.ref.name} server did not "
+                                                    f"bind port {port}")
                 return
-            ran = await self._run(self._argv(sec, port), self.cells.env_for(sec.peer), b"",
-                                  timeout, transport)
+            if self._wanted("ipv6"):
+                if not works:
+                    sec.add("ipv6 host", "skip", f"{cell.scenario.name} does not work over "
+                                                 f"IPv4 either")
+                else:
+                    argv = self._argv(sec, port, host="::1") + list(cell.scenario.args)
+                    ran = await self._run(argv, env, cell.scenario.stdin, timeout, transport)
+                    co = verdict.ClientOutcome(1, argv, ran.exit, ran.stdout, ran.stderr,
+                                               timed_out=not ran.finished)
+                    problem = verdict._client_problem(cell, co, timeout)
+                    if problem is None:
+                        sec.add("ipv6 host", "ok", f"{cell.scenario.name} with HOST ::1")
+                    else:
+                        sec.add("ipv6 host", *self._known(
+                            cell, "ipv6", f"{cell.scenario.name} with HOST ::1: {problem[0]}; "
+                                          f"the contract wants HOST resolved, IPv4 or IPv6"))
+            if self._wanted("empty-stdin"):
+                ran = await self._run(self._argv(sec, port), env, b"", timeout, transport)
+                self._empty_stdin(sec, ran, timeout)
         finally:
             if server is not None:
                 await server.stop(STOP_GRACE_S)
             self.pool.release([port])
+
+    def _empty_stdin(self, sec: Section, ran: Ran, timeout: float) -> None:
         if not ran.finished:
             sec.add("empty stdin", "FAIL", f"still running {timeout:g} s after its stdin "
                                            f"ended empty; the contract wants the client to "

@@ -6,8 +6,9 @@ runtime error, 2 on bad usage. Every other mode breaks one rule:
 naive (no argv checks, lets exceptions escape: tracebacks, exit 1),
 quiet (a runtime error exits 0), chatty (labels its output on stdout),
 emptyhang (with an empty stdin, waits for a reply that never comes),
-floodrefused (connection refused: floods stderr forever). joined is good
-but takes one HOST:PORT word, like a third-party program's address.
+floodrefused (connection refused: floods stderr forever), ipv4only (an
+AF_INET socket: HOST ::1 fails). joined is good but takes one HOST:PORT
+word, like a third-party program's address.
 """
 
 import socket
@@ -19,8 +20,20 @@ def usage():
     sys.exit(2)
 
 
-def exchange(host, port, data, half_close=True):
-    with socket.create_connection((host, port)) as s:
+def connect(host, port, ipv4only):
+    if not ipv4only:
+        return socket.create_connection((host, port))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.connect((host, port))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def exchange(host, port, data, half_close=True, ipv4only=False):
+    with connect(host, port, ipv4only) as s:
         s.sendall(data)
         if half_close:
             s.shutdown(socket.SHUT_WR)
@@ -44,7 +57,8 @@ def main():
     host, port = args[0], int(args[1])
     data = sys.stdin.buffer.read()
     try:
-        reply = exchange(host, port, data, half_close=not (mode == "emptyhang" and not data))
+        reply = exchange(host, port, data, half_close=not (mode == "emptyhang" and not data),
+                         ipv4only=(mode == "ipv4only"))
     except OSError as e:
         if mode == "floodrefused":
             while True:

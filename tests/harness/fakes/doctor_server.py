@@ -37,8 +37,13 @@ def echo(c):
 
 
 def listen(host, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Every interface is one dual-stack socket, as the C reference's, so
+    # clients can be checked with HOST ::1 against it.
+    family = socket.AF_INET if host else socket.AF_INET6
+    s = socket.socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     s.bind((host, port))
     s.listen(16)
     return s
