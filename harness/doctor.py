@@ -118,6 +118,10 @@ def main(args: argparse.Namespace) -> int:
     if args.reference not in m.peers:
         return _usage(f"--reference {args.reference}: no such peer (known: {', '.join(m.peers)})")
     peer, ref = m.peers[args.peer], m.peers[args.reference]
+    if peer.sandbox:
+        # Most checks start the programs directly, outside harness/sandbox.py.
+        return _usage(f"peer {peer.name} is sandboxed (untrusted code), and doctor runs "
+                      f"programs unsandboxed: check it with python3 -m harness run")
     skip = set(_csv(args.skip))
     if skip - set(CHECKS):
         return _usage(f"--skip {', '.join(sorted(skip - set(CHECKS)))}: no such check "

@@ -59,6 +59,7 @@ class DoctorFakesTest(support.HarnessTestCase):
         # The same faults, recorded as known failures of the matching mode.
         peers.append(f"  c-ipv4known:\n    client: '{CLIENT} ipv4only {{host}} {{port}}'")
         peers.append(f"  s-loopknown:\n    server: '{SERVER} loopback {{port}}'")
+        peers.append(f"  s-boxed:\n    sandbox: true\n    server: '{SERVER} good {{port}}'")
         body = ("version: 1\npeers:\n" + "\n".join(peers) + "\n"
                 "protocols:\n  echo:\n    transport: tcp\n    scenarios:\n"
                 "      hello: {stdin: 'Hello', stdout: 'Hello', timeout_s: 5}\n"
@@ -226,6 +227,7 @@ class DoctorFakesTest(support.HarnessTestCase):
         self.assertIn("has no client command",
                       usage("s-good", "--role", "client", "--reference", "ref"))
         self.assertIn("--reference c: no such peer", usage("s-good"))
+        self.assertIn("peer s-boxed is sandboxed", usage("s-boxed", "--reference", "ref"))
 
     def test_interrupt_stops_everything(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
