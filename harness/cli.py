@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness import __version__, doctor, matrix, modes, netns, report, runner, sandbox, verdict
+from harness import (__version__, check, doctor, matrix, modes, netns, report, runner, sandbox,
+                     verdict)
 from harness.errors import ConfigError
 from harness.matrix import Cell, Matrix
 from harness.ports import DEFAULT_RANGE, parse_range
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check matrix.yaml and the golden transcripts")
     _add_common(val)
     doctor.register(sub)
+    check.add_parser(sub)  # harness/check.py: students' programs (docs/teachers.md)
     return ap
 
 
@@ -399,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     try:
         return {"run": cmd_run, "list": cmd_list, "show": cmd_show,
-                "validate": cmd_validate, "doctor": doctor.main}[args.command](args)
+                "validate": cmd_validate, "doctor": doctor.main,
+                "check": check.cmd_check}[args.command](args)
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         n = len(e.problems)

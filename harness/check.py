@@ -1,0 +1,686 @@
+"""`python3 -m harness check`: a student's programs against the references.
+
+The student becomes one more peer of the loaded matrix (harness/students.py
+finds and builds it); its cells are the student's server with every
+reference client and every reference server with the student's client, in
+every scenario those peers play and every mode, run by the ordinary runner.
+A known failure is judged as if the C reference stood in the student's
+place: the student is never blamed for a reference peer's slide quirk.
+harness/diagnose.py names the bugs; this module reports them (terminal,
+check.json, a Gradescope results.json) and, with --class, does it for a
+whole class in one run (harness/classroom.py writes the class summary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import diagnose, matrix, modes, netns, processes, report, runner, students, verdict
+from harness.matrix import Cell, Matrix, Peer
+from harness.ports import DEFAULT_RANGE, PortPool, parse_range
+from harness.students import FolderError, Student
+
+CHECK_VERSION = 1
+DEFAULT_REFERENCES = ("c", "python", "java")
+STAND_IN = "c"  # the reference judged in the student's place for known failures
+PROBE_TIMEOUT_S = 10.0
+MODE_LABELS = {"segment": "seg", "segment=delim": "delim", "segment=crlf": "crlf",
+               "segment=utf8": "utf8", "coalesce": "coal", "slow-reader": "slow",
+               "locale-c": "loc-c", "two-hosts": "2hosts"}
+
+
+@dataclass(frozen=True)
+class CheckMatrix(Matrix):
+    """The matrix with students as peers. A student cell takes the known
+    failure of the same cell with STAND_IN in the student's place."""
+
+    students: frozenset[str] = frozenset()
+
+    def stand_in_id(self, cell_id: str) -> str:
+        parts = cell_id.split("/")
+        if len(parts) == 5:
+            parts[2:4] = [STAND_IN if p in self.students else p for p in parts[2:4]]
+        return "/".join(parts)
+
+    def known_failure(self, cell_id: str):
+        return Matrix.known_failure(self, self.stand_in_id(cell_id))
+
+
+@dataclass
+class Checked:
+    """One student's check: the programs, their cells and the diagnosis."""
+
+    student: Student
+    protocol: str | None
+    error: str | None = None  # detection/build/usage problem: verdict error
+    cells: list[Cell] = field(default_factory=list)
+    results: list[runner.CellResult] = field(default_factory=list)
+    probe: tuple[list[str], int] | None = None  # (bound addresses, port)
+    diagnosis: diagnose.Diagnosis | None = None
+    out: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.student.name
+
+    @property
+    def verdict(self) -> str:
+        if self.error or any(r.verdict == verdict.ERROR for r in self.results):
+            return "error"
+        if any(r.verdict == verdict.FAIL for r in self.results) or \
+                (self.diagnosis and self.diagnosis.bugs):
+            return "fail"
+        return "pass"
+
+    def bug_ids(self) -> list[str]:
+        return [b.id for b in self.diagnosis.bugs] if self.diagnosis else []
+
+
+def student_verdict(v: str) -> str:
+    """A cell's verdict for the student: passing where the C reference in
+    the same place fails (xpass) is not the student's fault."""
+    return verdict.PASS if v == verdict.XPASS else v
+
+
+# --------------------------------------------------------------------------
+# The command line
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "check", help="check a student's programs (or a class) against the references",
+        description="Run a student's server with every reference client and every reference "
+                    "server with the student's client, in every mode, and name the bugs "
+                    "(docs/teachers.md).")
+    p.add_argument("folder", nargs="?", metavar="FOLDER",
+                   help="the student's folder (server.py/client.py, Server.java/Client.java, "
+                        "server.c/client.c, optional check.yaml)")
+    p.add_argument("--class", dest="class_dir", metavar="DIR",
+                   help="check every subfolder of DIR as one student, in one run")
+    p.add_argument("--protocol", "-p", metavar="ID",
+                   help="the assignment's protocol (a check.yaml's protocol: wins)")
+    p.add_argument("--server-cmd", metavar="TEMPLATE",
+                   help="the student's server as a command template ('{python} srv.py {port}')")
+    p.add_argument("--client-cmd", metavar="TEMPLATE",
+                   help="the student's client as a command template (with {host} {port})")
+    p.add_argument("--name", help="the student's name in cell ids (default: the folder name)")
+    p.add_argument("--references", "-r", default=",".join(DEFAULT_REFERENCES), metavar="LIST",
+                   help="reference peers to play against (default: %(default)s)")
+    p.add_argument("--mode", "-m", action="append", metavar="MODE",
+                   help="modes to run (default: all; see docs/modes.md)")
+    p.add_argument("-k", action="append", metavar="PATTERN", dest="k",
+                   help="only cells whose id matches (substring, or a shell pattern)")
+    p.add_argument("--jobs", "-j", type=int, default=runner.RunOptions().jobs,
+                   help="cells at once (default: cores x 2 = %(default)s)")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="per-client timeout for every scenario, replacing timeout_s")
+    p.add_argument("--ports", default=f"{DEFAULT_RANGE[0]}-{DEFAULT_RANGE[1]}", metavar="LO-HI",
+                   help="the port range the driver owns (default %(default)s)")
+    p.add_argument("--out", metavar="DIR",
+                   help="where results go (default: results/check/<student>, or "
+                        "results/check/<class folder> with --class)")
+    p.add_argument("--no-probe", action="store_true",
+                   help="do not start the student's server alone to read the address it binds")
+    p.add_argument("--matrix", default=None, metavar="FILE",
+                   help="the matrix file (default: matrix.yaml at the repository root)")
+    p.add_argument("--build", default="build", metavar="DIR",
+                   help="the CMake build directory of the references (default: build)")
+
+
+class Usage(Exception):
+    pass
+
+
+def _csv(values) -> list[str]:
+    out: list[str] = []
+    for v in values if isinstance(values, list) else [values or ""]:
+        out.extend(x.strip() for x in (v or "").split(",") if x.strip())
+    return out
+
+
+def _modes(args) -> tuple[tuple[str, ...], list[str]]:
+    """The modes to run and notes for the user (two-hosts unavailable)."""
+    try:
+        ms = modes.parse_list(args.mode or ["all"])
+    except ValueError as e:
+        raise Usage(f"--mode: {e}") from None
+    notes = []
+    if "two-hosts" in ms:
+        why = netns.unavailable()
+        if why:
+            ms.remove("two-hosts")
+            notes.append(f"two-hosts not run ({why}); a bind probe still checks loopback-only")
+            if not ms:
+                raise Usage("no mode left to run")
+    return tuple(ms), notes
+
+
+def _students(args, m: Matrix) -> list[Checked]:
+    """The students to check, detected (not built). A folder that cannot be
+    checked is a usage error for one student, an error result in a class."""
+    taken = set(m.peers)
+    out: list[Checked] = []
+    if args.class_dir:
+        if args.folder or args.server_cmd or args.client_cmd or args.name:
+            raise Usage("--class takes no FOLDER, --server-cmd, --client-cmd or --name")
+        root = Path(args.class_dir)
+        if not root.is_dir():
+            raise Usage(f"--class {root}: not a folder")
+        for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                st = students.detect(d, taken=taken)
+                ch = Checked(st, st.protocol or args.protocol)
+            except FolderError as e:
+                st = Student(students.peer_name(d.name, taken), d.resolve(), None)
+                ch = Checked(st, args.protocol, error=str(e))
+            taken.add(st.name)
+            out.append(ch)
+        if not out:
+            raise Usage(f"--class {root}: no student folders in it")
+    elif args.server_cmd or args.client_cmd:
+        folder = Path(args.folder) if args.folder else None
+        name = students.peer_name(args.name or (folder.name if folder else "student"), taken)
+        st = students.from_commands(name, args.server_cmd, args.client_cmd, args.protocol, folder)
+        out.append(Checked(st, args.protocol))
+    elif args.folder:
+        try:
+            st = students.detect(Path(args.folder), args.name, taken)
+        except FolderError as e:
+            raise Usage(str(e)) from None
+        out.append(Checked(st, st.protocol or args.protocol))
+    else:
+        raise Usage("give a student FOLDER, --server-cmd/--client-cmd, or --class DIR")
+    for ch in out:
+        if ch.error:
+            continue
+        if ch.protocol is None:
+            ch.error = "no protocol: give --protocol ID or put 'protocol: ID' in check.yaml"
+        elif ch.protocol not in m.protocols:
+            ch.error = (f"unknown protocol {ch.protocol!r} (known: {', '.join(m.protocols)})")
+        if ch.error and not args.class_dir:
+            raise Usage(ch.error)
+    return out
+
+
+def check_matrix(m: Matrix, checked: list[Checked], refs: list[str]) -> CheckMatrix:
+    """m with the references as the only default peers (other peers play
+    only where a scenario names them, like the raw client) and every
+    student as a peer of its protocol. A student takes STAND_IN's place in
+    scenarios that name their players (only_servers: [c, java]); only the
+    robustness scenarios' judged client stays the one they name."""
+    peers: dict[str, Peer] = {}
+    for name, p in m.peers.items():
+        peers[name] = p if name in refs else dataclasses.replace(p, default=False)
+    by_proto: dict[str, list[Student]] = {}
+    for ch in checked:
+        if ch.error is None:
+            peers[ch.name] = dataclasses.replace(ch.student.peer(), protocols=(ch.protocol,))
+            by_proto.setdefault(ch.protocol, []).append(ch.student)
+    protocols = {}
+    for pname, proto in m.protocols.items():
+        sts = by_proto.get(pname, [])
+        scen = {}
+        for sname, sc in proto.scenarios.items():
+            srv = tuple(s.name for s in sts if "server" in s.programs)
+            cli = tuple(s.name for s in sts if "client" in s.programs)
+            only_s, only_c = sc.only_servers, sc.only_clients
+            if only_s is not None and STAND_IN in only_s:
+                only_s = only_s + srv
+            if only_c is not None and STAND_IN in only_c and not sc.robustness:
+                only_c = only_c + cli
+            scen[sname] = dataclasses.replace(sc, only_servers=only_s, only_clients=only_c)
+        protocols[pname] = dataclasses.replace(proto, scenarios=scen)
+    return CheckMatrix(m.path, m.root, m.version, m.defaults, peers, protocols,
+                       m.known_failures, frozenset(ch.name for ch in checked))
+
+
+def student_cells(cm: CheckMatrix, ch: Checked, ms: tuple[str, ...],
+                  ks: list[str]) -> list[Cell]:
+    """The student's server with every other client, and every other
+    server with the student's client (never student with student)."""
+    proto = cm.protocols[ch.protocol]
+    cells = []
+    for sc in proto.scenarios.values():
+        for c in matrix._expand_scenario(cm, proto, sc, modes=ms):
+            s, k = c.server.name, c.client.name
+            if (s == ch.name) != (k == ch.name) and not (s in cm.students and k in cm.students):
+                cells.append(c)
+    if ks:
+        def hit(cid: str, pat: str) -> bool:
+            import fnmatch
+            return fnmatch.fnmatchcase(cid, pat) if any(x in pat for x in "*?[") else pat in cid
+        cells = [c for c in cells if any(hit(c.id, p) for p in ks)]
+    return cells
+
+
+def _validate_templates(ch: Checked) -> None:
+    for role, prog in ch.student.programs.items():
+        words = shlex.split(prog.template) if prog.template else []
+        for w in words:
+            for mo in matrix.PLACEHOLDER_RE.finditer(w):
+                if mo.group(1) not in matrix.COMMAND_PLACEHOLDERS:
+                    ch.error = (f"{role} command {prog.template!r}: unknown placeholder "
+                                f"{{{mo.group(1)}}} (known: "
+                                + ", ".join("{%s}" % p for p in matrix.COMMAND_PLACEHOLDERS
+                                            + students.EXTRA_PLACEHOLDERS) + ")")
+                    return
+        if "{port}" not in prog.template:
+            ch.error = f"{role} command {prog.template!r} has no {{port}}"
+            return
+
+
+# --------------------------------------------------------------------------
+# Running
+
+
+async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
+                 pool: PortPool, scratch: Path) -> None:
+    """Starts the student's server alone once and reads the addresses its
+    socket is bound to from the kernel's table (no namespaces needed)."""
+    peer = cm.peers[ch.name]
+    if peer.server is None:
+        return
+    port = pool.acquire(1)[0]
+    proto = cm.protocols[ch.protocol]
+    argv = matrix.render(peer.server, ctx, proto, port)
+    d = scratch / f"probe-{ch.name}"
+    d.mkdir(parents=True, exist_ok=True)
+    child = None
+    try:
+        child = await processes.spawn(argv, str(d), runner.base_env(cm.defaults.env))
+        ready = await processes.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
+        if ready.ready:
+            pids = processes._tree(child.pid, group=True)
+            ch.probe = (netns.bound_in(child.pid, pids, port, proto.transport), port)
+    except OSError:
+        pass  # the cells say why the server does not start
+    finally:
+        if child is not None:
+            await child.stop(0.5)
+        pool.release([port])
+
+
+async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
+                   scratch: Path, progress) -> bool:
+    """Probes, then every student's cells in ONE run_cells call (so --jobs
+    keeps the machine busy across students). Returns True if interrupted."""
+    processes.become_subreaper()
+    processes.use_pidfd_watcher()
+    if probe:
+        pool = PortPool(*opts.port_range)
+        sem = asyncio.Semaphore(max(1, opts.jobs))
+
+        async def one(ch: Checked) -> None:
+            async with sem:
+                await _probe(ch, cm, ctx, pool, scratch)
+
+        await asyncio.gather(*(one(ch) for ch in todo))
+    cells = [c for ch in todo for c in ch.cells]
+    by_student: dict[str, list[runner.CellResult]] = {ch.name: ch.results for ch in todo}
+
+    def on_result(r: runner.CellResult) -> None:
+        s = r.cell.server.name if r.cell.server.name in by_student else r.cell.client.name
+        by_student[s].append(r)
+        progress.finished(r)
+
+    main = asyncio.ensure_future(runner.run_cells(cm, cells, ctx, opts, progress.started,
+                                                  on_result))
+    loop = asyncio.get_running_loop()
+    import signal as _signal
+    for sig in (_signal.SIGINT, _signal.SIGTERM):
+        loop.add_signal_handler(sig, main.cancel)
+    try:
+        await main
+        return False
+    except asyncio.CancelledError:
+        return True
+    finally:
+        for sig in (_signal.SIGINT, _signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+class Progress:
+    """One live line on a terminal; silent otherwise (the grid says it all)."""
+
+    def __init__(self, total: int, stream=None):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.total, self.done = total, 0
+        self.bad = 0
+
+    def started(self, cell: Cell, repeat: int) -> None:
+        pass
+
+    def finished(self, r: runner.CellResult) -> None:
+        self.done += 1
+        self.bad += r.verdict in (verdict.FAIL, verdict.ERROR)
+        if self.tty:
+            self.stream.write(f"\r\033[K[{self.done}/{self.total}] {self.bad} failing  "
+                              f"{r.cell.id}"[:100])
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple[str, ...]]:
+    """Detects, builds and runs every student; returns what the outputs need."""
+    path = Path(args.matrix) if args.matrix else Path(__file__).resolve().parent.parent / \
+        "matrix.yaml"
+    m = matrix.load(path, path.resolve().parent)
+    if args.jobs < 1:
+        raise Usage("--jobs must be >= 1")
+    if args.timeout is not None and args.timeout <= 0:
+        raise Usage("--timeout must be > 0")
+    try:
+        port_range = parse_range(args.ports)
+        PortPool(*port_range)
+    except ValueError as e:
+        raise Usage(f"--ports: {e}") from None
+    refs = _csv(args.references)
+    for r in refs:
+        if r not in m.peers:
+            raise Usage(f"--references: no peer {r!r} (known: {', '.join(m.peers)})")
+    ms, notes = _modes(args)
+    checked = _students(args, m)
+    build = Path(args.build)
+    build = build if build.is_absolute() else Path.cwd() / build
+    ctx = matrix.CommandContext.create(m.root, build)
+    scratch = Path(tempfile.mkdtemp(prefix="harness-check-"))
+    t0 = time.monotonic()
+    try:
+        for ch in checked:
+            if ch.error:
+                continue
+            students.build(ch.student, scratch / ch.name)
+            if ch.student.build_error:
+                ch.error = ch.student.build_error
+            else:
+                _validate_templates(ch)
+        cm = check_matrix(m, checked, refs)
+        ks = _csv(args.k or [])
+        todo = []
+        for ch in checked:
+            if ch.error is None:
+                ch.cells = student_cells(cm, ch, ms, ks)
+                if not ch.cells:
+                    ch.error = "no cell to run: the filters or references leave nothing"
+                    if not args.class_dir:
+                        raise Usage(ch.error)
+                else:
+                    todo.append(ch)
+        opts = runner.RunOptions(jobs=args.jobs, strict=True, timeout_s=args.timeout,
+                                 port_range=port_range)
+        progress = Progress(sum(len(ch.cells) for ch in todo))
+        interrupted = False
+        if todo:
+            interrupted = asyncio.run(_run_all(cm, todo, ctx, opts, not args.no_probe and not ks,
+                                               scratch, progress))
+        progress.clear()
+        if interrupted:
+            raise KeyboardInterrupt
+        for ch in checked:
+            order = {c.id: i for i, c in enumerate(ch.cells)}
+            ch.results.sort(key=lambda r: order.get(r.cell.id, 0))
+            if ch.error is None:
+                addrs, port = ch.probe or (None, None)
+                ch.diagnosis = diagnose.diagnose(ch.results, ch.name, addrs, port)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return cm, checked, time.monotonic() - t0, refs, notes, ms
+
+
+# --------------------------------------------------------------------------
+# Outputs
+
+
+def _mode_label(mode: str) -> str:
+    return MODE_LABELS.get(mode, mode.replace("segment=", "").replace("latency=", "lat"))
+
+
+def grid_rows(ch: Checked, ms: tuple[str, ...]) -> list[tuple[str, dict[str, tuple[str, int]]]]:
+    """Rows (role x partner) of (label, {mode: (worst verdict, how many)})."""
+    rows: dict[str, dict[str, list[str]]] = {}
+    for r in ch.results:
+        c = r.cell
+        label = f"server vs {c.client.name}" if c.server.name == ch.name \
+            else f"client vs {c.server.name}"
+        rows.setdefault(label, {}).setdefault(c.mode, []).append(student_verdict(r.verdict))
+    out = []
+    for label in sorted(rows, key=lambda s: (not s.startswith("server"), s)):
+        cols = {}
+        for mode, vs in rows[label].items():
+            worst = max(vs, key=verdict.SEVERITY.__getitem__)
+            cols[mode] = (worst, vs.count(worst))
+        out.append((label, cols))
+    return out
+
+
+def format_grid(ch: Checked, ms: tuple[str, ...], colour: bool, unicode: bool = True) -> str:
+    symbols = report.SYMBOLS if unicode else report.ASCII_SYMBOLS
+    rows = grid_rows(ch, ms)
+    used = [m for m in ms if any(m in cols for _, cols in rows)]
+    labels = [_mode_label(m) for m in used]
+    lw = max([len(r[0]) for r in rows] + [10]) + 2
+    cw = [max(len(x), 4) + 2 for x in labels]
+    lines = [" " * lw + "".join(report._pad(x, w) for x, w in zip(labels, cw))]
+    for label, cols in rows:
+        line = report._pad(label, lw)
+        for m, w in zip(used, cw):
+            e = cols.get(m)
+            if e is None:
+                line += report._pad("·", w)
+                continue
+            text = f"{symbols[e[0]]}{e[1]}"
+            line += (f"\033[{report.COLOURS[e[0]]}m{text}\033[0m" + " " * (w - len(text))
+                     if colour else report._pad(text, w))
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _rerun(ch: Checked, cell_id: str) -> str:
+    who = shlex.quote(str(ch.student.folder)) if ch.student.folder else "FOLDER"
+    return f"python3 -m harness check {who} -p {ch.protocol} -k {cell_id}"
+
+
+def format_student(ch: Checked, ms: tuple[str, ...], refs: list[str], colour: bool,
+                   unicode: bool = True) -> str:
+    """The terminal report of one student: grid, named bugs, other failures."""
+    st = ch.student
+    roles = " and ".join(f"{r} ({p.language}{', ' + p.source.name if p.source else ''})"
+                         for r, p in st.programs.items()) or "no programs"
+    lines = [f"== {ch.name}: {ch.protocol or '?'} -- {roles}"]
+    if ch.error:
+        lines.append("ERROR: " + ch.error.replace("\n", "\n    "))
+        return "\n".join(lines)
+    lines.append(format_grid(ch, ms, colour, unicode))
+    diag = ch.diagnosis
+    assert diag is not None
+    if diag.bugs:
+        lines.append("named bugs:")
+        for b in diag.bugs:
+            lines.append(f"  {b.id} ({b.role}): {b.words}")
+            for d in b.details:
+                lines.append(f"      {d[:200]}")
+            lines.append(f"      {len(b.evidence)} cell(s), e.g. {b.evidence[0]}"
+                         if b.evidence[0] != "probe:bind" or len(b.evidence) == 1
+                         else f"      {len(b.evidence)} cell(s)")
+            lines.append(f"      fix: {diagnose.CATALOGUE[b.id][2]}")
+    if diag.unmatched:
+        lines.append("other failures:")
+        for u in diag.unmatched[:8]:
+            lines.append(f"  {u.cell}: {u.reason[:200]}")
+            if u.sent:
+                lines.append(f'      sent:     "{u.sent}"')
+            if u.expected:
+                lines.append(f"      expected: {u.expected[:200]}")
+            if u.got:
+                lines.append(f"      got:      {u.got[:200]}")
+            if u.same_as:
+                lines.append(f"      (and {len(u.same_as)} more cell(s) the same way)")
+            lines.append(f"      rerun: {_rerun(ch, u.cell)}")
+        if len(diag.unmatched) > 8:
+            lines.append(f"  ... {len(diag.unmatched) - 8} more in check.json")
+    xf = [r for r in ch.results if r.verdict in (verdict.XFAIL, verdict.XPASS)]
+    if xf:
+        cm_id = xf[0].cell.id.replace(f"/{ch.name}/", f"/{STAND_IN}/")
+        lines.append(f"not counted: {len(xf)} cell(s) where a reference peer has a known slide "
+                     f"quirk, judged as with the {STAND_IN} reference in your place (e.g. "
+                     f"{xf[0].cell.id} as {cm_id}: "
+                     f"{xf[0].judgement.known_failure.reason[:120] if xf[0].judgement.known_failure else ''})")
+    counts = Counter(student_verdict(r.verdict) for r in ch.results)
+    lines.append(f"{ch.name}: {ch.verdict.upper()} -- {len(ch.results)} cells: "
+                 + ", ".join(f"{counts[v]} {v}" for v in verdict.VERDICTS if counts[v])
+                 + f"; {len(diag.bugs)} named bug(s), {len(diag.unmatched)} other failure(s)")
+    return "\n".join(lines)
+
+
+def tests_for(ch: Checked) -> list[dict]:
+    """Gradescope tests: one per role x scenario, all partners and modes."""
+    if ch.error:
+        return [{"name": "build and run the programs", "score": 0, "max_score": 1,
+                 "status": "failed", "output": ch.error}]
+    groups: dict[tuple[str, str], list[runner.CellResult]] = {}
+    for r in ch.results:
+        role = diagnose.role_of(r, ch.name)
+        groups.setdefault((role, r.cell.scenario.name), []).append(r)
+    bugs_of: dict[str, list[str]] = {}
+    for b in ch.diagnosis.bugs:
+        for e in b.evidence:
+            bugs_of.setdefault(e, []).append(b.id)
+    tests = []
+    for (role, sc), rs in groups.items():
+        bad = [r for r in rs if student_verdict(r.verdict) in (verdict.FAIL, verdict.ERROR)]
+        partners = sorted({(r.cell.client if role == "server" else r.cell.server).name
+                           for r in rs})
+        out = [f"{len(rs)} cells: your {role} with {', '.join(partners)}, "
+               f"{len({r.cell.mode for r in rs})} mode(s); {len(bad)} failing"]
+        named = sorted({b for r in bad for b in bugs_of.get(r.cell.id, [])})
+        for b in named:
+            out.append(f"{b}: {diagnose.CATALOGUE[b][1]}")
+        for r in bad[:5]:
+            out.append(f"  {r.cell.id}: {r.reason[:300]}")
+        tests.append({"name": f"{role}: {sc}", "score": 0 if bad else 1, "max_score": 1,
+                      "status": "failed" if bad else "passed", "output": "\n".join(out)})
+    bind = [b for b in ch.diagnosis.bugs if "probe:bind" in b.evidence]
+    for b in bind:
+        tests.append({"name": "server: bind address", "score": 0, "max_score": 1,
+                      "status": "failed", "output": f"{b.id}: {b.words}\n" + "\n".join(b.details)})
+    return tests
+
+
+def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: float,
+               cm: CheckMatrix) -> dict:
+    tests = tests_for(ch)
+    st = ch.student
+    cells = []
+    for r in ch.results:
+        kf = r.judgement.known_failure
+        cells.append({"id": r.cell.id, "verdict": r.verdict, "reason": r.reason,
+                      "mode": r.cell.mode, "scenario": r.cell.scenario.name,
+                      "role": diagnose.role_of(r, ch.name),
+                      "partner": (r.cell.client if r.cell.server.name == ch.name
+                                  else r.cell.server).name,
+                      "stand_in": cm.stand_in_id(r.cell.id) if kf else None,
+                      "known_failure": kf.reason if kf else None})
+    d = ch.diagnosis
+    return {
+        "version": CHECK_VERSION,
+        "student": ch.name,
+        "folder": str(st.folder) if st.folder else None,
+        "protocol": ch.protocol,
+        "verdict": ch.verdict,
+        "error": ch.error,
+        "programs": {r: {"language": p.language, "source": p.source.name if p.source else None,
+                         "command": p.template} for r, p in st.programs.items()},
+        "references": refs,
+        "modes": list(ms),
+        "score": sum(t["score"] for t in tests),
+        "max_score": sum(t["max_score"] for t in tests),
+        "bugs": [b.as_json() for b in d.bugs] if d else [],
+        "unmatched": [dataclasses.asdict(u) for u in d.unmatched] if d else [],
+        "probe": {"addresses": ch.probe[0], "port": ch.probe[1]} if ch.probe else None,
+        "counts": dict(Counter(r.verdict for r in ch.results)),
+        "cells": cells,
+        "duration_s": round(duration, 3),
+    }
+
+
+def gradescope_json(ch: Checked) -> dict:
+    tests = tests_for(ch)
+    bugs = ch.diagnosis.bugs if ch.diagnosis else []
+    summary = [f"{ch.name}: {ch.verdict}"]
+    summary += [f"{b.id}: {b.words}" for b in bugs]
+    return {"score": sum(t["score"] for t in tests),
+            "output": "\n".join(summary),
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": tests}
+
+
+def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
+                  ms: tuple[str, ...], duration: float, write_cells: bool = True) -> None:
+    """check.json, results.json (Gradescope) and run/ (the driver's report
+    and one folder per cell, with cmd.sh to rerun it by hand)."""
+    out.mkdir(parents=True, exist_ok=True)
+    ch.out = out
+    run_dir = out / "run"
+    report.clear_out(run_dir)
+    if write_cells and ch.results:
+        for r in ch.results:
+            report.write_cell(r, run_dir, cm.root)
+        meta = {"started": report.now_iso(), "duration_s": round(duration, 3), "strict": True,
+                "student": ch.name, "exit_code": 0 if ch.verdict == "pass" else 1}
+        report.write_run(ch.results, cm, run_dir, meta)
+    data = check_json(ch, refs, ms, duration, cm)
+    (out / "check.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(gradescope_json(ch), indent=1,
+                                                 ensure_ascii=False) + "\n", encoding="utf-8")
+    if ch.student.build_log:
+        (out / "build.log").write_text(ch.student.build_log, encoding="utf-8")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Returns 0 when every student passes, 1 otherwise, 2 on usage errors."""
+    try:
+        cm, checked, elapsed, refs, notes, ms = run(args)
+    except Usage as e:
+        print(f"python3 -m harness check: {e}", file=sys.stderr)
+        return 2
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    stream = sys.stdout
+    colour = stream.isatty() and "NO_COLOR" not in __import__("os").environ
+    uni = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
+    if args.class_dir:
+        from harness import classroom
+        base = Path(args.out) if args.out else Path("results/check") / Path(args.class_dir).name
+        for ch in checked:
+            write_student(ch, base / ch.name, cm, refs, ms, elapsed)
+        classroom.write(checked, base, ms, refs)
+        print(classroom.summary(checked, ms, colour, uni))
+        print(f"{len(checked)} students, {sum(len(ch.results) for ch in checked)} cells in "
+              f"{elapsed:.1f} s (jobs {args.jobs}); results: {base}/class.html, class.csv")
+    else:
+        ch = checked[0]
+        base = Path(args.out) if args.out else Path("results/check") / ch.name
+        write_student(ch, base, cm, refs, ms, elapsed)
+        print(f"references: {', '.join(refs)}; modes: {', '.join(ms)}")
+        print(format_student(ch, ms, refs, colour, uni))
+        print(f"{len(ch.results)} cells in {elapsed:.1f} s (jobs {args.jobs}); results: "
+              f"{base}/check.json, results.json, run/report.html")
+    return 0 if all(ch.verdict == "pass" for ch in checked) else 1

@@ -1,0 +1,517 @@
+"""Naming a student's bugs from the evidence of their failing cells. Pure:
+reads CellResults, never runs anything.
+
+Each failing cell is explained by at most one named bug of CATALOGUE (the
+ids are an interface: tests/zoo's manifest and check.json use them). The
+rules read, in order: the runner's reasons (bound to loopback only,
+listening on another port), whether the student's client reached the relay
+at all, how the server ended, the mode in which the cell failed while the
+same pairing passed in plain mode, the bytes the student put on the wire
+or printed compared with the contract, and the robustness scenario that
+broke. A cell no rule explains is "unmatched" and gets plain feedback
+instead: what was sent, what the contract expected, what came back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from harness import modes, transcript, verdict
+from harness.transcript import CLIENT, DATA, EOF, RST, SERVER, Pattern
+
+# id -> (role, plain words for the student, how to fix it)
+CATALOGUE: dict[str, tuple[str, str, str]] = {
+    "one-recv-server": (
+        "server",
+        "your server answered before the whole request arrived: it assumes one recv() "
+        "returns one message",
+        "keep reading (append to a buffer) until the delimiter (\\n) or EOF the contract "
+        "names, then answer"),
+    "one-recv-client": (
+        "client",
+        "your client stopped reading before the whole reply arrived: it assumes one recv() "
+        "returns the whole reply",
+        "read in a loop until the reply's delimiter or until recv() returns b'' (EOF)"),
+    "no-newline": (
+        "either",
+        "the reply (or request) has no trailing newline",
+        "end every line you send with \\n, as the contract says"),
+    "crlf": (
+        "either",
+        "lines end with \\r\\n, but the contract ends them with \\n",
+        "send \\n only (Java: print(...+\"\\n\") instead of println on Windows-style "
+        "writers; no \\r in format strings)"),
+    "loopback-only": (
+        "server",
+        "your server is bound to 127.0.0.1 only: a client on another host cannot reach it "
+        "(bind to all interfaces)",
+        "bind to '' / 0.0.0.0 (or :: for IPv6 too), not to 'localhost' or 127.0.0.1"),
+    "charset": (
+        "either",
+        "the default charset turned 'é' into '?': name the encoding (UTF-8) explicitly",
+        "Java: new InputStreamReader(in, StandardCharsets.UTF_8), "
+        "getBytes(StandardCharsets.UTF_8); Python: .encode('utf-8')/.decode('utf-8')"),
+    "single-client": (
+        "server",
+        "your server stopped after the first client: accept in a loop",
+        "put accept() and the handling of one client in a loop that runs until the server "
+        "is killed"),
+    "one-at-a-time": (
+        "server",
+        "your server serves one client at a time: a client that stays connected blocks "
+        "everyone else",
+        "serve each connection in its own thread/process, or with select/poll"),
+    "bytes-repr": (
+        "either",
+        "Python's b'...' notation leaked onto the wire: you sent str(bytes) instead of the "
+        "bytes",
+        "send the bytes themselves (sock.sendall(data)); print with "
+        "sys.stdout.buffer.write(data) or data.decode()"),
+    "extra-output": (
+        "client",
+        "your client printed more than the reply (labels/prompts belong on stderr)",
+        "print exactly the reply on stdout; write prompts and labels to stderr"),
+    "wrong-port": (
+        "either",
+        "your program ignores the port it was given",
+        "take the port from argv (server PORT, client HOST PORT) instead of a fixed number"),
+    "crash-on-bad-input": (
+        "server",
+        "your server crashed on a malformed request instead of answering with an error",
+        "catch the parse/decode error (and connection resets), answer the contract's ERRO "
+        "reply and keep serving"),
+    "never-closes": (
+        "server",
+        "your server never closed the connection, so the client waits forever",
+        "after the reply (or after the client's EOF), shutdown(SHUT_WR) and close() the "
+        "connection"),
+    "ipv4-only": (
+        "either",
+        "your program speaks IPv4 only: it cannot use ::1",
+        "use getaddrinfo (Python: socket.create_connection((host, port))) instead of a "
+        "fixed AF_INET socket"),
+}
+
+FAILING = (verdict.FAIL, verdict.ERROR)
+OK = (verdict.PASS, verdict.XFAIL, verdict.XPASS, verdict.DEVIATES)
+SEGMENTING = ("segment", "coalesce")
+# Arguments of the raw client's steps that send what no good client sends.
+BAD_INPUT_STEP_ARGS = ("--reset-after", "--half-close-first")
+
+
+@dataclass
+class Bug:
+    id: str
+    role: str  # server or client: the student's program at fault
+    words: str
+    evidence: list[str] = field(default_factory=list)  # cell ids
+    details: list[str] = field(default_factory=list)  # 1-2 lines in plain words
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "role": self.role, "words": self.words,
+                "evidence": self.evidence, "details": self.details}
+
+
+@dataclass
+class Unmatched:
+    """A failing cell no rule explains, with feedback for the student."""
+
+    cell: str
+    role: str
+    reason: str
+    sent: str = ""
+    expected: str = ""
+    got: str = ""
+    same_as: list[str] = field(default_factory=list)  # more cells failing the same way
+
+
+@dataclass
+class Diagnosis:
+    bugs: list[Bug]
+    unmatched: list[Unmatched]
+
+
+# --------------------------------------------------------------------------
+# Expected bytes: a literal or a pattern, with the transformations the
+# rules try (a newline added, \r\n -> \n, non-ASCII -> '?').
+
+
+class Expect:
+    def __init__(self, data: bytes | None = None, pattern: Pattern | None = None):
+        self.data = data
+        self.pattern = pattern
+
+    @staticmethod
+    def of_turns(turns: list[transcript.Turn], direction: str) -> "Expect | None":
+        """All data one direction carries in a golden, as one expectation."""
+        ts = [t for t in turns if t.kind == DATA and t.direction == direction]
+        if not ts:
+            return Expect(b"")
+        merged = ts[0]
+        for t in ts[1:]:
+            merged = transcript._merge(merged, t)
+        return Expect(merged.data if merged.pattern is None else None, merged.pattern)
+
+    def matches(self, b: bytes) -> bool:
+        if self.pattern is not None:
+            return self.pattern.matches(b)
+        return self.data == b
+
+    def found_in(self, b: bytes) -> bool:
+        if self.pattern is not None:
+            return self.pattern.regex.search(transcript.escape(b)) is not None
+        return bool(self.data) and self.data in b
+
+    def count(self, needle: bytes) -> int:
+        if self.pattern is not None:
+            return self.pattern.source.count(transcript.escape(needle))
+        return (self.data or b"").count(needle)
+
+    def mapped(self, f) -> "Expect":
+        """The expectation with f applied to its literal bytes."""
+        if self.pattern is None:
+            return Expect(f(self.data or b""))
+        return Expect(pattern=Pattern(_map_pattern(self.pattern.source, f)))
+
+    def text(self) -> str:
+        if self.pattern is not None:
+            return f'~"{self.pattern.source}"'
+        return f'"{transcript.escape(self.data or b"")}"'
+
+
+def _map_pattern(source: str, f) -> str:
+    """A pattern source with f applied to each literal run (placeholders kept)."""
+    out: list[str] = []
+    lit: list[str] = []
+
+    def flush() -> None:
+        if lit:
+            out.append(transcript.escape(f(transcript.unescape("".join(lit))))
+                       .replace("{", "\\{"))
+            lit.clear()
+
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "\\" and i + 1 < n and source[i + 1] == "{":
+            lit.append("{")
+            i += 2
+        elif c == "\\":
+            w = 4 if i + 1 < n and source[i + 1] == "x" else 2
+            lit.append(source[i:i + w])
+            i += w
+        elif c == "{":
+            end = source.index("}", i)
+            flush()
+            out.append(source[i:end + 1])
+            i = end + 1
+        else:
+            lit.append(c)
+            i += 1
+    flush()
+    return "".join(out)
+
+
+def _non_ascii(repl: bytes):
+    def f(b: bytes) -> bytes:
+        s = b.decode("utf-8", "surrogateescape")
+        return "".join(c if ord(c) < 128 else "\x00" for c in s).encode().replace(b"\x00", repl)
+    return f
+
+
+def _latin1(b: bytes) -> bytes:
+    return b.decode("utf-8", "replace").encode("latin-1", "replace")
+
+
+def _mojibake(b: bytes) -> bytes:
+    return b.decode("latin-1").encode("utf-8")
+
+
+CHARSET_VARIANTS = (_non_ascii(b"?"), _non_ascii("\ufffd".encode()), _non_ascii(b"??"),
+                    _latin1, _mojibake)
+
+
+def _has_non_ascii(e: Expect) -> bool:
+    if e.pattern is not None:
+        return "\\x" in e.pattern.source and re.search(r"\\x[89a-f][0-9a-f]",
+                                                      e.pattern.source) is not None
+    return any(b >= 0x80 for b in e.data or b"")
+
+
+def explain_bytes(exp: Expect, got: bytes, stdout: bool = False) -> str | None:
+    """The bug id when got differs from exp in a named way, else None.
+    stdout: got is what a client printed (extra-output applies)."""
+    if exp.matches(got):
+        return None
+    if got.count(b"b'") + got.count(b'b"') > exp.count(b"b'") + exp.count(b'b"'):
+        return "bytes-repr"
+    if b"\r\n" in got and exp.count(b"\r\n") == 0 and exp.matches(got.replace(b"\r\n", b"\n")):
+        return "crlf"
+    if got and exp.matches(got + b"\n") or exp.pattern is None and exp.data and \
+            got.count(b"\n") < exp.data.count(b"\n") and \
+            got.replace(b"\n", b"") == exp.data.replace(b"\n", b""):
+        return "no-newline"
+    if _has_non_ascii(exp) and any(exp.mapped(f).matches(got) for f in CHARSET_VARIANTS):
+        return "charset"
+    if stdout and got and exp.found_in(got):
+        return "extra-output"
+    return None
+
+
+# --------------------------------------------------------------------------
+# One cell
+
+
+def role_of(r, student: str) -> str:
+    return "server" if r.cell.server.name == student else "client"
+
+
+def _judged(r) -> list[list[transcript.Turn]]:
+    """The recorded connections of the judged clients (steps' come first)."""
+    if r.recorded is None:
+        return []
+    conns = r.recorded.connections
+    return conns[len(r.cell.scenario.before):]
+
+
+def _data(turns: list[transcript.Turn], direction: str) -> bytes:
+    return b"".join(t.data for t in turns if t.kind == DATA and t.direction == direction)
+
+
+def _closed(turns: list[transcript.Turn], direction: str) -> bool:
+    return any(t.kind in (EOF, RST) and t.direction == direction for t in turns)
+
+
+def bad_input(r) -> bool:
+    """Does the cell send what no well-behaved client sends (the raw client,
+    a reset or a half-close before the request)?"""
+    sc = r.cell.scenario
+    return r.cell.client.name == "raw" or any(
+        a in BAD_INPUT_STEP_ARGS for s in sc.before for a in s.args)
+
+
+def _golden_turns(r) -> list[transcript.Turn]:
+    g = r.cell.scenario.golden
+    return g.connections[0] if g.connections else []
+
+
+def _wire_problem(r, role: str) -> tuple[str, str] | None:
+    """A named difference in what the student put on the wire or printed."""
+    sc = r.cell.scenario
+    direction = SERVER if role == "server" else CLIENT
+    exp = Expect.of_turns(_golden_turns(r), direction)
+    for turns in _judged(r)[:3]:
+        got = _data(turns, direction)
+        if got or role == "server":
+            bug = explain_bytes(exp, got)
+            if bug:
+                return bug, (f'your {role} sent "{transcript.escape(got[:120])}"; '
+                             f"the contract has {exp.text()}")
+    want = Expect(sc.stdout) if sc.stdout is not None else \
+        Expect(pattern=sc.stdout_pattern) if sc.stdout_pattern is not None else None
+    if role == "client" and want is not None:
+        for c in r.outcome.clients[:3]:
+            bug = explain_bytes(want, c.stdout, stdout=True)
+            if bug:
+                return bug, (f'your client printed "{transcript.escape(c.stdout[:120])}"; '
+                             f"the contract has {want.text()}")
+    return None
+
+
+def _no_connection(r) -> bool:
+    return r.recorded is not None and not any(_judged(r)) and r.outcome.clients != []
+
+
+def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
+    """(bug id, one line of evidence) for a failing cell, or None."""
+    o = r.outcome
+    role = role_of(r, student)
+    mode = modes.parse(r.cell.mode)
+    reason = r.reason
+    if "cannot reach it" in reason and "only" in reason:
+        return "loopback-only", reason[reason.find("server bound"):] or reason
+    if role == "server" and "server not" in reason and "instead)" in reason:
+        return "wrong-port", reason
+    if "the server never ended its connection" in reason and role == "server":
+        return "never-closes", reason
+    if role == "client" and _no_connection(r):
+        c = o.clients[0]
+        err = verdict._tail_line(c.stderr)
+        if mode.kind == "ipv6" and plain_ok is not False:
+            return "ipv4-only", (f"with host ::1 your client never connected"
+                                 + (f": {err}" if err else ""))
+        if c.timed_out or (c.exit is not None and c.exit.code not in (None, 0)):
+            return "wrong-port", (f"your client never connected to the port it was given"
+                                  + (f": {err}" if err else ""))
+    sx = o.server_exit
+    if role == "server" and o.server_exited_early and sx is not None and \
+            "before binding" not in reason:
+        if sx.signal is None and sx.code == 0 and not bad_input(r):
+            return "single-client", (f"your server exited (code 0) during {r.cell.scenario.name}"
+                                     f" while clients still wanted it")
+        if sx.signal is not None or sx.code:
+            tail = verdict._tail_line(r.server_stderr)
+            how = sx.describe()
+            if mode.kind in SEGMENTING and plain_ok:
+                return "one-recv-server", (f"in {r.cell.mode} mode (the request in pieces) "
+                                           f"your server {how}" + (f": {tail}" if tail else ""))
+            if bad_input(r):
+                return "crash-on-bad-input", (f"{r.cell.scenario.name}: your server {how}"
+                                              + (f": {tail}" if tail else ""))
+    if plain_ok:
+        if mode.kind in SEGMENTING:
+            bug = f"one-recv-{role}"
+            what = "request" if role == "server" else "reply"
+            if role == "client" and mode.kind == "coalesce":
+                bug = None
+            if bug:
+                return bug, (f"passes in plain mode, fails in {r.cell.mode} mode (the {what} "
+                             f"arrives in pieces): {reason}")
+        if mode.kind == "locale-c":
+            return "charset", f"passes with LANG=C.UTF-8, fails with LC_ALL=C: {reason}"
+        if mode.kind == "ipv6" and role == "client":
+            return "ipv4-only", f"passes with 127.0.0.1, fails with ::1: {reason}"
+    hit = _wire_problem(r, role)
+    if hit:
+        return hit
+    conns = _judged(r)
+    timed_out = any(c.timed_out for c in o.clients) or o.cell_timeout_s is not None
+    if role == "server" and r.cell.scenario.before and any(s.background for s in
+                                                           r.cell.scenario.before) \
+            and not r.cell.scenario.restart and conns and \
+            not any(_data(t, SERVER) for t in conns) and (timed_out or not o.clients or
+                                                          any(c.exit and c.exit.code for c in
+                                                              o.clients)):
+        return "one-at-a-time", (f"{r.cell.scenario.name}: while another client stayed "
+                                 f"connected, your server did not answer: {reason}")
+    if role == "server" and timed_out and conns:
+        golden = _golden_turns(r)
+        exp = Expect.of_turns(golden, SERVER)
+        t = conns[0]
+        if _closed(golden, SERVER) and not _closed(t, SERVER) and exp is not None and \
+                exp.matches(_data(t, SERVER)):
+            return "never-closes", (f"the client got the whole reply \"{transcript.escape(_data(t, SERVER)[:80])}\" "
+                                    f"but no EOF: {reason}")
+    return None
+
+
+# --------------------------------------------------------------------------
+# All cells of one student
+
+
+def _pair_key(r) -> tuple[str, str, str]:
+    c = r.cell
+    return c.scenario.name, c.server.name, c.client.name
+
+
+def feedback(r, role: str) -> Unmatched:
+    """What was sent, what the contract expected, what came back."""
+    sc = r.cell.scenario
+    o = r.outcome
+    sent = transcript.escape(sc.stdin[:200]) + (" ..." if len(sc.stdin) > 200 else "")
+    exp = got = ""
+    conns = _judged(r)
+    golden = _golden_turns(r)
+    if conns:
+        cmp = transcript.compare_turns(golden, conns[0], r.cell.protocol.transport)
+        if not cmp.equal and cmp.turn:
+            g = transcript.canonical(golden, r.cell.protocol.transport)
+            rec = transcript.canonical(conns[0], r.cell.protocol.transport)
+            k = cmp.turn - 1
+            exp = f"turn {cmp.turn}: " + (g[k].text() if k < len(g) else "(nothing more)")
+            got = f"turn {cmp.turn}: " + (rec[k].text()[:300] if k < len(rec)
+                                          else "(nothing: the connection ended)")
+    if not exp and o.clients:
+        c = o.clients[0]
+        if sc.stdout is not None and c.stdout != sc.stdout:
+            exp = f'stdout "{transcript.escape(sc.stdout[:200])}"'
+            got = f'stdout "{transcript.escape(c.stdout[:200])}"'
+        elif sc.stdout_pattern is not None and not sc.stdout_pattern.matches(c.stdout):
+            exp = f'stdout ~"{sc.stdout_pattern.source}"'
+            got = f'stdout "{transcript.escape(c.stdout[:200])}"'
+    if not exp and r.server_stderr.strip() and role == "server":
+        got = f"server stderr: {verdict._tail_line(r.server_stderr)}"
+    return Unmatched(r.cell.id, role, r.reason, sent, exp, got)
+
+
+def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
+             probe_port: int | None = None) -> Diagnosis:
+    """Names the student's bugs. results: the student's CellResults;
+    probe_addrs: the addresses the student's server bound in a probe run
+    (harness/check.py), to catch loopback-only without namespaces."""
+    plain: dict[tuple[str, str, str], bool] = {}
+    for r in results:
+        if r.cell.mode == modes.PLAIN:
+            plain[_pair_key(r)] = r.verdict in OK
+    bugs: dict[tuple[str, str], Bug] = {}
+    unmatched: list[Unmatched] = []
+
+    def add(bug_id: str, role: str, cell: str, detail: str) -> None:
+        b = bugs.get((bug_id, role))
+        if b is None:
+            b = bugs[(bug_id, role)] = Bug(bug_id, role, CATALOGUE[bug_id][1])
+        if cell not in b.evidence:
+            b.evidence.append(cell)
+        if detail and len(b.details) < 2 and detail not in b.details:
+            b.details.append(detail)
+
+    if probe_addrs:
+        from harness import netns
+        if netns.loopback_only(probe_addrs):
+            add("loopback-only", "server", "probe:bind",
+                f"started alone, your server listened on {', '.join(sorted(set(probe_addrs)))}"
+                + (f" port {probe_port}" if probe_port else "") + " only")
+    failing = [r for r in results if r.verdict in FAILING and "not built" not in r.reason]
+    explained: dict[tuple[str, str, str, str], str] = {}  # pair+role -> bug id in plain
+    later: list = []
+    for r in failing:
+        role = role_of(r, student)
+        key = _pair_key(r)
+        hit = classify(r, student, plain.get(key))
+        if hit:
+            add(hit[0], role, r.cell.id, hit[1])
+            if r.cell.mode == modes.PLAIN:
+                explained[key + (role,)] = hit[0]
+        else:
+            later.append(r)
+    groups: dict[tuple[str, str], Unmatched] = {}
+    for r in later:
+        role = role_of(r, student)
+        key = _pair_key(r)
+        if plain.get(key) is False and key + (role,) in explained:
+            # Fails in plain mode already, for a named reason: the same bug.
+            add(explained[key + (role,)], role, r.cell.id, "")
+            continue
+        g = (role, r.cell.scenario.name, _short_reason(r.reason))
+        if g in groups:
+            groups[g].same_as.append(r.cell.id)
+        else:
+            groups[g] = feedback(r, role)
+            unmatched.append(groups[g])
+    _suppress(bugs)
+    order = list(CATALOGUE)
+    out = sorted(bugs.values(), key=lambda b: (order.index(b.id), b.role))
+    return Diagnosis(out, unmatched)
+
+
+def _short_reason(reason: str) -> str:
+    """A failure reason without numbers (ports, seconds), to group cells."""
+    return re.sub(r"\d+", "N", reason.split(":")[0])[:80]
+
+
+def _suppress(bugs: dict[tuple[str, str], Bug]) -> None:
+    """A server that exits after its first client also serves one at a time
+    and dies in every robustness scenario: name the cause only."""
+    single = bugs.get(("single-client", "server"))
+    if single is None:
+        return
+    for bid in ("one-at-a-time",):
+        b = bugs.pop((bid, "server"), None)
+        if b:
+            single.evidence.extend(x for x in b.evidence if x not in single.evidence)
+    crash = bugs.get(("crash-on-bad-input", "server"))
+    if crash and all(any(s in e for s in ("/reset-mid-request/", "/half-close-first/"))
+                     for e in crash.evidence):
+        bugs.pop(("crash-on-bad-input", "server"))
+        single.evidence.extend(x for x in crash.evidence if x not in single.evidence)

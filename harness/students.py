@@ -1,0 +1,305 @@
+"""Student folders: find a student's server and client, build them, and turn
+them into a matrix peer (docs/teachers.md, "Student folders").
+
+A folder holds one student's programs for one protocol: `server.py` /
+`client.py`, `Server.java` / `Client.java` (or any class with a main,
+classified by whether it opens a ServerSocket/DatagramSocket) or `server.c`
+/ `client.c`, and an optional `check.yaml` with `protocol`, `server` and
+`client` (command templates, or just a file name). Java and C are compiled
+into a scratch directory; a compile error is a result, not a crash.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from harness.matrix import NAME_RE, PLACEHOLDER_RE, Peer, Template
+
+ROLES = ("server", "client")
+CHECK_YAML = "check.yaml"
+CHECK_KEYS = {"protocol", "server", "client"}
+# Placeholders a check.yaml template may use besides the matrix's own.
+EXTRA_PLACEHOLDERS = ("dir", "classes", "bin")
+CC = ["cc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O1"]
+JAVA_FLAGS = "{java} {jvm} -XX:-UsePerfData -Xlog:all=warning:stderr"
+COMPILE_TIMEOUT_S = 120
+ERROR_LINES = 8  # compiler output lines kept in the report
+
+
+class FolderError(Exception):
+    """The folder cannot be checked as it is (nothing found, ambiguous,
+    a bad check.yaml): a usage problem the teacher or student must fix."""
+
+
+@dataclass
+class Program:
+    """One role's program as found in the folder."""
+
+    role: str
+    language: str  # python, java, c or command
+    source: Path | None  # the file, when auto-detected or named
+    template: str = ""  # command template (after build)
+    java_class: str = ""
+
+
+@dataclass
+class Student:
+    """A student's programs, ready to become a peer."""
+
+    name: str  # the peer name: part of every cell id
+    folder: Path | None
+    protocol: str | None  # from check.yaml (or None: the caller decides)
+    programs: dict[str, Program] = field(default_factory=dict)
+    build_error: str | None = None  # set: the check's verdict is "error"
+    build_log: str = ""
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(r for r in ROLES if r in self.programs)
+
+    def peer(self) -> Peer:
+        """The student as a matrix peer (only call after a successful build)."""
+        tpl = {r: Template(p.template, tuple(shlex.split(p.template)), 0)
+               for r, p in self.programs.items()}
+        # TODO(lead): sandbox=True for student peers once Peer.sandbox (H5) lands on main:
+        # dataclasses.replace(peer, sandbox=True).
+        return Peer(self.name, tpl.get("server"), tpl.get("client"),
+                    (self.protocol,) if self.protocol else None, True, {},
+                    f"student programs in {self.folder}" if self.folder else "student", 0)
+
+
+def peer_name(text: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """A valid, unused peer name from a folder name: lowercase, other
+    characters as '-'; a name that is already a peer gets 'student-'."""
+    name = re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "student"
+    if not NAME_RE.match(name):
+        name = "s-" + name
+    base, n = name, 1
+    if name in taken:
+        base = name = f"student-{name}"
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+# --------------------------------------------------------------------------
+# Detection
+
+
+def _java_main_class(path: Path, text: str) -> str:
+    pkg = re.search(r"^\s*package\s+([\w.]+)\s*;", text, re.M)
+    return (pkg.group(1) + "." if pkg else "") + path.stem
+
+
+def _java_role(text: str) -> str | None:
+    """server / client for a Java source with a main, None without main."""
+    if not re.search(r"static\s+(public\s+)?void\s+main\s*\(", text) and \
+            not re.search(r"void\s+main\s*\(\s*String", text):
+        return None
+    if "ServerSocket" in text or re.search(r"new\s+DatagramSocket\s*\(\s*[^)\s]", text):
+        return "server"
+    return "client"
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def _by_file(folder: Path, role: str, name: str) -> Program:
+    """The program for a file named in check.yaml (server: MyServer.java)."""
+    path = folder / name
+    if not path.is_file():
+        raise FolderError(f"{CHECK_YAML}: {role}: {name} does not exist in {folder}")
+    lang = {".py": "python", ".java": "java", ".c": "c"}.get(path.suffix)
+    if lang is None:
+        raise FolderError(f"{CHECK_YAML}: {role}: {name}: expected a .py, .java or .c file, "
+                          "or a command template with {port}")
+    p = Program(role, lang, path)
+    if lang == "java":
+        p.java_class = _java_main_class(path, _read(path))
+    return p
+
+
+def _detect(folder: Path) -> dict[str, list[Program]]:
+    """Candidates per role from the file names (and Java sources' content)."""
+    found: dict[str, list[Program]] = {r: [] for r in ROLES}
+    for role in ROLES:
+        for name, lang in ((f"{role}.py", "python"), (f"{role}.c", "c")):
+            if (folder / name).is_file():
+                found[role].append(Program(role, lang, folder / name))
+    javas = sorted(folder.glob("*.java"))
+    named = {p.stem: p for p in javas}
+    for role in ROLES:
+        p = named.get(role.capitalize())
+        if p is not None:
+            found[role].append(Program(role, "java", p, java_class=_java_main_class(p, _read(p))))
+    if javas and not any(pr.language == "java" for r in ROLES for pr in found[r]):
+        # No Server.java/Client.java: classify every class with a main.
+        for p in javas:
+            text = _read(p)
+            role = _java_role(text)
+            if role is not None:
+                found[role].append(Program(role, "java", p, java_class=_java_main_class(p, text)))
+    return found
+
+
+def _load_check_yaml(folder: Path) -> dict[str, str]:
+    path = folder / CHECK_YAML
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise FolderError(f"{path}: not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FolderError(f"{path}: must be a mapping (protocol:, server:, client:)")
+    bad = sorted(str(k) for k in data if k not in CHECK_KEYS)
+    if bad:
+        raise FolderError(f"{path}: unknown key(s) {', '.join(bad)} "
+                          f"(allowed: {', '.join(sorted(CHECK_KEYS))})")
+    out = {}
+    for k, v in data.items():
+        if not isinstance(v, str) or not v.strip():
+            raise FolderError(f"{path}: {k} must be a non-empty string")
+        out[k] = v.strip()
+    return out
+
+
+def detect(folder: Path, name: str | None = None,
+           taken: set[str] | frozenset[str] = frozenset()) -> Student:
+    """Returns the student's programs (not built yet). Raises FolderError
+    when nothing is found, a role is ambiguous or check.yaml is wrong."""
+    folder = folder.resolve()
+    if not folder.is_dir():
+        raise FolderError(f"{folder} is not a folder")
+    conf = _load_check_yaml(folder)
+    st = Student(peer_name(name or folder.name, taken), folder, conf.get("protocol"))
+    found = _detect(folder)
+    for role in ROLES:
+        given = conf.get(role)
+        if given is not None:
+            if "{" in given or " " in given:
+                st.programs[role] = Program(role, "command", None, template=given)
+            else:
+                st.programs[role] = _by_file(folder, role, given)
+            continue
+        cands = found[role]
+        if len(cands) > 1:
+            names = ", ".join(p.source.name for p in cands if p.source)
+            raise FolderError(f"{folder}: more than one {role}: {names}; keep one, or name it "
+                              f"in {CHECK_YAML} ({role}: FILE)")
+        if cands:
+            st.programs[role] = cands[0]
+    if not st.programs:
+        raise FolderError(f"{folder}: no server or client found (expected server.py/client.py, "
+                          f"Server.java/Client.java or server.c/client.c, or {CHECK_YAML})")
+    return st
+
+
+def from_commands(name: str, server: str | None, client: str | None,
+                  protocol: str | None, folder: Path | None = None) -> Student:
+    """A student given by explicit command templates (--server-cmd/--client-cmd)."""
+    st = Student(name, folder.resolve() if folder else None, protocol)
+    for role, text in (("server", server), ("client", client)):
+        if text:
+            st.programs[role] = Program(role, "command", None, template=text)
+    return st
+
+
+# --------------------------------------------------------------------------
+# Building
+
+
+def _first_lines(text: str, n: int = ERROR_LINES) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    more = f"\n[... {len(lines) - n} more lines]" if len(lines) > n else ""
+    return "\n".join(lines[:n]) + more
+
+
+def _run(argv: list[str], cwd: Path) -> tuple[int, str]:
+    try:
+        p = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=COMPILE_TIMEOUT_S, check=False)
+    except FileNotFoundError:
+        return 127, f"{argv[0]}: not found (install it to check this language)"
+    except subprocess.TimeoutExpired:
+        return 124, f"{shlex.join(argv)}: still compiling after {COMPILE_TIMEOUT_S} s"
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def _resolve_words(text: str, folder: Path | None, values: dict[str, str]) -> str:
+    """A check.yaml template with {dir}/{classes}/{bin} filled in and words
+    naming a file in the student's folder made absolute (servers run in a
+    scratch directory). Other placeholders are the matrix's, kept."""
+    out = []
+    for word in shlex.split(text):
+        w = PLACEHOLDER_RE.sub(lambda mo: values.get(mo.group(1), mo.group(0)), word)
+        if folder is not None and "{" not in w and not w.startswith(("/", "-")) and \
+                (folder / w).exists():
+            w = str((folder / w).resolve())
+        out.append(w)
+    return shlex.join(out)
+
+
+def build(st: Student, scratch: Path) -> Student:
+    """Compiles what needs compiling into scratch and fills in each
+    program's command template. A compile error sets st.build_error (with
+    the compiler's first lines); it never raises for the student's code."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    classes, binaries = scratch / "classes", scratch / "bin"
+    logs: list[str] = []
+    progs = st.programs.values()
+    if any(p.language == "java" for p in progs) or any(
+            p.language == "command" and "{classes}" in p.template for p in progs):
+        sources = sorted(str(p) for p in (st.folder or scratch).glob("*.java"))
+        classes.mkdir(exist_ok=True)
+        argv = ["javac", "-encoding", "UTF-8", "-d", str(classes)] + sources
+        rc, out = _run(argv, st.folder or scratch)
+        logs.append(f"$ {shlex.join(argv)}\n{out}")
+        if rc != 0:
+            st.build_error = f"javac failed (exit {rc}):\n{_first_lines(out)}"
+    for p in progs:
+        if p.language == "c" and p.source is not None:
+            binaries.mkdir(exist_ok=True)
+            exe = binaries / p.role
+            argv = CC + ["-o", str(exe), str(p.source)]
+            rc, out = _run(argv, p.source.parent)
+            logs.append(f"$ {shlex.join(argv)}\n{out}")
+            if rc != 0 and st.build_error is None:
+                st.build_error = f"cc failed on {p.source.name} (exit {rc}):\n{_first_lines(out)}"
+            p.template = f"{shlex.quote(str(exe))} " + ("{port}" if p.role == "server"
+                                                         else "{host} {port}")
+        elif p.language == "python" and p.source is not None:
+            try:
+                compile(p.source.read_bytes(), str(p.source), "exec")
+            except SyntaxError as e:
+                if st.build_error is None:
+                    st.build_error = (f"{p.source.name}:{e.lineno}: SyntaxError: {e.msg}\n"
+                                      f"    {(e.text or '').rstrip()}")
+            except (OSError, ValueError) as e:
+                st.build_error = st.build_error or f"{p.source.name}: {e}"
+            # -u: the server's stdout is judged in some protocols (udp) and
+            # must not sit in a buffer until the driver stops it.
+            unbuffered = "-u " if p.role == "server" else ""
+            p.template = f"{{python}} {unbuffered}{shlex.quote(str(p.source))} " + \
+                ("{port}" if p.role == "server" else "{host} {port}")
+        elif p.language == "java":
+            p.template = f"{JAVA_FLAGS} -cp {shlex.quote(str(classes))} {p.java_class} " + \
+                ("{port}" if p.role == "server" else "{host} {port}")
+        elif p.language == "command":
+            p.template = _resolve_words(p.template, st.folder, {
+                "dir": str(st.folder or ""), "classes": str(classes), "bin": str(binaries)})
+    st.build_log = "\n".join(logs)
+    if shutil.which("javac") is None and st.build_error and "javac" in st.build_error:
+        st.build_error += "\n(javac is in the Debian package openjdk-17-jdk-headless)"
+    return st
