@@ -289,7 +289,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
     """Starts the student's server alone once and reads the addresses its
     socket is bound to from the kernel's table (no namespaces needed)."""
     peer = cm.peers[ch.name]
-    if peer.server is None:
+    if peer.server is None or not any(c.server.name == ch.name for c in ch.cells):
         return
     port = pool.acquire(1)[0]
     proto = cm.protocols[ch.protocol]
@@ -427,7 +427,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
         progress = Progress(sum(len(ch.cells) for ch in todo))
         interrupted = False
         if todo:
-            interrupted = asyncio.run(_run_all(cm, todo, ctx, opts, not args.no_probe and not ks,
+            interrupted = asyncio.run(_run_all(cm, todo, ctx, opts, not args.no_probe,
                                                scratch, progress))
         progress.clear()
         if interrupted:

@@ -96,6 +96,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
 FAILING = (verdict.FAIL, verdict.ERROR)
 OK = (verdict.PASS, verdict.XFAIL, verdict.XPASS, verdict.DEVIATES)
 SEGMENTING = ("segment", "coalesce")
+# What a crash leaves on stderr (Python, Java) when the process lives on.
+CRASH_MARKERS = (b"Traceback (most recent call last)", b"Exception in thread")
 # Arguments of the raw client's steps that send what no good client sends.
 BAD_INPUT_STEP_ARGS = ("--reset-after", "--half-close-first")
 
@@ -319,6 +321,26 @@ def _wire_problem(r, role: str) -> tuple[str, str] | None:
     return None
 
 
+def _partial(r, role: str) -> str:
+    """The moment a one-recv program acted on part of a message, in words."""
+    if role == "server":
+        # The relay records what it read, not when each piece arrived, so
+        # say what the reply was, not after which piece.
+        golden = Expect.of_turns(_golden_turns(r), SERVER)
+        for turns in _judged(r)[:1]:
+            got = _data(turns, SERVER)
+            if not golden.matches(got):
+                return (f'your server replied "{transcript.escape(got[:60])}" where the '
+                        f"contract has {golden.text()[:80]}")
+        return ""
+    want = r.cell.scenario.stdout
+    for c in r.outcome.clients[:1]:
+        if want and c.stdout and want.startswith(c.stdout) and c.stdout != want:
+            return (f'your client printed "{transcript.escape(c.stdout[:40])}" of '
+                    f'"{transcript.escape(want[:40])}"')
+    return ""
+
+
 def _no_connection(r) -> bool:
     return r.recorded is not None and not any(_judged(r)) and r.outcome.clients != []
 
@@ -347,7 +369,7 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
     sx = o.server_exit
     if role == "server" and o.server_exited_early and sx is not None and \
             "before binding" not in reason:
-        if sx.signal is None and sx.code == 0 and not bad_input(r):
+        if sx.signal is None and sx.code == 0:
             return "single-client", (f"your server exited (code 0) during {r.cell.scenario.name}"
                                      f" while clients still wanted it")
         if sx.signal is not None or sx.code:
@@ -366,25 +388,31 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
             if role == "client" and mode.kind == "coalesce":
                 bug = None
             if bug:
-                return bug, (f"passes in plain mode, fails in {r.cell.mode} mode (the {what} "
-                             f"arrives in pieces): {reason}")
+                return bug, (f"passes in plain mode; in {r.cell.mode} mode (the {what} in "
+                             f"pieces) {_partial(r, role) or reason}")
         if mode.kind == "locale-c":
-            return "charset", f"passes with LANG=C.UTF-8, fails with LC_ALL=C: {reason}"
+            hit = _wire_problem(r, role)
+            return "charset", ("passes with LANG=C.UTF-8; with LC_ALL=C "
+                               + (hit[1] if hit else reason))
         if mode.kind == "ipv6" and role == "client":
             return "ipv4-only", f"passes with 127.0.0.1, fails with ::1: {reason}"
+    if role == "server" and bad_input(r) and any(mk in r.server_stderr for mk in CRASH_MARKERS):
+        # A thread (or handler) died on the input while the process lived on.
+        tail = verdict._tail_line(r.server_stderr)
+        return "crash-on-bad-input", f"{r.cell.scenario.name}: your server failed: {tail}"
     hit = _wire_problem(r, role)
     if hit:
         return hit
     conns = _judged(r)
     timed_out = any(c.timed_out for c in o.clients) or o.cell_timeout_s is not None
-    if role == "server" and r.cell.scenario.before and any(s.background for s in
-                                                           r.cell.scenario.before) \
-            and not r.cell.scenario.restart and conns and \
-            not any(_data(t, SERVER) for t in conns) and (timed_out or not o.clients or
-                                                          any(c.exit and c.exit.code for c in
-                                                              o.clients)):
-        return "one-at-a-time", (f"{r.cell.scenario.name}: while another client stayed "
-                                 f"connected, your server did not answer: {reason}")
+    sc = r.cell.scenario
+    waiting = [c for c in o.clients if c.timed_out and not c.stdout]
+    if role == "server" and any(s.background for s in sc.before) and not sc.restart and \
+            waiting and not o.server_exited_early:
+        # The judged client got nothing until it gave up (the reply may come
+        # once the silent client is stopped, too late).
+        return "one-at-a-time", (f"{sc.name}: while another client stayed connected and "
+                                 f"silent, your server did not answer: {reason}")
     if role == "server" and timed_out and conns:
         golden = _golden_turns(r)
         exp = Expect.of_turns(golden, SERVER)

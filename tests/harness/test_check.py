@@ -1,0 +1,249 @@
+"""`harness check`: finding a student's programs in a folder (Python, Java,
+C, check.yaml, ambiguity), building them (a compile error is a result),
+the student as a peer that inherits the C reference's known failures, and
+real end-to-end checks of the fixture students (tests/harness/fixtures/
+students): a correct one passes, a one-recv() server is named, and a class
+run writes its summary."""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+
+import support
+from harness import check, cli, matrix, students
+from harness.students import FolderError
+
+# This module's ports (H3's slice of the helpers' ranges, see the brief).
+PORTS = "15500-15999"
+STUDENTS = support.FIXTURES / "students"
+# The references' build (ctest sets it; by hand: the repository's build/).
+BUILD = Path(os.environ.get("SL_BUILD_DIR", support.ROOT / "build"))
+M = matrix.load(support.ROOT / "matrix.yaml", support.ROOT)
+JAVA_SERVER = """import java.net.*;
+public class {name} {{
+    public static void main(String[] args) throws Exception {{
+        try (ServerSocket s = new ServerSocket(Integer.parseInt(args[0]))) {{ s.accept(); }}
+    }}
+}}
+"""
+JAVA_CLIENT = """public class {name} {{
+    public static void main(String[] args) {{ System.out.println("hi"); }}
+}}
+"""
+
+
+class FolderTestCase(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="harness-check-test-")
+        self.dir = Path(self._tmp.name)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def folder(self, name: str, files: dict[str, str]) -> Path:
+        d = self.dir / name
+        d.mkdir(parents=True)
+        for f, text in files.items():
+            (d / f).write_text(text, encoding="utf-8")
+        return d
+
+
+class DetectTest(FolderTestCase):
+    def test_python_folder(self):
+        st = students.detect(self.folder("Ana Lima", {"server.py": "", "client.py": ""}))
+        self.assertEqual(st.name, "ana-lima")
+        self.assertEqual({r: p.language for r, p in st.programs.items()},
+                         {"server": "python", "client": "python"})
+        self.assertIsNone(st.protocol)
+
+    def test_java_by_class_name_and_by_content(self):
+        st = students.detect(self.folder("j1", {"Server.java": "", "Client.java": ""}))
+        self.assertEqual({r: p.java_class for r, p in st.programs.items()},
+                         {"server": "Server", "client": "Client"})
+        st = students.detect(self.folder("j2", {
+            "EchoServer.java": JAVA_SERVER.format(name="EchoServer"),
+            "Talk.java": JAVA_CLIENT.format(name="Talk"),
+            "Util.java": "class Util {}"}))
+        self.assertEqual({r: p.java_class for r, p in st.programs.items()},
+                         {"server": "EchoServer", "client": "Talk"})
+
+    def test_c_folder_with_only_a_server(self):
+        st = students.detect(self.folder("c1", {"server.c": ""}))
+        self.assertEqual(st.roles, ("server",))
+        self.assertEqual(st.programs["server"].language, "c")
+
+    def test_check_yaml_protocol_commands_and_file_names(self):
+        d = self.folder("y", {"srv.py": "", "Talk.java": JAVA_CLIENT.format(name="Talk"),
+                              "check.yaml": "protocol: upper\nserver: srv.py\n"
+                                            "client: '{java} -cp {classes} Talk {host} {port}'\n"})
+        st = students.detect(d)
+        self.assertEqual(st.protocol, "upper")
+        self.assertEqual(st.programs["server"].source, d / "srv.py")
+        self.assertEqual(st.programs["client"].language, "command")
+
+    def test_problems_are_folder_errors(self):
+        cases = {
+            "both": ({"server.py": "", "server.c": ""}, "more than one server"),
+            "two-java-servers": ({"A.java": JAVA_SERVER.format(name="A"),
+                                  "B.java": JAVA_SERVER.format(name="B")}, "A.java, B.java"),
+            "empty": ({"notes.txt": "hi"}, "no server or client found"),
+            "bad-key": ({"server.py": "", "check.yaml": "protocl: upper\n"}, "protocl"),
+            "missing-file": ({"check.yaml": "server: nope.py\n"}, "nope.py does not exist"),
+            "not-yaml": ({"server.py": "", "check.yaml": "protocol: [\n"}, "not valid YAML"),
+        }
+        for name, (files, words) in cases.items():
+            with self.subTest(name):
+                with self.assertRaisesRegex(FolderError, words):
+                    students.detect(self.folder(name, files))
+
+    def test_names_never_clash_with_peers(self):
+        self.assertEqual(students.peer_name("python", {"python", "c"}), "student-python")
+        self.assertEqual(students.peer_name("Zé Silva!"), "z-silva")
+
+
+class BuildTest(FolderTestCase):
+    def build(self, d: Path) -> students.Student:
+        return students.build(students.detect(d), self.dir / "scratch" / d.name)
+
+    def test_c_compiles_into_scratch(self):
+        st = self.build(self.folder("c", {"server.c": "int main(void) { return 0; }\n"}))
+        self.assertIsNone(st.build_error)
+        exe = self.dir / "scratch" / "c" / "bin" / "server"
+        self.assertTrue(exe.is_file())
+        self.assertEqual(st.programs["server"].template, f"{exe} {{port}}")
+
+    def test_compile_errors_are_results_with_the_first_lines(self):
+        cases = {"server.c": "int main(void) { return 0 }\n",
+                 "Server.java": "public class Server { void f() { int x = } }\n",
+                 "server.py": "def f(:\n    pass\n"}
+        for f, text in cases.items():
+            with self.subTest(f):
+                st = self.build(self.folder(f.replace(".", "-"), {f: text}))
+                self.assertIsNotNone(st.build_error)
+                self.assertRegex(st.build_error, r"(error|SyntaxError)")
+                self.assertIn(f, st.build_error)
+
+    def test_java_compiles_and_runs_its_class(self):
+        st = self.build(self.folder("j", {"Server.java": JAVA_SERVER.format(name="Server")}))
+        self.assertIsNone(st.build_error, st.build_log)
+        self.assertTrue((self.dir / "scratch" / "j" / "classes" / "Server.class").is_file())
+        self.assertIn(" Server {port}", st.programs["server"].template)
+
+
+class CheckMatrixTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        st = students.from_commands("alice", "{python} s.py {port}",
+                                    "{python} c.py {host} {port}", "echo-repr")
+        cls.ch = check.Checked(st, "echo-repr")
+        cls.cm = check.check_matrix(M, [cls.ch], ["c", "python", "java"])
+
+    def test_known_failures_are_the_c_references_in_the_same_place(self):
+        for cid in ("echo-repr/hello/alice/python/segment", "echo-repr/idle-client/python/c/plain",
+                    "echo-repr/hello/python/alice/segment"):
+            stand_in = cid.replace("alice", "c")
+            self.assertIsNotNone(M.known_failure(stand_in), stand_in)
+            self.assertIs(self.cm.known_failure(cid), M.known_failure(stand_in))
+        self.assertIsNone(self.cm.known_failure("echo-repr/hello/alice/c/plain"))
+
+    def test_cells_student_with_every_reference_never_with_itself(self):
+        cells = check.student_cells(self.cm, self.ch, ("plain",), [])
+        pairs = {(c.server.name, c.client.name) for c in cells}
+        self.assertIn(("alice", "raw"), pairs)
+        self.assertIn(("python", "alice"), pairs)
+        self.assertNotIn(("alice", "alice"), pairs)
+        self.assertTrue(all("alice" in p for p in pairs))
+        # A scenario that names its servers ([c, java]) takes the student's too.
+        self.assertIn("echo-repr/big-line/alice/raw/plain", {c.id for c in cells})
+        # Robustness scenarios judge the server with the C client only.
+        self.assertNotIn("echo-repr/idle-client/c/alice/plain", {c.id for c in cells})
+        self.assertIn("echo-repr/idle-client/alice/c/plain", {c.id for c in cells})
+
+
+def run_check(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["check", "--ports", PORTS, "--jobs", "2", "--build", str(BUILD)] + argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+class EndToEndTest(unittest.TestCase):
+    """Real runs: the fixture students against the C reference, plain and
+    segment modes, two scenarios (a few seconds)."""
+
+    FAST = ["--references", "c", "--mode", "plain,segment", "-k", "/hello/", "-k", "/accents/"]
+
+    def setUp(self):
+        if not (BUILD / "c" / "upper" / "server").is_file():
+            self.skipTest(f"the C references are not built in {BUILD}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="harness-check-e2e-")
+        self.dir = Path(self._tmp.name)
+        os.environ["NO_COLOR"] = "1"
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def test_a_correct_student_passes(self):
+        out = self.dir / "good"
+        code, text, err = run_check([str(STUDENTS / "upper-good"), "-p", "upper",
+                                     "--out", str(out)] + self.FAST)
+        self.assertEqual(code, 0, text + err)
+        data = json.loads((out / "check.json").read_text())
+        self.assertEqual((data["version"], data["student"], data["protocol"], data["verdict"]),
+                         (1, "upper-good", "upper", "pass"))
+        self.assertEqual(data["bugs"], [])
+        self.assertEqual({c["role"] for c in data["cells"]}, {"server", "client"})
+        for c in data["cells"]:
+            self.assertEqual(set(c) >= {"id", "verdict", "reason", "mode", "scenario", "role"},
+                             True)
+        gs = json.loads((out / "results.json").read_text())
+        self.assertEqual(gs["score"], sum(t["max_score"] for t in gs["tests"]))
+        self.assertTrue(all(t["status"] == "passed" for t in gs["tests"]))
+        self.assertTrue((out / "run" / "report.html").is_file())
+        self.assertIn("upper-good: PASS", text)
+
+    def test_a_class_names_the_one_recv_server_and_a_compile_error(self):
+        cls = self.dir / "class"
+        for name in ("upper-good", "upper-one-recv"):
+            shutil.copytree(STUDENTS / name, cls / name)
+        (cls / "broken").mkdir()
+        (cls / "broken" / "server.c").write_text("int main(void) { return 0 }\n")
+        out = self.dir / "out"
+        code, text, err = run_check(["--class", str(cls), "-p", "upper", "--out", str(out)]
+                                    + self.FAST)
+        self.assertEqual(code, 1, text + err)
+        rows = {r["student"]: r for r in
+                csv.DictReader((out / "class.csv").read_text().splitlines())}
+        self.assertEqual({k: v["verdict"] for k, v in rows.items()},
+                         {"upper-good": "pass", "upper-one-recv": "fail", "broken": "error"})
+        self.assertEqual(rows["upper-one-recv"]["bugs"], "one-recv-server")
+        bad = json.loads((out / "upper-one-recv" / "check.json").read_text())
+        [bug] = bad["bugs"]
+        self.assertEqual((bug["id"], bug["role"]), ("one-recv-server", "server"))
+        self.assertTrue(all(e.endswith("/segment") for e in bug["evidence"]))
+        broken = json.loads((out / "broken" / "check.json").read_text())
+        self.assertEqual(broken["verdict"], "error")
+        self.assertIn("error", broken["error"])
+        html = (out / "class.html").read_text()
+        self.assertIn("one-recv-server", html)
+        self.assertNotIn("<script", html)
+        self.assertIn("1 pass, 1 fail, 1 error", text)
+
+    def test_usage_errors_exit_2(self):
+        for argv in ([str(STUDENTS / "upper-good")],  # no protocol
+                     [str(STUDENTS / "upper-good"), "-p", "nope"],
+                     [str(STUDENTS / "upper-good"), "-p", "upper", "--references", "cobol"],
+                     []):
+            with self.subTest(argv=argv):
+                code, _, err = run_check(argv)
+                self.assertEqual(code, 2, err)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,243 @@
+"""The diagnosis rules on synthetic cell results (no processes): each named
+bug from the evidence that identifies it, the mode rules (fails only in
+segment / locale-c / ipv6), a plain failure explaining the other modes,
+and plain feedback for what no rule explains."""
+
+import unittest
+
+import support
+from harness import check, diagnose, matrix, runner, students, transcript
+from harness.processes import Exit
+from harness.transcript import CLIENT, DATA, EOF, RST, SERVER, Turn
+from harness.verdict import FAIL, PASS, ClientOutcome, Judgement, Outcome
+
+M = matrix.load(support.ROOT / "matrix.yaml", support.ROOT)
+ME = "alice"
+
+
+def _matrix(protocol: str) -> check.CheckMatrix:
+    st = students.from_commands(ME, "{python} s.py {port}", "{python} c.py {host} {port}",
+                                protocol)
+    return check.check_matrix(M, [check.Checked(st, protocol)], ["c", "python", "java"])
+
+
+CM = {p: _matrix(p) for p in ("upper", "echo", "timeofday")}
+
+
+def d(direction: str, data: bytes) -> Turn:
+    return Turn(direction, DATA, data)
+
+
+def result(cell_id: str, verdict: str = FAIL, reason: str = "output mismatch", *,
+           stdout: bytes | None = None, turns: list[Turn] | None = None, conns=None,
+           timed_out: bool = False, code: int = 0, stderr: bytes = b"",
+           server_exit: Exit | None = None, early: bool = False,
+           server_stderr: bytes = b"") -> runner.CellResult:
+    proto, sc, server, client, mode = cell_id.split("/")
+    cm = CM[proto]
+    cell = matrix.Cell(cm.protocols[proto], cm.protocols[proto].scenarios[sc],
+                       cm.peers[server], cm.peers[client], mode)
+    o = Outcome(server_exit=server_exit or Exit(None, 15, True), server_exited_early=early)
+    o.clients = [ClientOutcome(1, ["client"], Exit(code) if not timed_out else Exit(None, 15),
+                               stdout if stdout is not None else (cell.scenario.stdout or b""),
+                               stderr, timed_out=timed_out)]
+    if conns is None:
+        conns = [turns if turns is not None else cell.scenario.golden.connections[0]]
+    rec = transcript.Transcript(cell.protocol.transport, conns)
+    return runner.CellResult(cell, 1, Judgement(verdict, reason), o, 0.1,
+                             recorded=rec, server_stderr=server_stderr)
+
+
+def ok(cell_id: str) -> runner.CellResult:
+    return result(cell_id, PASS, "")
+
+
+def names(results, **kw) -> list[tuple[str, str]]:
+    return [(b.id, b.role) for b in diagnose.diagnose(results, ME, **kw).bugs]
+
+
+HELLO_REQ = d(CLIENT, b"hello, world\n")
+
+
+class ExplainBytesTest(unittest.TestCase):
+    E = diagnose.Expect(b"HELLO, WORLD\n")
+
+    def test_each_named_difference(self):
+        cases = {b"HELLO, WORLD": "no-newline", b"HELLO, WORLD\r\n": "crlf",
+                 b"b'HELLO, WORLD\\n'": "bytes-repr", b"HELLO, WORLD\n": None,
+                 b"nothing alike": None}
+        for got, want in cases.items():
+            with self.subTest(got=got):
+                self.assertEqual(diagnose.explain_bytes(self.E, got), want)
+
+    def test_extra_output_only_for_what_a_client_printed(self):
+        got = b"Resposta: HELLO, WORLD\n"
+        self.assertIsNone(diagnose.explain_bytes(self.E, got))
+        self.assertEqual(diagnose.explain_bytes(self.E, got, stdout=True), "extra-output")
+
+    def test_charset_variants_of_a_literal(self):
+        e = diagnose.Expect("A\u00e7\u00e3O \u00e9 OK\n".encode())
+        for got in (b"A??O ? OK\n", "A\ufffd\ufffdO \ufffd OK\n".encode(),
+                    "A\u00e7\u00e3O \u00e9 OK\n".encode("latin-1")):
+            with self.subTest(got=got):
+                self.assertEqual(diagnose.explain_bytes(e, got), "charset")
+
+    def test_charset_in_a_pattern_keeps_its_placeholders(self):
+        e = diagnose.Expect(pattern=transcript.Pattern("Agora \\xc3\\xa9:{javadate}\\n"))
+        got = b"Agora ?:Tue Dec 01 08:00:00 UTC 2026\n"
+        self.assertEqual(diagnose.explain_bytes(e, got), "charset")
+        self.assertIsNone(diagnose.explain_bytes(e, b"Agora \xc3\xa9:yesterday\n"))
+
+
+class ServerBugsTest(unittest.TestCase):
+    def test_no_newline_and_crlf_and_bytes_repr_on_the_wire(self):
+        for reply, bug in ((b"HELLO, WORLD", "no-newline"), (b"HELLO, WORLD\r\n", "crlf"),
+                           (b"b'HELLO, WORLD\\n'", "bytes-repr")):
+            with self.subTest(bug=bug):
+                r = result(f"upper/hello/{ME}/c/plain", turns=[
+                    HELLO_REQ, d(SERVER, reply), Turn(CLIENT, EOF), Turn(SERVER, EOF)],
+                    stdout=reply)
+                self.assertEqual(names([r]), [(bug, "server")])
+
+    def test_one_recv_server_fails_only_in_segment_modes(self):
+        rs = [ok(f"upper/hello/{ME}/c/plain"),
+              result(f"upper/hello/{ME}/c/segment", reason="client exit code 1", code=1,
+                     turns=[HELLO_REQ, d(SERVER, b"H"), Turn(CLIENT, RST)])]
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual([(b.id, b.evidence) for b in diag.bugs],
+                         [("one-recv-server", [f"upper/hello/{ME}/c/segment"])])
+        self.assertIn('replied "H"', diag.bugs[0].details[0])
+
+    def test_single_client_the_server_exited_by_itself(self):
+        r = result(f"upper/reset-mid-request/{ME}/c/plain", reason="client exit code 1",
+                   code=1, conns=[[], []], early=True, server_exit=Exit(0))
+        self.assertEqual(names([r]), [("single-client", "server")])
+
+    def test_single_client_names_the_cause_of_one_at_a_time_too(self):
+        rs = [result(f"upper/reset-mid-request/{ME}/c/plain", code=1, conns=[[], []],
+                     early=True, server_exit=Exit(0)),
+              result(f"upper/idle-client/{ME}/c/plain", reason="timeout", timed_out=True,
+                     stdout=b"", conns=[[], [HELLO_REQ]])]
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual([b.id for b in diag.bugs], ["single-client"])
+        self.assertEqual(len(diag.bugs[0].evidence), 2)
+
+    def test_one_at_a_time_the_judged_client_got_nothing_while_another_held_on(self):
+        r = result(f"upper/idle-client/{ME}/c/plain", reason="timeout", timed_out=True,
+                   stdout=b"", conns=[[Turn(CLIENT, EOF)], [HELLO_REQ, d(SERVER, b"HELLO")]])
+        self.assertEqual(names([r]), [("one-at-a-time", "server")])
+
+    def test_crash_on_bad_input_process_or_thread(self):
+        dead = result(f"upper/binary/{ME}/raw/plain", early=True, server_exit=Exit(1),
+                      stdout=b"", turns=[d(CLIENT, b"\x00abc\xff\n"), Turn(SERVER, RST)],
+                      server_stderr=b"UnicodeDecodeError: 'utf-8' codec can't decode\n")
+        thread = result(f"upper/binary/{ME}/raw/plain", stdout=b"",
+                        turns=[d(CLIENT, b"\x00abc\xff\n"), Turn(SERVER, EOF)],
+                        server_stderr=b"Traceback (most recent call last):\n  x\nValueError\n")
+        for r in (dead, thread):
+            self.assertEqual(names([r]), [("crash-on-bad-input", "server")])
+
+    def test_never_closes_whole_reply_but_no_eof(self):
+        r = result(f"upper/hello/{ME}/c/plain", reason="timeout", timed_out=True,
+                   turns=[HELLO_REQ, d(SERVER, b"HELLO, WORLD\n"), Turn(CLIENT, EOF)])
+        self.assertEqual(names([r]), [("never-closes", "server")])
+
+    def test_loopback_only_from_two_hosts_or_the_bind_probe(self):
+        r = result(f"upper/hello/{ME}/c/two-hosts", conns=[],
+                   reason="server bound to 127.0.0.1 port 20001 only: a client on another "
+                          "host (10.213.0.1) cannot reach it")
+        self.assertEqual(names([r]), [("loopback-only", "server")])
+        diag = diagnose.diagnose([ok(f"upper/hello/{ME}/c/plain")], ME, ["127.0.0.1"], 20001)
+        self.assertEqual([(b.id, b.evidence) for b in diag.bugs],
+                         [("loopback-only", ["probe:bind"])])
+        self.assertEqual(names([], probe_addrs=["0.0.0.0"]), [])
+        self.assertEqual(names([], probe_addrs=["::"]), [])
+
+    def test_wrong_port_server(self):
+        r = result(f"upper/hello/{ME}/c/plain", conns=[],
+                   reason="server not listening on port 20000 after 10 s (it is listening "
+                          "on 20007 instead)")
+        self.assertEqual(names([r]), [("wrong-port", "server")])
+
+
+class ClientBugsTest(unittest.TestCase):
+    def test_printed_output(self):
+        for out, bug in ((b"Resposta: HELLO, WORLD\n", "extra-output"),
+                         (b"b'HELLO, WORLD\\n'\n", "bytes-repr")):
+            with self.subTest(bug=bug):
+                r = result(f"upper/hello/c/{ME}/plain", stdout=out)
+                self.assertEqual(names([r]), [(bug, "client")])
+
+    def test_request_without_newline(self):
+        r = result(f"upper/hello/c/{ME}/plain", reason="transcript mismatch at turn 1",
+                   turns=[d(CLIENT, b"hello, world"), Turn(CLIENT, EOF),
+                          d(SERVER, b"HELLO, WORLD"), Turn(SERVER, EOF)],
+                   stdout=b"HELLO, WORLD")
+        self.assertEqual(names([r]), [("no-newline", "client")])
+
+    def test_one_recv_client_fails_only_in_segment_modes(self):
+        rs = [ok(f"upper/hello/c/{ME}/plain"),
+              result(f"upper/hello/c/{ME}/segment", stdout=b"H")]
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual([b.id for b in diag.bugs], ["one-recv-client"])
+        self.assertIn('printed "H"', diag.bugs[0].details[0])
+
+    def test_charset_fails_only_in_locale_c(self):
+        rs = [ok(f"upper/accents/c/{ME}/plain"),
+              result(f"upper/accents/c/{ME}/locale-c", stdout=b"A??O ? OK\n")]
+        self.assertEqual(names(rs), [("charset", "client")])
+
+    def test_ipv4_only_never_connected_to_ipv6(self):
+        rs = [ok(f"upper/hello/c/{ME}/plain"),
+              result(f"upper/hello/c/{ME}/ipv6", code=1, stdout=b"", conns=[],
+                     stderr=b"socket.gaierror: Address family for hostname not supported\n")]
+        self.assertEqual(names(rs), [("ipv4-only", "client")])
+
+    def test_wrong_port_never_connected_at_all(self):
+        r = result(f"upper/hello/c/{ME}/plain", code=1, stdout=b"", conns=[],
+                   stderr=b"ConnectionRefusedError: [Errno 111] Connection refused\n")
+        self.assertEqual(names([r]), [("wrong-port", "client")])
+
+
+class AggregationTest(unittest.TestCase):
+    def test_a_plain_failure_explains_the_same_pairing_in_other_modes(self):
+        turns = [HELLO_REQ, d(SERVER, b"HELLO, WORLD"), Turn(CLIENT, EOF), Turn(SERVER, EOF)]
+        rs = [result(f"upper/hello/{ME}/c/{m}", turns=turns, stdout=b"HELLO, WORLD")
+              for m in ("plain", "segment", "latency=50")]
+        rs.append(result(f"upper/hello/{ME}/c/ipv6", reason="something else entirely",
+                         turns=[HELLO_REQ], stdout=b""))
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual([b.id for b in diag.bugs], ["no-newline"])
+        self.assertEqual(len(diag.bugs[0].evidence), 4)
+        self.assertEqual(diag.unmatched, [])
+
+    def test_unmatched_failure_gets_sent_expected_got(self):
+        r = result(f"upper/hello/{ME}/c/plain", stdout=b"nope\n",
+                   turns=[HELLO_REQ, d(SERVER, b"nope\n"), Turn(CLIENT, EOF), Turn(SERVER, EOF)])
+        r2 = result(f"upper/hello/{ME}/java/plain", stdout=b"nope\n",
+                    turns=[HELLO_REQ, d(SERVER, b"nope\n"), Turn(CLIENT, EOF),
+                           Turn(SERVER, EOF)])
+        diag = diagnose.diagnose([r, r2], ME)
+        self.assertEqual(diag.bugs, [])
+        [u] = diag.unmatched
+        self.assertEqual(u.sent, "hello, world\\n")
+        self.assertIn('< "HELLO, WORLD\\n"', u.expected)
+        self.assertIn('< "nope\\n"', u.got)
+        self.assertEqual(u.same_as, [f"upper/hello/{ME}/java/plain"])
+
+    def test_passing_and_known_failure_cells_name_nothing(self):
+        from harness.verdict import XFAIL, XPASS
+        rs = [ok(f"upper/hello/{ME}/c/plain"), result(f"upper/hello/{ME}/python/plain", XFAIL),
+              result(f"upper/hello/{ME}/python/segment", XPASS)]
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual((diag.bugs, diag.unmatched), ([], []))
+
+    def test_catalogue_ids_are_the_briefs(self):
+        self.assertEqual(sorted(diagnose.CATALOGUE), sorted(
+            "one-recv-server one-recv-client no-newline crlf loopback-only charset "
+            "single-client one-at-a-time bytes-repr extra-output wrong-port "
+            "crash-on-bad-input never-closes ipv4-only".split()))
+
+
+if __name__ == "__main__":
+    unittest.main()
