@@ -405,22 +405,21 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
         return hit
     conns = _judged(r)
     timed_out = any(c.timed_out for c in o.clients) or o.cell_timeout_s is not None
-    sc = r.cell.scenario
-    waiting = [c for c in o.clients if c.timed_out and not c.stdout]
-    if role == "server" and any(s.background for s in sc.before) and not sc.restart and \
-            waiting and not o.server_exited_early:
-        # The judged client got nothing until it gave up (the reply may come
-        # once the silent client is stopped, too late).
-        return "one-at-a-time", (f"{sc.name}: while another client stayed connected and "
-                                 f"silent, your server did not answer: {reason}")
     if role == "server" and timed_out and conns:
         golden = _golden_turns(r)
         exp = Expect.of_turns(golden, SERVER)
-        t = conns[0]
-        if _closed(golden, SERVER) and not _closed(t, SERVER) and exp is not None and \
-                exp.matches(_data(t, SERVER)):
-            return "never-closes", (f"the client got the whole reply \"{transcript.escape(_data(t, SERVER)[:80])}\" "
-                                    f"but no EOF: {reason}")
+        got = _data(conns[0], SERVER)
+        if _closed(golden, SERVER) and not _closed(conns[0], SERVER) and exp.matches(got):
+            return "never-closes", (f'the client got the whole reply "{transcript.escape(got[:80])}"'
+                                    f" but no EOF: {reason}")
+    sc = r.cell.scenario
+    if role == "server" and any(s.background for s in sc.before) and not sc.restart and \
+            timed_out and not o.server_exited_early:
+        # The judged client gave up waiting (its reply may come once the
+        # silent client is stopped, too late; and a killed client's
+        # buffered stdout is lost, so only the timeout says it).
+        return "one-at-a-time", (f"{sc.name}: while another client stayed connected and "
+                                 f"silent, your server did not answer: {reason}")
     return None
 
 

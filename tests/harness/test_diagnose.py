@@ -127,6 +127,13 @@ class ServerBugsTest(unittest.TestCase):
                    stdout=b"", conns=[[Turn(CLIENT, EOF)], [HELLO_REQ, d(SERVER, b"HELLO")]])
         self.assertEqual(names([r]), [("one-at-a-time", "server")])
 
+    def test_never_closes_is_not_one_at_a_time_with_an_idle_client(self):
+        # The judged client got its whole reply, but no EOF (and the killed
+        # client's buffered stdout is lost).
+        r = result(f"upper/idle-client/{ME}/c/plain", reason="timeout", timed_out=True,
+                   stdout=b"", conns=[[d(SERVER, b"")], [HELLO_REQ, d(SERVER, b"HELLO, WORLD\n")]])
+        self.assertEqual(names([r]), [("never-closes", "server")])
+
     def test_crash_on_bad_input_process_or_thread(self):
         dead = result(f"upper/binary/{ME}/raw/plain", early=True, server_exit=Exit(1),
                       stdout=b"", turns=[d(CLIENT, b"\x00abc\xff\n"), Turn(SERVER, RST)],
