@@ -385,7 +385,8 @@ class Progress:
             self.stream.flush()
 
 
-def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple[str, ...]]:
+def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple[str, ...],
+                      Path]:
     """Detects, builds and runs every student; returns what the outputs need."""
     path = Path(args.matrix) if args.matrix else Path(__file__).resolve().parent.parent / \
         "matrix.yaml"
@@ -408,13 +409,19 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
     build = Path(args.build)
     build = build if build.is_absolute() else Path.cwd() / build
     ctx = matrix.CommandContext.create(m.root, build)
+    base = Path(args.out) if args.out else Path("results/check") / (
+        Path(args.class_dir).resolve().name if args.class_dir else checked[0].name)
     scratch = Path(tempfile.mkdtemp(prefix="harness-check-"))
     t0 = time.monotonic()
     try:
         for ch in checked:
+            ch.out = base / ch.name if args.class_dir else base
             if ch.error:
                 continue
-            students.build(ch.student, scratch / ch.name)
+            # Compiled programs go with the results, so each cell's cmd.sh
+            # still runs after check has ended.
+            shutil.rmtree(ch.out / "build", ignore_errors=True)
+            students.build(ch.student, (ch.out / "build").resolve())
             if ch.student.build_error:
                 ch.error = ch.student.build_error
             else:
@@ -439,6 +446,8 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
         progress = Progress(sum(len(ch.cells) for ch in todo))
         interrupted = False
         if todo:
+            print(f"checking {len(todo)} student(s): {progress.total} cells, jobs {args.jobs}",
+                  file=sys.stderr, flush=True)
             interrupted = asyncio.run(_run_all(cm, todo, ctx, opts, not args.no_probe,
                                                scratch, progress))
         progress.clear()
@@ -452,7 +461,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
                 ch.diagnosis = diagnose.diagnose(ch.results, ch.name, addrs, port)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return cm, checked, time.monotonic() - t0, refs, notes, ms
+    return cm, checked, time.monotonic() - t0, refs, notes, ms, base
 
 
 # --------------------------------------------------------------------------
@@ -676,7 +685,7 @@ def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
 def cmd_check(args: argparse.Namespace) -> int:
     """Returns 0 when every student passes, 1 otherwise, 2 on usage errors."""
     try:
-        cm, checked, elapsed, refs, notes, ms = run(args)
+        cm, checked, elapsed, refs, notes, ms, base = run(args)
     except Usage as e:
         print(f"python3 -m harness check: {e}", file=sys.stderr)
         return 2
@@ -687,16 +696,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     uni = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
     if args.class_dir:
         from harness import classroom
-        base = Path(args.out) if args.out else Path("results/check") / Path(args.class_dir).name
         for ch in checked:
-            write_student(ch, base / ch.name, cm, refs, ms, elapsed)
+            write_student(ch, ch.out, cm, refs, ms, elapsed)
         classroom.write(checked, base, ms, refs)
         print(classroom.summary(checked, ms, colour, uni))
         print(f"{len(checked)} students, {sum(len(ch.results) for ch in checked)} cells in "
               f"{elapsed:.1f} s (jobs {args.jobs}); results: {base}/class.html, class.csv")
     else:
         ch = checked[0]
-        base = Path(args.out) if args.out else Path("results/check") / ch.name
         write_student(ch, base, cm, refs, ms, elapsed)
         print(f"references: {', '.join(refs)}; modes: {', '.join(ms)}")
         print(format_student(ch, ms, refs, colour, uni))

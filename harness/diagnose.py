@@ -480,7 +480,9 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
             b = bugs[(bug_id, role)] = Bug(bug_id, role, CATALOGUE[bug_id][1])
         if cell not in b.evidence:
             b.evidence.append(cell)
-        if detail and len(b.details) < 2 and detail not in b.details:
+        # Two details that differ only in numbers (times, ports) say one thing.
+        seen = {re.sub(r"\d+", "N", x) for x in b.details}
+        if detail and len(b.details) < 2 and re.sub(r"\d+", "N", detail) not in seen:
             b.details.append(detail)
 
     if probe_addrs:
