@@ -29,7 +29,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import diagnose, matrix, modes, netns, processes, report, runner, students, verdict
+from harness import (diagnose, matrix, modes, netns, processes, report, runner, sandbox,
+                     students, verdict)
 from harness.matrix import Cell, Matrix, Peer
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
 from harness.students import FolderError, Student
@@ -295,19 +296,31 @@ def _validate_templates(ch: Checked) -> None:
 
 
 async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
-                 pool: PortPool, scratch: Path) -> None:
+                 pool: PortPool, scratch: Path, limits: sandbox.Limits) -> None:
     """Starts the student's server alone once and reads the addresses its
-    socket is bound to from the kernel's table (no namespaces needed)."""
+    socket is bound to from the kernel's table (no namespaces needed). It
+    runs sandboxed like in the cells: the limits and, as root, its own uid."""
     peer = cm.peers[ch.name]
     if peer.server is None or not any(c.server.name == ch.name for c in ch.cells):
         return
-    port = pool.acquire(1)[0]
     proto = cm.protocols[ch.protocol]
-    argv = matrix.render(peer.server, ctx, proto, port)
     d = scratch / f"probe-{ch.name}"
     d.mkdir(parents=True, exist_ok=True)
-    child = None
+    uids = sandbox.UidPool() if peer.sandbox and sandbox.can_switch_uid() else None
+    if uids is not None:
+        py = sandbox.python_for_sandbox(ctx.python)
+        if py is None:
+            return  # the cells say why
+        ctx = dataclasses.replace(ctx, python=py)
+    port = pool.acquire(1)[0]
+    argv = matrix.render(peer.server, ctx, proto, port)
+    uid, child = None, None
     try:
+        if peer.sandbox:
+            if uids is not None:
+                uid = uids.acquire()
+                os.chown(d, uid, uid)
+            argv = sandbox.wrapper_argv(ctx.python, limits, uid, None) + argv
         child = await processes.spawn(argv, str(d), runner.base_env(cm.defaults.env))
         ready = await processes.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
         if ready.ready:
@@ -318,6 +331,8 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
     finally:
         if child is not None:
             await child.stop(0.5)
+        if uid is not None:
+            uids.release(uid)
         pool.release([port])
 
 
@@ -333,7 +348,7 @@ async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
 
         async def one(ch: Checked) -> None:
             async with sem:
-                await _probe(ch, cm, ctx, pool, scratch)
+                await _probe(ch, cm, ctx, pool, scratch, opts.sandbox_limits)
 
         await asyncio.gather(*(one(ch) for ch in todo))
     cells = [c for ch in todo for c in ch.cells]
@@ -412,6 +427,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
     base = Path(args.out) if args.out else Path("results/check") / (
         Path(args.class_dir).resolve().name if args.class_dir else checked[0].name)
     scratch = Path(tempfile.mkdtemp(prefix="harness-check-"))
+    scratch.chmod(0o755)  # the sandbox user starts the probe's server in it
     t0 = time.monotonic()
     try:
         for ch in checked:
@@ -545,11 +561,14 @@ def format_student(ch: Checked, ms: tuple[str, ...], refs: list[str], colour: bo
         for u in diag.unmatched[:8]:
             lines.append(f"  {u.cell}: {u.reason[:200]}")
             if u.sent:
-                lines.append(f'      sent:     "{u.sent}"')
+                lines.append(f'      sent:     "{u.sent[:100]}"' + (" ..." if len(u.sent) > 100
+                                                                    else ""))
             if u.expected:
-                lines.append(f"      expected: {u.expected[:200]}")
+                lines.append(f"      expected: {u.expected[:200]}" + (
+                    " ..." if len(u.expected) > 200 else ""))
             if u.got:
-                lines.append(f"      got:      {u.got[:200]}")
+                lines.append(f"      got:      {u.got[:200]}" + (" ..." if len(u.got) > 200
+                                                                   else ""))
             if u.same_as:
                 lines.append(f"      (and {len(u.same_as)} more cell(s) the same way)")
             lines.append(f"      rerun: {_rerun(ch, u.cell)}")

@@ -492,6 +492,7 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
                 f"started alone, your server listened on {', '.join(sorted(set(probe_addrs)))}"
                 + (f" port {probe_port}" if probe_port else "") + " only")
     failing = [r for r in results if r.verdict in FAILING and "not built" not in r.reason]
+    failing.sort(key=lambda r: r.cell.mode != modes.PLAIN)  # plain first: it explains others
     explained: dict[tuple[str, str, str, str], str] = {}  # pair+role -> bug id in plain
     later: list = []
     for r in failing:
@@ -513,11 +514,15 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
             add(explained[key + (role,)], role, r.cell.id, "")
             continue
         g = (role, r.cell.scenario.name, _short_reason(r.reason))
+        if plain.get(key) is False and (key + (role,)) in groups:
+            g = key + (role,)  # fails in plain already: one failure, listed once
         if g in groups:
             groups[g].same_as.append(r.cell.id)
         else:
             groups[g] = feedback(r, role)
             unmatched.append(groups[g])
+            if r.cell.mode == modes.PLAIN:
+                groups[key + (role,)] = groups[g]
     _suppress(bugs)
     order = list(CATALOGUE)
     out = sorted(bugs.values(), key=lambda b: (order.index(b.id), b.role))

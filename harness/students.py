@@ -68,11 +68,12 @@ class Student:
         """The student as a matrix peer (only call after a successful build)."""
         tpl = {r: Template(p.template, tuple(shlex.split(p.template)), 0)
                for r, p in self.programs.items()}
-        # TODO(lead): sandbox=True for student peers once Peer.sandbox (H5) lands on main:
-        # dataclasses.replace(peer, sandbox=True).
+        # Students' programs are untrusted: the runner sandboxes them
+        # (harness/sandbox.py: limits, their own uid and network namespace).
         return Peer(self.name, tpl.get("server"), tpl.get("client"),
                     (self.protocol,) if self.protocol else None, True, {},
-                    f"student programs in {self.folder}" if self.folder else "student", 0)
+                    f"student programs in {self.folder}" if self.folder else "student", 0,
+                    sandbox=True)
 
 
 def peer_name(text: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
@@ -255,14 +256,15 @@ def build(st: Student, scratch: Path) -> Student:
     """Compiles what needs compiling into scratch and fills in each
     program's command template. A compile error sets st.build_error (with
     the compiler's first lines); it never raises for the student's code."""
-    scratch.mkdir(parents=True, exist_ok=True)
+    # World-readable: the sandbox's unprivileged user runs what is built.
+    scratch.mkdir(mode=0o755, parents=True, exist_ok=True)
     classes, binaries = scratch / "classes", scratch / "bin"
     logs: list[str] = []
     progs = st.programs.values()
     if any(p.language == "java" for p in progs) or any(
             p.language == "command" and "{classes}" in p.template for p in progs):
         sources = sorted(str(p) for p in (st.folder or scratch).glob("*.java"))
-        classes.mkdir(exist_ok=True)
+        classes.mkdir(mode=0o755, exist_ok=True)
         argv = ["javac", "-encoding", "UTF-8", "-d", str(classes)] + sources
         rc, out = _run(argv, st.folder or scratch)
         logs.append(f"$ {shlex.join(argv)}\n{out}")
@@ -270,7 +272,7 @@ def build(st: Student, scratch: Path) -> Student:
             st.build_error = f"javac failed (exit {rc}):\n{_first_lines(out)}"
     for p in progs:
         if p.language == "c" and p.source is not None:
-            binaries.mkdir(exist_ok=True)
+            binaries.mkdir(mode=0o755, exist_ok=True)
             exe = binaries / p.role
             argv = CC + ["-o", str(exe), str(p.source)]
             rc, out = _run(argv, p.source.parent)
