@@ -1,0 +1,28 @@
+# BUG one-recv-client (zoo): main() takes ONE recv() as the whole reply;
+# a reply that arrives in pieces is printed cut after its first piece.
+# Echo client (lesson 004), written by Nina.
+# Sends all of stdin, then prints what the server sends back.
+# Run: python3 client.py HOST PORT < message
+import socket
+import sys
+
+
+def main():
+    if len(sys.argv) != 3 or not sys.argv[2].isdigit():
+        print('usage: client.py HOST PORT', file=sys.stderr)
+        sys.exit(2)
+    host, port = sys.argv[1], int(sys.argv[2])
+    message = sys.stdin.buffer.read()
+    try:
+        with socket.create_connection((host, port)) as s:
+            s.sendall(message)
+            # EOF tells the server there is nothing more to echo.
+            s.shutdown(socket.SHUT_WR)
+            reply = s.recv(4096)
+    except OSError as err:
+        print('client.py:', err, file=sys.stderr)
+        sys.exit(1)
+    sys.stdout.buffer.write(reply)
+
+
+main()
