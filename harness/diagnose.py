@@ -145,7 +145,7 @@ class Expect:
         self.pattern = pattern
 
     @staticmethod
-    def of_turns(turns: list[transcript.Turn], direction: str) -> "Expect | None":
+    def of_turns(turns: list[transcript.Turn], direction: str) -> "Expect":
         """All data one direction carries in a golden, as one expectation."""
         ts = [t for t in turns if t.kind == DATA and t.direction == direction]
         if not ts:
@@ -410,8 +410,8 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
         exp = Expect.of_turns(golden, SERVER)
         got = _data(conns[0], SERVER)
         if _closed(golden, SERVER) and not _closed(conns[0], SERVER) and exp.matches(got):
-            return "never-closes", (f'the client got the whole reply "{transcript.escape(got[:80])}"'
-                                    f" but no EOF: {reason}")
+            return "never-closes", (f'the client got the whole reply '
+                                    f'"{transcript.escape(got[:80])}" but no EOF: {reason}')
     sc = r.cell.scenario
     if role == "server" and any(s.background for s in sc.before) and not sc.restart and \
             timed_out and not o.server_exited_early:
