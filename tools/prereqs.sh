@@ -17,6 +17,9 @@ need make make
 need pkg-config pkg-config
 need javac openjdk-17-jdk-headless
 need java openjdk-17-jdk-headless
+need node nodejs
+need socat socat
+need nc netcat-openbsd
 if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists cmocka; then
     missing="$missing libcmocka-dev"
 elif ! command -v pkg-config >/dev/null 2>&1; then
@@ -28,6 +31,18 @@ if command -v javac >/dev/null 2>&1; then
     if [ -z "$v" ] || [ "$v" -lt 17 ]; then
         missing="$missing openjdk-17-jdk-headless"
     fi
+fi
+# node must be 18 or newer (Debian 12's): the Node peers use nothing later.
+if command -v node >/dev/null 2>&1 &&
+    ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' \
+        >/dev/null 2>&1; then
+    missing="$missing nodejs"
+fi
+# nc must be OpenBSD's: the netcat peer half-closes with -N, which
+# netcat-traditional does not have.
+if command -v nc >/dev/null 2>&1 &&
+    ! nc -h 2>&1 | grep -q '^[[:space:]]*-N[[:space:]]'; then
+    missing="$missing netcat-openbsd"
 fi
 # PyYAML only if the python that runs the driver lacks it.
 if ! command -v "$python" >/dev/null 2>&1; then
