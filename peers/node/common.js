@@ -308,7 +308,7 @@ function javaDate(d) {
 }
 
 module.exports = {
-    LINGER_MS, Reader, clientArgs, connect, ctime, fail, finish, javaDate,
+    Reader, clientArgs, connect, ctime, fail, finish, javaDate,
     lingeringClose, pyRepr, readStdin, send, serverArgs, splitLines,
     startServer,
 };
