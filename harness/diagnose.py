@@ -298,6 +298,50 @@ def _golden_turns(r) -> list[transcript.Turn]:
     return g.connections[0] if g.connections else []
 
 
+def crash_line(stderr: bytes) -> str:
+    """The most informative line of a crash on stderr: the last one that is
+    not a stack frame. Java prints the exception first and its frames
+    (tab-indented "at ...") after it; Python's frames and source lines are
+    space-indented and its exception comes last."""
+    lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    unindented = [ln for ln in lines if not ln[0].isspace()]
+    return verdict._tail_line("\n".join(unindented or lines).encode())
+
+
+def _died(r) -> bool:
+    """Did the server's process end on its own with an error, or leave a
+    crash on stderr (a thread or handler died while the process lived on)?"""
+    sx = r.outcome.server_exit
+    return (r.outcome.server_exited_early and sx is not None and
+            (sx.signal is not None or bool(sx.code))) or \
+        any(mk in r.server_stderr for mk in CRASH_MARKERS)
+
+
+def unanswered_error(r) -> tuple[bytes, bytes] | None:
+    """(request, error reply) when the golden answers a request with the
+    contract's error reply (ERRO ...) and the server, having answered all
+    before it, closed or reset the connection instead. A malformed request
+    whatever the client: the raw client's or a reference client's."""
+    golden = _golden_turns(r)
+    for conn in _judged(r)[:3]:
+        got = _data(conn, SERVER)
+        if not _closed(conn, SERVER) or not (got or _died(r)):
+            continue  # no close; or no reply yet and no crash: a server gone away
+        at, request = 0, b""
+        for t in golden:
+            if t.kind != DATA or t.pattern is not None:
+                continue
+            if t.direction == CLIENT:
+                request = t.data
+                continue
+            if at == len(got) and t.data.startswith(b"ERRO "):
+                return request, t.data
+            if t.data != got[at:at + len(t.data)]:
+                break
+            at += len(t.data)
+    return None
+
+
 def _wire_problem(r, role: str) -> tuple[str, str] | None:
     """A named difference in what the student put on the wire or printed."""
     sc = r.cell.scenario
@@ -359,7 +403,7 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
         return "never-closes", reason
     if role == "client" and _no_connection(r):
         c = o.clients[0]
-        err = verdict._tail_line(c.stderr)
+        err = crash_line(c.stderr)
         if mode.kind == "ipv6" and plain_ok is not False:
             return "ipv4-only", (f"with host ::1 your client never connected"
                                  + (f": {err}" if err else ""))
@@ -373,12 +417,12 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
             return "single-client", (f"your server exited (code 0) during {r.cell.scenario.name}"
                                      f" while clients still wanted it")
         if sx.signal is not None or sx.code:
-            tail = verdict._tail_line(r.server_stderr)
+            tail = crash_line(r.server_stderr)
             how = sx.describe()
             if mode.kind in SEGMENTING and plain_ok:
                 return "one-recv-server", (f"in {r.cell.mode} mode (the request in pieces) "
                                            f"your server {how}" + (f": {tail}" if tail else ""))
-            if bad_input(r):
+            if bad_input(r) or unanswered_error(r):
                 return "crash-on-bad-input", (f"{r.cell.scenario.name}: your server {how}"
                                               + (f": {tail}" if tail else ""))
     if plain_ok:
@@ -398,8 +442,15 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
             return "ipv4-only", f"passes with 127.0.0.1, fails with ::1: {reason}"
     if role == "server" and bad_input(r) and any(mk in r.server_stderr for mk in CRASH_MARKERS):
         # A thread (or handler) died on the input while the process lived on.
-        tail = verdict._tail_line(r.server_stderr)
+        tail = crash_line(r.server_stderr)
         return "crash-on-bad-input", f"{r.cell.scenario.name}: your server failed: {tail}"
+    bad = unanswered_error(r) if role == "server" else None
+    if bad:
+        tail = crash_line(r.server_stderr)
+        return "crash-on-bad-input", (
+            f'{r.cell.scenario.name}: your server closed the connection on '
+            f'"{transcript.escape(bad[0][:60])}" instead of answering '
+            f'"{transcript.escape(bad[1][:60])}"' + (f": {tail}" if tail else ""))
     hit = _wire_problem(r, role)
     if hit:
         return hit
@@ -458,7 +509,7 @@ def feedback(r, role: str) -> Unmatched:
             exp = f'stdout ~"{sc.stdout_pattern.source}"'
             got = f'stdout "{transcript.escape(c.stdout[:200])}"'
     if not exp and r.server_stderr.strip() and role == "server":
-        got = f"server stderr: {verdict._tail_line(r.server_stderr)}"
+        got = f"server stderr: {crash_line(r.server_stderr)}"
     return Unmatched(r.cell.id, role, r.reason, sent, exp, got)
 
 

@@ -21,7 +21,7 @@ def _matrix(protocol: str) -> check.CheckMatrix:
     return check.check_matrix(M, [check.Checked(st, protocol)], ["c", "python", "java"])
 
 
-CM = {p: _matrix(p) for p in ("upper", "echo", "timeofday")}
+CM = {p: _matrix(p) for p in ("upper", "echo", "timeofday", "calc")}
 
 
 def d(direction: str, data: bytes) -> Turn:
@@ -144,6 +144,49 @@ class ServerBugsTest(unittest.TestCase):
         for r in (dead, thread):
             self.assertEqual(names([r]), [("crash-on-bad-input", "server")])
 
+    # What rafa's Java calc server (tests/zoo) printed when "SOMA 1 x" killed
+    # the client's thread.
+    JAVA_TRACE = (b'Exception in thread "Thread-0" java.lang.NumberFormatException: For input '
+                  b'string: "x"\n\tat java.base/java.lang.Double.parseDouble(Double.java:651)\n'
+                  b'\tat Server.answer(Server.java:100)\n'
+                  b'\tat java.base/java.lang.Thread.run(Thread.java:840)\n')
+    CALC_ERRORS_CUT = [d(CLIENT, b"DIV 1 0\n"), d(SERVER, b"ERRO divisao por zero\n"),
+                       d(CLIENT, b"POT 2 3\n"), d(SERVER, b"ERRO operacao desconhecida\n"),
+                       d(CLIENT, b"SOMA 1\n"), d(SERVER, b"ERRO numero de operandos\n"),
+                       d(CLIENT, b"SOMA 1 x\n"), Turn(SERVER, EOF), Turn(CLIENT, EOF)]
+
+    def test_crash_on_bad_input_with_a_reference_client(self):
+        # The C client sends the malformed lines of calc/errors; the server
+        # closes where the contract has an ERRO reply.
+        rs = [result(f"calc/errors/{ME}/c/{m}", reason="client exit code 1, expected 0",
+                     code=1, stdout=b"", turns=self.CALC_ERRORS_CUT,
+                     server_stderr=self.JAVA_TRACE) for m in ("plain", "segment")]
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual([(b.id, len(b.evidence)) for b in diag.bugs],
+                         [("crash-on-bad-input", 2)])
+        self.assertEqual(diag.unmatched, [])
+        detail = diag.bugs[0].details[0]
+        self.assertIn('"SOMA 1 x\\n"', detail)
+        self.assertIn('"ERRO numero invalido\\n"', detail)
+        self.assertIn('NumberFormatException: For input string: "x"', detail)
+
+    def test_crash_on_bad_input_a_c_server_died_before_the_first_error_reply(self):
+        r = result(f"calc/errors/{ME}/c/plain", code=1, stdout=b"", early=True,
+                   server_exit=Exit(None, 11), turns=[d(CLIENT, b"DIV 1 0\n"), Turn(SERVER, RST)])
+        self.assertEqual(names([r]), [("crash-on-bad-input", "server")])
+
+    def test_closing_before_an_ordinary_reply_or_unprovoked_is_not_a_crash(self):
+        basic = result(f"calc/basic/{ME}/c/plain", code=1, stdout=b"4\n", turns=[
+            d(CLIENT, b"SOMA 2 2\n"), d(SERVER, b"4\n"), d(CLIENT, b"SUB 5 3\n"),
+            Turn(SERVER, EOF)])
+        # A reset before any reply, with no crash on record (a server going
+        # away, say), says nothing about the input.
+        gone = result(f"calc/errors/{ME}/c/plain", code=1, stdout=b"",
+                      turns=[d(CLIENT, b"DIV 1 0\n"), Turn(SERVER, RST)])
+        for r in (basic, gone):
+            with self.subTest(cell=r.cell.id):
+                self.assertEqual(names([r]), [])
+
     def test_never_closes_whole_reply_but_no_eof(self):
         r = result(f"upper/hello/{ME}/c/plain", reason="timeout", timed_out=True,
                    turns=[HELLO_REQ, d(SERVER, b"HELLO, WORLD\n"), Turn(CLIENT, EOF)])
@@ -165,6 +208,22 @@ class ServerBugsTest(unittest.TestCase):
                    reason="server not listening on port 20000 after 10 s (it is listening "
                           "on 20007 instead)")
         self.assertEqual(names([r]), [("wrong-port", "server")])
+
+
+class CrashLineTest(unittest.TestCase):
+    def test_the_last_line_that_is_not_a_stack_frame(self):
+        py = (b'Traceback (most recent call last):\n  File "server.py", line 9, in <module>\n'
+              b'    n = float(x)\n        ^^^^^^^^\nValueError: could not convert string\n')
+        cases = {ServerBugsTest.JAVA_TRACE:
+                 'Exception in thread "Thread-0" java.lang.NumberFormatException: '
+                 'For input string: "x"',
+                 py: "ValueError: could not convert string",
+                 b"server: bind: Address in use\n\n": "server: bind: Address in use",
+                 b"\tat only.a.Frame(F.java:1)\n": "at only.a.Frame(F.java:1)",
+                 b"": ""}
+        for stderr, want in cases.items():
+            with self.subTest(stderr=stderr):
+                self.assertEqual(diagnose.crash_line(stderr), want)
 
 
 class ClientBugsTest(unittest.TestCase):
