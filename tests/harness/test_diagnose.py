@@ -113,6 +113,24 @@ class ServerBugsTest(unittest.TestCase):
                    code=1, conns=[[], []], early=True, server_exit=Exit(0))
         self.assertEqual(names([r]), [("single-client", "server")])
 
+    def test_single_client_explains_a_cell_where_the_server_was_still_exiting(self):
+        # echo/concurrent: the first client was served; the other 19 were
+        # reset or refused while the server exited, and the driver stopped
+        # it before its end was seen (not "early", killed by the driver).
+        conns = [[d(CLIENT, b"Hello, world"), Turn(CLIENT, EOF), d(SERVER, b"Hello, world"),
+                  Turn(SERVER, EOF)], [d(CLIENT, b"Hello, world"), Turn(SERVER, RST)], []]
+        racing = result(f"echo/concurrent/{ME}/c/plain", reason="client 2 exit code 1",
+                        conns=conns)
+        racing.outcome.clients *= 20
+        proof = result(f"echo/clients-100/{ME}/c/plain", reason="client 2 exit code 1",
+                       conns=conns, early=True, server_exit=Exit(0))
+        diag = diagnose.diagnose([racing, proof], ME)
+        self.assertEqual([(b.id, sorted(b.evidence)) for b in diag.bugs],
+                         [("single-client", sorted([racing.cell.id, proof.cell.id]))])
+        self.assertEqual(diag.unmatched, [])
+        # Alone, the racing cell names nothing: clients reset prove no exit.
+        self.assertEqual(names([racing]), [])
+
     def test_single_client_names_the_cause_of_one_at_a_time_too(self):
         rs = [result(f"upper/reset-mid-request/{ME}/c/plain", code=1, conns=[[], []],
                      early=True, server_exit=Exit(0)),
