@@ -107,12 +107,18 @@ class ProcStat:
     session: int
 
 
+def _stat_fields(pid: int) -> list[bytes]:
+    """The fields of /proc/PID/stat after the command name (state first),
+    or [] if the process is gone."""
+    data = _read(f"/proc/{pid}/stat")
+    return data[data.rfind(b")") + 2:].split() if data else []
+
+
 def stat(pid: int) -> ProcStat | None:
     """Returns the parsed /proc/PID/stat, or None if the process is gone."""
-    data = _read(f"/proc/{pid}/stat")
-    if not data:
+    rest = _stat_fields(pid)
+    if not rest:
         return None
-    rest = data[data.rfind(b")") + 2:].split()
     try:
         return ProcStat(pid, rest[0].decode(), int(rest[1]), int(rest[2]), int(rest[3]))
     except (IndexError, ValueError):
@@ -122,8 +128,7 @@ def stat(pid: int) -> ProcStat | None:
 def cpu_ticks(pid: int) -> int:
     """Returns the CPU time (clock ticks, user + system, with reaped
     children) pid has used so far, or 0 if it is gone."""
-    data = _read(f"/proc/{pid}/stat")
-    rest = data[data.rfind(b")") + 2:].split()
+    rest = _stat_fields(pid)
     try:
         return sum(int(x) for x in rest[11:15])
     except (IndexError, ValueError):

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -264,19 +265,12 @@ class CellRunner:
             o.error = f"cannot start the server {res.server_argv[0]}: {e.strerror or e}"
             return
         live.server = server
-        if live.hosts is not None:
-            ok, addrs = await netns.wait_bound(server, res.server_port, transport, client_t)
-            if ok and netns.loopback_only(addrs):
-                o.server_failure = (f"server bound to {', '.join(sorted(set(addrs)))} port "
-                                    f"{res.server_port} only: a client on another host "
-                                    f"({live.hosts.host_addr}) cannot reach it")
-                return
-            ready = processes.Readiness(ok, exited=not server.running, timed_out=not ok)
-        elif live.cell_ns is not None:  # the socket is in the cell's table
-            ok, _ = await netns.wait_bound(server, res.server_port, transport, client_t)
-            ready = processes.Readiness(ok, exited=not server.running, timed_out=not ok)
-        else:
-            ready = await processes.wait_bound(server, res.server_port, transport, client_t)
+        ready, addrs = await wait_ready(server, res.server_port, transport, client_t, live)
+        if live.hosts is not None and ready.ready and netns.loopback_only(addrs):
+            o.server_failure = (f"server bound to {', '.join(sorted(set(addrs)))} port "
+                                f"{res.server_port} only: a client on another host "
+                                f"({live.hosts.host_addr}) cannot reach it")
+            return
         if not ready.ready:
             if ready.foreign:
                 raise _Retry()
@@ -496,10 +490,21 @@ class CellRunner:
                                              _rel(sc.golden_path, self.ctx.root), live.step_conns)
 
 
+async def wait_ready(server: Child, port: int, transport: str, timeout: float,
+                     live: _Live) -> tuple[processes.Readiness, list[str]]:
+    """Waits until the server's socket shows in the kernel's table: the
+    driver's own, or, for a server in a namespace (two-hosts, a sandboxed
+    cell), that namespace's. Returns the readiness and, from a namespace's
+    table, the addresses the socket is bound to."""
+    if not live.in_netns:
+        return await processes.wait_bound(server, port, transport, timeout), []
+    ok, addrs = await netns.wait_bound(server, port, transport, timeout)
+    return processes.Readiness(ok, exited=not server.running, timed_out=not ok), addrs
+
+
 def _explain_limits(j: Judgement, limits: sandbox.Limits) -> Judgement:
     """Names the sandbox limit behind a signal in a reason: "client crashed
     with SIGXCPU (CPU limit 10 s)"."""
-    import signal
     reason = j.reason
     for sig in (signal.SIGXCPU, signal.SIGXFSZ):
         name = processes.signal_name(sig)

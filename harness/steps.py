@@ -241,7 +241,8 @@ async def restart(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
                   timeout: float) -> bool:
     """Stops the server's group with the scenario's signal and starts the
     same command again on the same port; True once it listens again."""
-    from harness import modes, netns
+    from harness import modes
+    from harness.runner import wait_ready  # run time only: runner imports this module
 
     sc = cell.scenario
     o = res.outcome
@@ -260,12 +261,7 @@ async def restart(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
         o.error = f"cannot restart the server {res.server_argv[0]}: {e.strerror or e}"
         return False
     live.server = new
-    if live.in_netns:  # two-hosts or a sandboxed cell: the server's socket is there
-        ok, _ = await netns.wait_bound(new, res.server_port, cell.protocol.transport, timeout)
-        ready = processes.Readiness(ok, exited=not new.running, timed_out=not ok)
-    else:
-        ready = await processes.wait_bound(new, res.server_port, cell.protocol.transport,
-                                           timeout)
+    ready, _ = await wait_ready(new, res.server_port, cell.protocol.transport, timeout, live)
     if ready.ready:
         return True
     what = "listening on" if cell.protocol.transport == "tcp" else "bound to"
