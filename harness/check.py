@@ -488,7 +488,7 @@ def _mode_label(mode: str) -> str:
     return MODE_LABELS.get(mode, mode.replace("segment=", "").replace("latency=", "lat"))
 
 
-def grid_rows(ch: Checked, ms: tuple[str, ...]) -> list[tuple[str, dict[str, tuple[str, int]]]]:
+def grid_rows(ch: Checked) -> list[tuple[str, dict[str, tuple[str, int]]]]:
     """Rows (role x partner) of (label, {mode: (worst verdict, how many)})."""
     rows: dict[str, dict[str, list[str]]] = {}
     for r in ch.results:
@@ -508,7 +508,7 @@ def grid_rows(ch: Checked, ms: tuple[str, ...]) -> list[tuple[str, dict[str, tup
 
 def format_grid(ch: Checked, ms: tuple[str, ...], colour: bool, unicode: bool = True) -> str:
     symbols = report.SYMBOLS if unicode else report.ASCII_SYMBOLS
-    rows = grid_rows(ch, ms)
+    rows = grid_rows(ch)
     used = [m for m in ms if any(m in cols for _, cols in rows)]
     labels = [_mode_label(m) for m in used]
     lw = max([len(r[0]) for r in rows] + [10]) + 2
@@ -533,8 +533,7 @@ def _rerun(ch: Checked, cell_id: str) -> str:
     return f"python3 -m harness check {who} -p {ch.protocol} -k {cell_id}"
 
 
-def format_student(ch: Checked, ms: tuple[str, ...], refs: list[str], colour: bool,
-                   unicode: bool = True) -> str:
+def format_student(ch: Checked, ms: tuple[str, ...], colour: bool, unicode: bool = True) -> str:
     """The terminal report of one student: grid, named bugs, other failures."""
     st = ch.student
     roles = " and ".join(f"{r} ({p.language}{', ' + p.source.name if p.source else ''})"
@@ -718,14 +717,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         for ch in checked:
             write_student(ch, ch.out, cm, refs, ms, elapsed)
         classroom.write(checked, base, ms, refs)
-        print(classroom.summary(checked, ms, colour, uni))
+        print(classroom.summary(checked, colour))
         print(f"{len(checked)} students, {sum(len(ch.results) for ch in checked)} cells in "
               f"{elapsed:.1f} s (jobs {args.jobs}); results: {base}/class.html, class.csv")
     else:
         ch = checked[0]
         write_student(ch, base, cm, refs, ms, elapsed)
         print(f"references: {', '.join(refs)}; modes: {', '.join(ms)}")
-        print(format_student(ch, ms, refs, colour, uni))
+        print(format_student(ch, ms, colour, uni))
         print(f"{len(ch.results)} cells in {elapsed:.1f} s (jobs {args.jobs}); results: "
               f"{base}/check.json, results.json, run/report.html")
     return 0 if all(ch.verdict == "pass" for ch in checked) else 1

@@ -29,7 +29,7 @@ def rows(checked: list["check.Checked"]) -> list[dict]:
     return out
 
 
-def summary(checked: list["check.Checked"], ms, colour: bool, unicode: bool = True) -> str:
+def summary(checked: list["check.Checked"], colour: bool) -> str:
     """The terminal table: one line per student."""
     rs = rows(checked)
     widths = {k: max(len(k), *(len(str(r[k])) for r in rs)) for k in
@@ -85,7 +85,7 @@ def class_html(checked: list["check.Checked"], ms, refs: list[str]) -> str:
         if ch.error:
             parts.append(f"<pre>{e(ch.error)}</pre></section>")
             continue
-        grid = check.grid_rows(ch, ms)
+        grid = check.grid_rows(ch)
         used = [m for m in ms if any(m in cols for _, cols in grid)]
         parts.append("<table><tr><th></th>" + "".join(f"<th>{e(m)}</th>" for m in used)
                      + "</tr>")
