@@ -28,15 +28,29 @@ client_args() {
     port=$2
 }
 
-# socat_listen tcp|udp: the socat address that listens on every interface,
+# socat_listen: the socat address that listens for TCP on every interface,
 # IPv6 dual-stack (IPv4 clients arrive as ::ffff:a.b.c.d), or IPv4 only on
 # a host without IPv6, as the C references do.
 socat_listen() {
     if [ -e /proc/net/if_inet6 ]; then
-        echo "$(echo "$1" | tr a-z A-Z)6-LISTEN:$port,ipv6only=0,reuseaddr,backlog=128"
+        echo "TCP6-LISTEN:$port,ipv6only=0,reuseaddr,backlog=128"
     else
-        echo "$(echo "$1" | tr a-z A-Z)4-LISTEN:$port,reuseaddr,backlog=128"
+        echo "TCP4-LISTEN:$port,reuseaddr,backlog=128"
     fi
+}
+
+# socat_reply_server COMMAND: serves $port with socat, running the shell
+# COMMAND for each connection (its stdout is the reply), then the lingering
+# close: `exec >&-` closes the command's output pipe (pipes: one per
+# direction), so socat half-closes the connection, and `timeout 1 cat`
+# drains the client's input until its EOF, for at most 1 s. If the child
+# exited at once, socat would fail writing late input to it and close with
+# input unread, which resets the connection. socat's address parser would
+# eat quotes and take ':' or ',' as its own, so the command travels in the
+# environment.
+socat_reply_server() {
+    export SL_REPLY="$1; exec >&-; timeout 1 cat >/dev/null"
+    exec socat -t 1 "$(socat_listen),fork" SYSTEM:'eval "$SL_REPLY"',pipes
 }
 
 # socat_host: $host as socat's addresses want it; an IPv6 literal needs
