@@ -533,7 +533,8 @@ def _rerun(ch: Checked, cell_id: str) -> str:
     return f"python3 -m harness check {who} -p {ch.protocol} -k {cell_id}"
 
 
-def format_student(ch: Checked, ms: tuple[str, ...], colour: bool, unicode: bool = True) -> str:
+def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bool,
+                   unicode: bool = True) -> str:
     """The terminal report of one student: grid, named bugs, other failures."""
     st = ch.student
     roles = " and ".join(f"{r} ({p.language}{', ' + p.source.name if p.source else ''})"
@@ -579,19 +580,13 @@ def format_student(ch: Checked, ms: tuple[str, ...], colour: bool, unicode: bool
         lines.append(f"not counted: {len(xf)} failing cell(s) where a reference peer has a "
                      f"known slide quirk: judged as the same cell with the {STAND_IN} reference "
                      f"in your place, e.g. {xf[0].cell.id} as "
-                     f"{stand_in_of(ch, xf[0].cell.id)}: "
+                     f"{cm.stand_in_id(xf[0].cell.id)}: "
                      f"{kf.reason[:150] if kf else ''}")
     counts = Counter(student_verdict(r.verdict) for r in ch.results)
     lines.append(f"{ch.name}: {ch.verdict.upper()} -- {len(ch.results)} cells: "
                  + ", ".join(f"{counts[v]} {v}" for v in verdict.VERDICTS if counts[v])
                  + f"; {len(diag.bugs)} named bug(s), {len(diag.unmatched)} other failure(s)")
     return "\n".join(lines)
-
-
-def stand_in_of(ch: Checked, cell_id: str) -> str:
-    parts = cell_id.split("/")
-    parts[2:4] = [STAND_IN if p == ch.name else p for p in parts[2:4]]
-    return "/".join(parts)
 
 
 def tests_for(ch: Checked) -> list[dict]:
@@ -724,7 +719,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         ch = checked[0]
         write_student(ch, base, cm, refs, ms, elapsed)
         print(f"references: {', '.join(refs)}; modes: {', '.join(ms)}")
-        print(format_student(ch, ms, colour, uni))
+        print(format_student(ch, cm, ms, colour, uni))
         print(f"{len(ch.results)} cells in {elapsed:.1f} s (jobs {args.jobs}); results: "
               f"{base}/check.json, results.json, run/report.html")
     return 0 if all(ch.verdict == "pass" for ch in checked) else 1
