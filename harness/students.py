@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.matrix import NAME_RE, PLACEHOLDER_RE, Peer, Template
+from harness.matrix import NAME_RE, Peer, Template, _substitute
 
 ROLES = ("server", "client")
 CHECK_YAML = "check.yaml"
@@ -244,7 +244,7 @@ def _resolve_words(text: str, folder: Path | None, values: dict[str, str]) -> st
     scratch directory). Other placeholders are the matrix's, kept."""
     out = []
     for word in shlex.split(text):
-        w = PLACEHOLDER_RE.sub(lambda mo: values.get(mo.group(1), mo.group(0)), word)
+        w = _substitute(word, values)
         if folder is not None and "{" not in w and not w.startswith(("/", "-")) and \
                 (folder / w).exists():
             w = str((folder / w).resolve())
