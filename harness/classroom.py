@@ -38,10 +38,9 @@ def summary(checked: list["check.Checked"], colour: bool) -> str:
              + "  score   bugs / error"]
     for r in rs:
         v = report._pad(r["verdict"], widths["verdict"])
-        if colour:
-            c = {"pass": report.COLOURS[verdict.PASS], "fail": report.COLOURS[verdict.FAIL],
-                 "error": report.COLOURS[verdict.ERROR]}[r["verdict"]]
-            v = f"\033[{c}m{r['verdict']}\033[0m" + " " * (widths["verdict"] - len(r["verdict"]))
+        if colour:  # a student's verdict is one of a cell's: pass, fail or error
+            v = f"\033[{report.COLOURS[r['verdict']]}m{r['verdict']}\033[0m" + \
+                " " * (widths["verdict"] - len(r["verdict"]))
         score = f"{r['score']}/{r['max_score']}"
         lines.append(f"{report._pad(r['student'], widths['student'])}  "
                      f"{report._pad(r['protocol'], widths['protocol'])}  {v}  "
