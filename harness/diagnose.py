@@ -603,12 +603,11 @@ def _suppress(bugs: dict[tuple[str, str], Bug]) -> None:
     single = bugs.get(("single-client", "server"))
     if single is None:
         return
-    for bid in ("one-at-a-time",):
-        b = bugs.pop((bid, "server"), None)
-        if b:
-            single.evidence.extend(x for x in b.evidence if x not in single.evidence)
+    gone = [bugs.pop(("one-at-a-time", "server"), None)]
     crash = bugs.get(("crash-on-bad-input", "server"))
     if crash and all(any(s in e for s in ("/reset-mid-request/", "/half-close-first/"))
                      for e in crash.evidence):
-        bugs.pop(("crash-on-bad-input", "server"))
-        single.evidence.extend(x for x in crash.evidence if x not in single.evidence)
+        gone.append(bugs.pop(("crash-on-bad-input", "server")))
+    for b in gone:
+        if b:
+            single.evidence.extend(x for x in b.evidence if x not in single.evidence)

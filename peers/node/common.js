@@ -309,6 +309,6 @@ function javaDate(d) {
 
 module.exports = {
     Reader, clientArgs, connect, ctime, fail, finish, javaDate,
-    lingeringClose, pyRepr, readStdin, send, serverArgs, splitLines,
-    startServer,
+    lingeringClose, pyRepr, readStdin, reason, send, serverArgs, splitLines,
+    startServer, stopOnSignals,
 };
