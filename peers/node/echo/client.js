@@ -7,12 +7,12 @@
  *
  * Run:  printf 'Hello, world' | node peers/node/echo/client.js 127.0.0.1 65432
  */
-const {clientArgs, connect, fail} = require('../common');
+const {clientArgs, connect, fail, reason} = require('../common');
 
 async function main() {
     const {host, port} = clientArgs();
     const sock = await connect(host, port);
-    sock.on('error', (err) => fail(`${sock.where}: ${err.code || err.message}`));
+    sock.on('error', (err) => fail(`${sock.where}: ${reason(err)}`));
     // pipe() ends the socket (our half-close) once stdin is exhausted.
     process.stdin.pipe(sock);
     sock.on('data', (chunk) => process.stdout.write(chunk));

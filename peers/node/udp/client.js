@@ -9,7 +9,7 @@
  */
 const dgram = require('dgram');
 const dns = require('dns');
-const {clientArgs, fail, readStdin} = require('../common');
+const {clientArgs, fail, readStdin, reason} = require('../common');
 
 const PAYLOAD_MAX = 65507;
 
@@ -24,10 +24,10 @@ async function main() {
     const sock = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
     sock.send(data, port, address, (err) => {
         if (err) {
-            fail(`sending to ${host}:${port}: ${err.code || err.message}`);
+            fail(`sending to ${host}:${port}: ${reason(err)}`);
         }
         sock.close();
     });
 }
 
-main().catch((err) => fail(err.code || err.message));
+main().catch((err) => fail(reason(err)));

@@ -9,11 +9,10 @@
  *       printf 'Hello, World!' | node peers/node/udp/client.js 127.0.0.1 5005
  */
 const dgram = require('dgram');
-const {fail, pyRepr, serverArgs} = require('../common');
+const {fail, pyRepr, reason, serverArgs, stopOnSignals} = require('../common');
 
 const port = serverArgs();
-process.on('SIGINT', () => process.exit(0));
-process.on('SIGTERM', () => process.exit(0));
+stopOnSignals();
 
 /*
  * udp6 with ipv6Only false takes IPv4 datagrams too; a host without IPv6
@@ -25,7 +24,7 @@ function bind(type) {
         if (type === 'udp6' && ['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes(err.code)) {
             bind('udp4');
         } else {
-            fail(`cannot bind port ${port}: ${err.code || err.message}`);
+            fail(`cannot bind port ${port}: ${reason(err)}`);
         }
     });
     sock.on('message', (msg) => {
