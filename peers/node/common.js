@@ -229,6 +229,25 @@ class Reader {
         return head;
     }
 
+    /*
+     * Resolves with the next line, "\n" included, or null when max bytes
+     * hold no "\n"; exits 1 at EOF before a whole line.
+     */
+    async line(max) {
+        for (;;) {
+            const nl = this.buf.subarray(0, max).indexOf(0x0a);
+            if (nl >= 0) {
+                return this.take(nl + 1);
+            }
+            if (this.buf.length >= max) {
+                return null;
+            }
+            if (!await this.more()) {
+                fail(`${this.sock.where} closed the connection before a full reply`);
+            }
+        }
+    }
+
     /* Resolves with everything until EOF (at most limit bytes, else exits 1). */
     async all(limit) {
         while (await this.more()) {

@@ -14,18 +14,11 @@ const LINE_MAX = 256;
 
 /* Resolves with the next reply line, "\n" included; exits 1 otherwise. */
 async function readLine(reader) {
-    for (;;) {
-        const nl = reader.buf.subarray(0, LINE_MAX).indexOf(0x0a);
-        if (nl >= 0) {
-            return reader.take(nl + 1);
-        }
-        if (reader.buf.length >= LINE_MAX) {
-            fail(`reply from ${reader.sock.where} longer than ${LINE_MAX} bytes`);
-        }
-        if (!await reader.more()) {
-            fail(`${reader.sock.where} closed the connection before a full reply`);
-        }
+    const line = await reader.line(LINE_MAX);
+    if (line === null) {
+        fail(`reply from ${reader.sock.where} longer than ${LINE_MAX} bytes`);
     }
+    return line;
 }
 
 /* Half-closes and reads until the server's EOF. */
