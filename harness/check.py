@@ -686,11 +686,10 @@ def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
         meta = {"started": report.now_iso(), "duration_s": round(duration, 3), "strict": True,
                 "student": ch.name, "exit_code": 0 if ch.verdict == "pass" else 1}
         report.write_run(ch.results, cm, run_dir, meta)
-    data = check_json(ch, refs, ms, duration, cm)
-    (out / "check.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(gradescope_json(ch), indent=1,
-                                                 ensure_ascii=False) + "\n", encoding="utf-8")
+    for name, data in (("check.json", check_json(ch, refs, ms, duration, cm)),
+                       ("results.json", gradescope_json(ch))):
+        (out / name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
     if ch.student.build_log:
         (out / "build.log").write_text(ch.student.build_log, encoding="utf-8")
 
