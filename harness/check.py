@@ -94,6 +94,11 @@ class Checked:
         return [b.id for b in self.diagnosis.bugs] if self.diagnosis else []
 
 
+def partner(r: runner.CellResult, student: str) -> str:
+    """The reference peer a student's cell pairs the student with."""
+    return (r.cell.client if r.cell.server.name == student else r.cell.server).name
+
+
 def student_verdict(v: str) -> str:
     """A cell's verdict for the student: passing where the C reference in
     the same place fails (xpass) is not the student's fault."""
@@ -492,10 +497,8 @@ def grid_rows(ch: Checked) -> list[tuple[str, dict[str, tuple[str, int]]]]:
     """Rows (role x partner) of (label, {mode: (worst verdict, how many)})."""
     rows: dict[str, dict[str, list[str]]] = {}
     for r in ch.results:
-        c = r.cell
-        label = f"server vs {c.client.name}" if c.server.name == ch.name \
-            else f"client vs {c.server.name}"
-        rows.setdefault(label, {}).setdefault(c.mode, []).append(student_verdict(r.verdict))
+        label = f"{diagnose.role_of(r, ch.name)} vs {partner(r, ch.name)}"
+        rows.setdefault(label, {}).setdefault(r.cell.mode, []).append(student_verdict(r.verdict))
     out = []
     for label in sorted(rows, key=lambda s: (not s.startswith("server"), s)):
         cols = {}
@@ -605,8 +608,7 @@ def tests_for(ch: Checked) -> list[dict]:
     tests = []
     for (role, sc), rs in groups.items():
         bad = [r for r in rs if student_verdict(r.verdict) in (verdict.FAIL, verdict.ERROR)]
-        partners = sorted({(r.cell.client if role == "server" else r.cell.server).name
-                           for r in rs})
+        partners = sorted({partner(r, ch.name) for r in rs})
         out = [f"{len(rs)} cells: your {role} with {', '.join(partners)}, "
                f"{len({r.cell.mode for r in rs})} mode(s); {len(bad)} failing"]
         named = sorted({b for r in bad for b in bugs_of.get(r.cell.id, [])})
@@ -633,8 +635,7 @@ def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: floa
         cells.append({"id": r.cell.id, "verdict": r.verdict, "reason": r.reason,
                       "mode": r.cell.mode, "scenario": r.cell.scenario.name,
                       "role": diagnose.role_of(r, ch.name),
-                      "partner": (r.cell.client if r.cell.server.name == ch.name
-                                  else r.cell.server).name,
+                      "partner": partner(r, ch.name),
                       "stand_in": cm.stand_in_id(r.cell.id) if kf else None,
                       "known_failure": kf.reason if kf else None})
     d = ch.diagnosis
