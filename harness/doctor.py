@@ -195,16 +195,16 @@ def _clip(data: bytes, n: int = 100) -> str:
     return s + ("..." if len(data) > n else "")
 
 
-def _lines(data: bytes) -> list[str]:
-    return [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+def _has_trace(err: bytes) -> bool:
+    return _TRACE.search(err.decode("utf-8", "replace")) is not None
 
 
 def _stderr_problem(err: bytes) -> str | None:
     """What is wrong with an error message: the contract wants one line."""
-    lines = _lines(err)
+    lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
     if not lines:
         return "nothing on stderr"
-    if _TRACE.search(err.decode("utf-8", "replace")):
+    if _has_trace(err):
         return f"a stack trace on stderr ({len(lines)} lines, last: {verdict._tail_line(err)!r})"
     if len(lines) > 1:
         return f"{len(lines)} lines on stderr (last: {verdict._tail_line(err)!r})"
@@ -324,6 +324,14 @@ class Doctor:
             await child.stop(grace=0.5)
         return Ran(child.exit(), finished, child.stdout.data(), child.stderr.data(), ports)
 
+    @staticmethod
+    def _client_problem(cell: Cell, k: int, argv: list[str], ran: Ran,
+                        timeout: float) -> tuple[str, str] | None:
+        """What run would find wrong with client k's run of the cell, or None."""
+        co = verdict.ClientOutcome(k, argv, ran.exit, ran.stdout, ran.stderr,
+                                   timed_out=not ran.finished)
+        return verdict._client_problem(cell, co, timeout)
+
     def _expect_exit(self, ran: Ran, code: int, timeout: float, what: str) -> tuple[str, str]:
         """(status, detail) for a run that should exit with code and a
         one-line stderr message, printing nothing on stdout."""
@@ -336,8 +344,7 @@ class Doctor:
         if ex.code != code:
             tail = verdict._tail_line(ran.stderr)
             got = ex.describe() + (f" ({tail!r})" if tail else "")
-            trace = " after a stack trace" if _TRACE.search(
-                ran.stderr.decode("utf-8", "replace")) else ""
+            trace = " after a stack trace" if _has_trace(ran.stderr) else ""
             return "FAIL", f"{got}{trace}; the contract wants exit {code} ({what})"
         bad = _stderr_problem(ran.stderr)
         if bad:
@@ -486,9 +493,7 @@ class Doctor:
             problem, ran_ok = None, False
             if server.running:
                 ran = await self._run(argv, env, sc.stdin, timeout, sec.protocol.transport)
-                co = verdict.ClientOutcome(k, argv, ran.exit, ran.stdout, ran.stderr,
-                                           timed_out=not ran.finished)
-                problem = verdict._client_problem(cell, co, timeout)
+                problem = self._client_problem(cell, k, argv, ran, timeout)
                 if problem is None and sc.server_stdout is not None and \
                         not await _wait_count(server.stdout, sc.server_stdout, k, 5.0):
                     problem = (f"server stdout has \"{_clip(sc.server_stdout)}\" fewer than "
@@ -587,9 +592,7 @@ class Doctor:
                 else:
                     argv = self._argv(sec, port, host="::1") + list(cell.scenario.args)
                     ran = await self._run(argv, env, cell.scenario.stdin, timeout, transport)
-                    co = verdict.ClientOutcome(1, argv, ran.exit, ran.stdout, ran.stderr,
-                                               timed_out=not ran.finished)
-                    problem = verdict._client_problem(cell, co, timeout)
+                    problem = self._client_problem(cell, 1, argv, ran, timeout)
                     if problem is None:
                         sec.add("ipv6 host", "ok", f"{cell.scenario.name} with HOST ::1")
                     else:
