@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import fnmatch
 import json
 import os
 import shlex
@@ -29,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (diagnose, matrix, modes, netns, processes, report, runner, sandbox,
+from harness import (diagnose, filters, matrix, modes, netns, processes, report, runner, sandbox,
                      students, verdict)
 from harness.matrix import Cell, Matrix, Peer
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
@@ -159,13 +158,6 @@ class Usage(Exception):
     pass
 
 
-def _csv(values) -> list[str]:
-    out: list[str] = []
-    for v in values if isinstance(values, list) else [values or ""]:
-        out.extend(x.strip() for x in (v or "").split(",") if x.strip())
-    return out
-
-
 def _modes(args) -> tuple[tuple[str, ...], list[str]]:
     """The modes to run and notes for the user (two-hosts unavailable)."""
     try:
@@ -274,9 +266,7 @@ def student_cells(cm: CheckMatrix, ch: Checked, ms: tuple[str, ...],
             if (s == ch.name) != (k == ch.name) and not (s in cm.students and k in cm.students):
                 cells.append(c)
     if ks:
-        def hit(cid: str, pat: str) -> bool:
-            return fnmatch.fnmatchcase(cid, pat) if any(x in pat for x in "*?[") else pat in cid
-        cells = [c for c in cells if any(hit(c.id, p) for p in ks)]
+        cells = [c for c in cells if any(filters.k_matches(c.id, p) for p in ks)]
     return cells
 
 
@@ -420,7 +410,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
         PortPool(*port_range)
     except ValueError as e:
         raise Usage(f"--ports: {e}") from None
-    refs = _csv(args.references or ("c" if args.quick else ",".join(DEFAULT_REFERENCES)))
+    refs = filters.split(args.references or ("c" if args.quick else ",".join(DEFAULT_REFERENCES)))
     for r in refs:
         if r not in m.peers:
             raise Usage(f"--references: no peer {r!r} (known: {', '.join(m.peers)})")
@@ -448,7 +438,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
             else:
                 _validate_templates(ch)
         cm = check_matrix(m, checked, refs)
-        ks = _csv(args.k or [])
+        ks = filters.split(args.k or [])
         todo = []
         for ch in checked:
             if ch.error is None:

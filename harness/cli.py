@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness import (__version__, check, doctor, matrix, modes, netns, report, runner, sandbox,
-                     verdict)
+from harness import (__version__, check, doctor, filters, matrix, modes, netns, report, runner,
+                     sandbox, verdict)
 from harness.errors import ConfigError
 from harness.matrix import Cell, Matrix
 from harness.ports import DEFAULT_RANGE, parse_range
@@ -29,13 +29,6 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 class UsageError(Exception):
     pass
-
-
-def _csv(values: list[str] | None) -> list[str]:
-    out: list[str] = []
-    for v in values or []:
-        out.extend(x.strip() for x in v.split(",") if x.strip())
-    return out
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -141,7 +134,7 @@ def select(m: Matrix, args: argparse.Namespace) -> list[Cell]:
     """Returns the cells the filters select. Raises UsageError on a filter
     that names nothing that exists."""
     named = frozenset(n for opt in ("server", "client")
-                      for n in _csv(getattr(args, opt, None)) if n in m.peers)
+                      for n in filters.split(getattr(args, opt, None)) if n in m.peers)
     cells = matrix.expand(m, named, modes=_modes(args))
     checks = (("protocol", "protocol", list(m.protocols)),
               ("server", "server", [p for p in m.peers if m.peers[p].server]),
@@ -149,7 +142,7 @@ def select(m: Matrix, args: argparse.Namespace) -> list[Cell]:
               ("scenario", "scenario",
                sorted({s for p in m.protocols.values() for s in p.scenarios})))
     for opt, attr, known in checks:
-        pats = _csv(getattr(args, opt, None))
+        pats = filters.split(getattr(args, opt, None))
         if not pats:
             continue
         for pat in pats:
@@ -157,13 +150,9 @@ def select(m: Matrix, args: argparse.Namespace) -> list[Cell]:
                 raise UsageError(f"--{opt} {pat}: no such {opt} (known: {', '.join(known)})")
         cells = [c for c in cells
                  if any(fnmatch.fnmatchcase(getattr(c, attr).name, p) for p in pats)]
-    ks = _csv(getattr(args, "k", None))
+    ks = filters.split(getattr(args, "k", None))
     if ks:
-        def hit(cid: str, pat: str) -> bool:
-            if any(ch in pat for ch in "*?["):
-                return fnmatch.fnmatchcase(cid, pat)
-            return pat in cid
-        cells = [c for c in cells if any(hit(c.id, p) for p in ks)]
+        cells = [c for c in cells if any(filters.k_matches(c.id, p) for p in ks)]
     shard = getattr(args, "shard", None)
     if shard:
         try:
@@ -211,10 +200,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             for proto in m.protocols.values():
                 for sc in proto.scenarios.values():
                     why = matrix.mode_absence(proto, sc, mode)
-                    if why and (not args.protocol or proto.name in _csv(args.protocol)):
+                    if why and (not args.protocol or proto.name in filters.split(args.protocol)):
                         print(f"# not run: {proto.name}/{sc.name}/*/*/{mode}: {why}")
     if args.absent:
-        pats = _csv(args.protocol)
+        pats = filters.split(args.protocol)
         protos = {p for p in m.protocols
                   if not pats or any(fnmatch.fnmatchcase(p, x) for x in pats)}
     else:
