@@ -140,6 +140,46 @@ function lingeringClose(sock) {
     });
 }
 
+/*
+ * A server's line framing: feed(chunk) calls onLine(line, cut) for every
+ * line complete so far, without its "\n"; a line that reaches max bytes
+ * without one is cut there (cut true: its first max bytes) and the rest of
+ * it, up to its "\n", is dropped. Once onLine returns false, feed stops
+ * and returns false. rest() is the start of a line still unfinished.
+ */
+function lineFramer(max, onLine) {
+    let pending = Buffer.alloc(0);
+    let skipping = false; // dropping the rest of an overlong line
+    return {
+        feed(chunk) {
+            pending = Buffer.concat([pending, chunk]);
+            let more = true;
+            while (more) {
+                const nl = pending.indexOf(0x0a);
+                if (skipping) {
+                    skipping = nl < 0;
+                    pending = nl < 0 ? Buffer.alloc(0) : pending.subarray(nl + 1);
+                    if (skipping) {
+                        break;
+                    }
+                } else if (nl >= 0 && nl < max) {
+                    more = onLine(pending.subarray(0, nl), false);
+                    pending = pending.subarray(nl + 1);
+                } else if (pending.length >= max) {
+                    more = onLine(pending.subarray(0, max), true);
+                    pending = pending.subarray(max);
+                    skipping = true;
+                } else {
+                    break;
+                }
+            }
+            pending = Buffer.from(pending);
+            return more;
+        },
+        rest: () => pending,
+    };
+}
+
 /* Resolves with all of stdin as one Buffer. */
 function readStdin() {
     return new Promise((resolve, reject) => {
@@ -327,7 +367,7 @@ function javaDate(d) {
 }
 
 module.exports = {
-    Reader, clientArgs, connect, ctime, fail, finish, javaDate,
+    Reader, clientArgs, connect, ctime, fail, finish, javaDate, lineFramer,
     lingeringClose, pyRepr, readStdin, reason, send, serverArgs, splitLines,
     startServer, stopOnSignals,
 };

@@ -8,7 +8,7 @@
  * Run:  node peers/node/calc/server.js 12000
  *       printf 'SOMA 2 2\nDIV 1 3\n' | node peers/node/calc/client.js 127.0.0.1 12000
  */
-const {send, serverArgs, startServer} = require('../common');
+const {lineFramer, send, serverArgs, startServer} = require('../common');
 
 const LINE_MAX = 256;
 const RANGE = 1e15;
@@ -101,36 +101,16 @@ function reply(sock, line) {
 function main() {
     const port = serverArgs();
     startServer('calc', port, (sock) => {
-        let pending = Buffer.alloc(0);
-        let skipping = false; // dropping the rest of an overlong line
-        sock.on('data', (chunk) => {
-            pending = Buffer.concat([pending, chunk]);
-            for (;;) {
-                const nl = pending.indexOf(0x0a);
-                if (skipping) {
-                    skipping = nl < 0;
-                    pending = nl < 0 ? Buffer.alloc(0) : pending.subarray(nl + 1);
-                    if (skipping) {
-                        break;
-                    }
-                } else if (nl >= 0 && nl < LINE_MAX) {
-                    reply(sock, pending.subarray(0, nl));
-                    pending = pending.subarray(nl + 1);
-                } else if (pending.length >= LINE_MAX) {
-                    // Answered as soon as the 256th byte is not a "\n".
-                    reply(sock, pending.subarray(0, LINE_MAX));
-                    pending = pending.subarray(LINE_MAX);
-                    skipping = true;
-                } else {
-                    break;
-                }
-            }
-            pending = Buffer.from(pending);
+        // A cut line is answered as soon as the 256th byte is not a "\n".
+        const lines = lineFramer(LINE_MAX, (line) => {
+            reply(sock, line);
+            return true;
         });
+        sock.on('data', (chunk) => lines.feed(chunk));
         // A last line cut short by EOF is still a request; then close.
         sock.on('end', () => {
-            if (pending.length > 0) {
-                reply(sock, pending);
+            if (lines.rest().length > 0) {
+                reply(sock, lines.rest());
             }
             sock.end();
         });

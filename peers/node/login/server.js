@@ -10,7 +10,7 @@
  *       printf 'alice\ns3cret\n' | node peers/node/login/client.js 127.0.0.1 5668
  */
 const fs = require('fs');
-const {lingeringClose, serverArgs, startServer} = require('../common');
+const {lineFramer, lingeringClose, serverArgs, startServer} = require('../common');
 
 const LINE_MAX = 256;
 const FIELD_MAX = 64;
@@ -66,12 +66,14 @@ function main() {
     const port = serverArgs();
     startServer('login', port, (sock) => {
         const peer = `${sock.remoteAddress}:${sock.remotePort}`;
-        let pending = Buffer.alloc(0);
-        let skipping = false; // dropping the rest of an overlong line
         let user; // undefined until the first line of a pair is in
 
-        // Returns false once the connection is done (after OK).
-        const onLine = (line) => {
+        // Returns false once the connection is done (after OK). A line cut
+        // at 256 bytes without "\n" is invalid: null.
+        const lines = lineFramer(LINE_MAX, (line, cut) => {
+            if (cut) {
+                line = null;
+            }
             if (user === undefined) {
                 user = line;
                 return true;
@@ -84,35 +86,13 @@ function main() {
             }
             sock.write(reply);
             return reply !== OK;
-        };
+        });
 
         sock.on('data', (chunk) => {
             if (sock.lingering) {
                 return; // after OK: discarded
             }
-            pending = Buffer.concat([pending, chunk]);
-            let more = true;
-            while (more) {
-                const nl = pending.indexOf(0x0a);
-                if (skipping) {
-                    skipping = nl < 0;
-                    pending = nl < 0 ? Buffer.alloc(0) : pending.subarray(nl + 1);
-                    if (skipping) {
-                        break;
-                    }
-                } else if (nl >= 0 && nl < LINE_MAX) {
-                    more = onLine(pending.subarray(0, nl));
-                    pending = pending.subarray(nl + 1);
-                } else if (pending.length >= LINE_MAX) {
-                    more = onLine(null); // 256 bytes without "\n": invalid
-                    pending = pending.subarray(LINE_MAX);
-                    skipping = true;
-                } else {
-                    break;
-                }
-            }
-            pending = Buffer.from(pending);
-            if (!more) {
+            if (!lines.feed(chunk)) {
                 lingeringClose(sock);
             }
         });
