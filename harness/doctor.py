@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import matrix, netns, processes, runner, transcript, verdict
+from harness import filters, matrix, netns, processes, runner, transcript, verdict
 from harness.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
 
@@ -105,10 +105,6 @@ def _usage(msg: str) -> int:
     return EXIT_USAGE
 
 
-def _csv(values: list[str] | None) -> list[str]:
-    return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
-
-
 def main(args: argparse.Namespace) -> int:
     root_file = Path(args.matrix) if args.matrix else \
         Path(__file__).resolve().parent.parent / "matrix.yaml"
@@ -122,12 +118,12 @@ def main(args: argparse.Namespace) -> int:
         # Most checks start the programs directly, outside harness/sandbox.py.
         return _usage(f"peer {peer.name} is sandboxed (untrusted code), and doctor runs "
                       f"programs unsandboxed: check it with python3 -m harness run")
-    skip = set(_csv(args.skip))
+    skip = set(filters.split(args.skip))
     if skip - set(CHECKS):
         return _usage(f"--skip {', '.join(sorted(skip - set(CHECKS)))}: no such check "
                       f"(known: {', '.join(CHECKS)})")
     mine = [p for p in m.protocols if peer.protocols is None or p in peer.protocols]
-    wanted = _csv(args.protocol) or mine
+    wanted = filters.split(args.protocol) or mine
     for p in wanted:
         if p not in m.protocols:
             return _usage(f"--protocol {p}: no such protocol (known: {', '.join(m.protocols)})")
