@@ -28,6 +28,12 @@ client_args() {
     port=$2
 }
 
+# How long socat's closing phase may wait for the other direction once one
+# has ended (socat -t). Not a delay: it ends as soon as that direction
+# does. A busy machine can take seconds to run the reply command or cat,
+# and socat -t 1 then closed before the reply was written.
+SOCAT_CLOSE_S=3600
+
 # socat_listen: the socat address that listens for TCP on every interface,
 # IPv6 dual-stack (IPv4 clients arrive as ::ffff:a.b.c.d), or IPv4 only on
 # a host without IPv6, as the C references do.
@@ -41,16 +47,22 @@ socat_listen() {
 
 # socat_reply_server COMMAND: serves $port with socat, running the shell
 # COMMAND for each connection (its stdout is the reply), then the lingering
-# close: `exec >&-` closes the command's output pipe (pipes: one per
-# direction), so socat half-closes the connection, and `timeout 1 cat`
-# drains the client's input until its EOF, for at most 1 s. If the child
-# exited at once, socat would fail writing late input to it and close with
-# input unread, which resets the connection. socat's address parser would
-# eat quotes and take ':' or ',' as its own, so the command travels in the
-# environment.
+# close. The connection reaches the command as a socketpair (stdin and
+# stdout are one socket), so the reply goes through `socat -u - FD:1,
+# shut-down`, which half-closes it once the reply is written: the outer
+# socat then half-closes the TCP connection. `cat` drains the client's
+# input until its EOF; closing with input unread would reset the
+# connection. (socat's `pipes` option would allow `exec >&-` instead, but
+# socat 1.7.4 keeps a copy of the output pipe open and never sees its
+# EOF: the connection then ended only when -t ran out, which under load
+# could be before the reply was written.) No step waits a fixed time:
+# socat's closing phase (-t) lasts until the other direction ends, and the
+# cell's own timeout ends a client that never closes. socat's address
+# parser would eat quotes and take ':' or ',' as its own, so the command
+# travels in the environment.
 socat_reply_server() {
-    export SL_REPLY="$1; exec >&-; timeout 1 cat >/dev/null"
-    exec socat -t 1 "$(socat_listen),fork" SYSTEM:'eval "$SL_REPLY"',pipes
+    export SL_REPLY="{ $1; } | socat -u - FD:1,shut-down; cat >/dev/null"
+    exec socat -t "$SOCAT_CLOSE_S" "$(socat_listen),fork" SYSTEM:'eval "$SL_REPLY"'
 }
 
 # socat_host: $host as socat's addresses want it; an IPv6 literal needs

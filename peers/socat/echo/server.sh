@@ -7,4 +7,4 @@
 # Run:  sh peers/socat/echo/server.sh 65432
 . "$(dirname "$0")/../../shell/args.sh"
 server_args "$@"
-exec socat -t 1 "$(socat_listen),fork" EXEC:cat
+exec socat -t "$SOCAT_CLOSE_S" "$(socat_listen),fork" EXEC:cat
