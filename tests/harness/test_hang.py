@@ -390,6 +390,50 @@ class Java(ProcessTest):
                                "send")
 
 
+def obs_of(*tasks: tuple[int, str, str | None, int], cpu: int = 0) -> hang.Observation:
+    """One process (pid 10) of (tid, state, call name or None, runs)."""
+    ts = [hang.Task(tid, st, hang.SYSCALLS[c] if c else None, (3, 0, 0), "", 0, runs)
+          for tid, st, c, runs in tasks]
+    return hang.Observation([hang.Proc("client", 10, "java", ts, cpu)])
+
+
+class Stillness(unittest.TestCase):
+    """still()'s allowance for a JVM's housekeeping threads."""
+
+    def test_housekeeping_thread_caught_running(self):
+        a = obs_of((10, "S", "futex", 1), (11, "S", "read", 5), (12, "S", "futex", 7))
+        b = obs_of((10, "S", "futex", 1), (11, "S", "read", 5), (12, "R", None, 8), cpu=10**5)
+        self.assertTrue(b.runnable())
+        self.assertTrue(hang.still(a, b))
+        self.assertTrue(hang.still(b, a))
+        # ... and a new thread that started running in between.
+        c = obs_of((10, "S", "futex", 1), (11, "S", "read", 5), (12, "S", "futex", 9),
+                   (13, "R", None, 1))
+        self.assertTrue(hang.still(a, c))
+
+    def test_what_is_busy(self):
+        a = obs_of((10, "S", "futex", 1), (11, "S", "read", 5), (12, "S", "futex", 7))
+        running_twice = obs_of((10, "S", "futex", 1), (11, "S", "read", 5), (12, "R", None, 8))
+        self.assertFalse(hang.still(running_twice, running_twice))
+        io_thread_ran = obs_of((10, "S", "futex", 1), (11, "R", None, 6), (12, "S", "futex", 7))
+        self.assertFalse(hang.still(a, io_thread_ran))
+        io_thread_woke = obs_of((10, "S", "futex", 1), (11, "S", "read", 6), (12, "S", "futex", 7))
+        self.assertFalse(hang.still(a, io_thread_woke))
+        over_slack = obs_of((10, "S", "futex", 1), (11, "S", "read", 5), (12, "R", None, 8),
+                            cpu=hang.CPU_SLACK_NS + 1)
+        self.assertFalse(hang.still(a, over_slack))
+        # Without a quiet thread in I/O, a runnable thread is work.
+        x = obs_of((10, "S", "futex", 1), (12, "S", "futex", 7))
+        y = obs_of((10, "S", "futex", 1), (12, "R", None, 8))
+        self.assertFalse(hang.still(x, y))
+        self.assertTrue(hang.still(x, x))
+        other_call = obs_of((10, "S", "futex", 1), (11, "S", "accept", 5), (12, "S", "futex", 7))
+        self.assertFalse(hang.still(a, other_call))
+        fewer = obs_of((10, "S", "futex", 1))
+        self.assertTrue(hang.still(fewer, fewer))
+        self.assertFalse(hang.still(a, hang.Observation([])))
+
+
 class Words(unittest.TestCase):
     """explain() and its helpers on hand-made waits and relay events."""
 
