@@ -434,8 +434,8 @@ def _thread_wait(p: Proc, t: Task) -> Wait:
         _NAMES.get(t.syscall) == call else None
     if call in _POLLS:
         w.call, w.kind = ("select()" if "select" in call else "poll()"), "poll"
-        polled = _polled_fds(p.pid, call, t.args) if fd is not None or \
-            t.syscall is not None else None
+        # Only with the call's own arguments (not a name from wchan).
+        polled = _polled_fds(p.pid, call, t.args) if fd is not None else None
         if polled is not None:
             fds, reading = polled
             w.fds = tuple(fds)
@@ -451,7 +451,10 @@ def _thread_wait(p: Proc, t: Task) -> Wait:
             if socks and reading:
                 w.kind = "read"  # a poll for input on sockets waits as a recv does
             elif socks:
-                w.kind = "write"
+                # Waiting for room to write, or a non-blocking connect
+                # (Java's connect with a timeout) waiting to complete.
+                sk = socket_ports(p.pid).get(w.inode or -1) if len(socks) == 1 else None
+                w.kind = "connect" if sk and sk[2] == "SYN_SENT" else "write"
         return w
     if call in _READS or call in _WRITES or call in ("accept", "accept4", "connect"):
         w.fd = fd

@@ -241,6 +241,24 @@ class Deadlocks(ProcessTest):
             "not accepted client 2's connection: it serves one client at a time and is "
             "busy with another connection")
 
+    def test_client_blocked_in_connect_to_a_full_listen_queue(self):
+        ls = socket.socket()
+        self.addCleanup(ls.close)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(0)  # room for one connection, never accepted
+        first = socket.create_connection(ls.getsockname())
+        self.addCleanup(first.close)
+        cli = self.spawn(CLIENT, str(ls.getsockname()[1]), "hi\n")
+        roles = {"client": [cli.pid]}
+        obs = wait_until(lambda: settled(roles, {"client": "connect()"}))
+        [w] = hang.waits(obs)
+        port = ls.getsockname()[1]
+        self.assertEqual(hang.socket_ports(cli.pid)[w.inode][1:], (port, "SYN_SENT"))
+        self.assertEqual(hang.explain([w], lambda w: None, 0, None),
+                         "hung before any exchange: the client is blocked in connect() on "
+                         "its socket: the client cannot connect: nobody accepts on the "
+                         "server's port (its listen queue is full)")
+
     def test_a_launcher_waiting_for_its_child_is_left_out(self):
         a, b = socket.socketpair()
         self.addCleanup(a.close)
