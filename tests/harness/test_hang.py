@@ -168,7 +168,7 @@ class Deadlocks(ProcessTest):
                                "each waits for the other to send")
         # Two observations of a deadlock are still; the second is taken
         # once the first shows it, so nothing but the kernel stands between.
-        later = wait_until(lambda: hang.observe_until_runnable(roles))
+        later = wait_until(lambda: hang.observe_until_runnable(roles, previous=obs))
         self.assertTrue(hang.still(obs, later), (obs, later))
 
     def test_loopback_client_and_server_in_recv_with_labels(self):
@@ -296,6 +296,8 @@ class NotHung(ProcessTest):
         obs = hang.observe(roles)
         self.assertTrue(obs.runnable())
         self.assertIsNone(hang.observe_until_runnable(roles))
+        # Runnable before and now: not a housekeeping blip either.
+        self.assertIsNone(hang.observe_until_runnable(roles, previous=obs))
         self.assertFalse(hang.still(obs, hang.observe(roles)))
         ws = hang.waits(obs)
         self.assertEqual(ws[0].call, "running")
