@@ -584,6 +584,17 @@ def socket_ports(pid: int) -> dict[int, tuple[int, int, str]]:
     return {inode: (lp, rp, st) for _, lp, rp, st, inode in _table(pid) if inode}
 
 
+def connection_accepted(pid: int, local_port: int, remote_port: int) -> bool | None:
+    """Whether the TCP connection with these ports, seen from the side that
+    listens in pid's network namespace, was accept()ed: False while it sits
+    in the listen queue (no inode yet), None if the kernel has no such
+    connection. For a relayed cell: pid the server, local_port the server's
+    port, remote_port the local port of the relay's upstream socket."""
+    rows = [r for r in _table(pid) if r[0] == "tcp" and r[1] == local_port
+            and r[2] == remote_port]
+    return any(r[4] for r in rows) if rows else None
+
+
 def _accepted(pid: int, inode: int, cache: dict) -> bool | None:
     """For a connected TCP socket of pid: True if the other end (in the
     same namespace) was accept()ed or connect()ed by someone, False if it

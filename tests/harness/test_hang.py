@@ -231,6 +231,11 @@ class Deadlocks(ProcessTest):
         by = {w.role: w for w in ws}
         self.assertIs(by["server"].accepted, True)
         self.assertIs(by["client 2"].accepted, False)
+        # What a relaying driver asks about its upstream sockets.
+        cport = hang.socket_ports(cli.pid)[by["client 2"].inode][0]
+        self.assertIs(hang.connection_accepted(srv.pid, port, cport), False)
+        self.assertIs(hang.connection_accepted(srv.pid, port, idle.getsockname()[1]), True)
+        self.assertIsNone(hang.connection_accepted(srv.pid, port, 1))
         names = {by["server"].inode: "connection 1 (the idle client's)",
                  by["client 2"].inode: "connection 2"}
         text = hang.explain(ws, lambda w: names.get(w.inode), 1, None)
