@@ -345,7 +345,10 @@ class Wait:
 
 
 # How much a thread's wait tells (the highest is the process's Wait).
-_RANK = {"read": 60, "accept": 60, "connect": 60, "write": 60, "poll": 50,
+# A thread reading or writing a connection outranks one in accept(): a
+# thread-per-client server's worker holds the client that waits, while its
+# main thread only waits for the next one.
+_RANK = {"read": 60, "accept": 55, "connect": 60, "write": 60, "poll": 50,
          "sleep": 30, "signal": 30, "child": 25, "futex": 10, "other": 5,
          "stopped": 40, "exited": 40, "running": 0, "busy": 0}
 
@@ -691,6 +694,10 @@ def _relevant(ws: list[Wait]) -> list[Wait]:
         if w.kind in ("child", "futex") and any(
                 v is not w and v.role == w.role and v.kind not in ("child", "futex")
                 for v in ws):
+            continue
+        # A launcher (the cell's sl-cell) waiting for the program it runs
+        # says nothing the program's own wait does not.
+        if w.kind == "child" and any(v is not w and v.role == w.role for v in ws):
             continue
         keep.append(w)
     return keep

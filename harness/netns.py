@@ -245,16 +245,15 @@ async def wait_bound(child, port: int, transport: str, timeout: float) -> tuple[
     """Waits until the server's processes (child: processes.Child) show a
     socket bound on port in their namespace's table. Polls /proc, never
     connects. Returns (ready, local addresses); not ready on exit/timeout."""
-    from harness import processes  # late: processes imports much
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    from harness import clock, processes  # late: processes imports much
+    deadline = clock.Deadline(timeout)
     delay = 0.001
     while True:
         pids = processes._tree(child.pid, group=True)
         addrs = bound_in(child.pid, pids, port, transport) if child.running else []
         if addrs:
             return True, addrs
-        if not child.running or loop.time() >= deadline:
+        if not child.running or deadline.expired():
             return False, []
         await asyncio.sleep(delay)
         delay = min(delay * 1.3, 0.02)

@@ -15,7 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
-from harness import procnet
+from harness import clock, procnet
 
 CAPTURE_LIMIT = 1 << 20  # bytes kept per stream; the rest is counted and dropped
 STOP_GRACE_S = 2.0
@@ -152,23 +152,21 @@ class Capture:
             self._changed.set()
 
     async def wait_contains(self, needle: bytes, timeout: float) -> bool:
-        """Returns True once the captured bytes contain needle, False on
-        timeout or when the stream ended without it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            if needle in self.buf:
-                return True
-            if self.closed:
-                return False
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                return needle in self.buf
+        """Returns True once the captured bytes contain needle, False after
+        timeout (cell time, see harness/clock.py) or when the stream ended
+        without it."""
+
+        async def until() -> None:
+            while needle not in self.buf and not self.closed:
+                self._changed.clear()
+                await self._changed.wait()
+
+        task = asyncio.ensure_future(until())
+        try:
+            await clock.wait_for(task, timeout)
+        finally:
+            task.cancel()
+        return needle in self.buf
 
 
 @dataclass
@@ -221,13 +219,13 @@ class Child:
             return Exit(None, -rc, self.stopped_by_driver)
         return Exit(rc, None, self.stopped_by_driver)
 
-    async def wait(self, timeout: float | None = None) -> bool:
-        """Returns True if the process ended within timeout."""
+    async def wait(self, timeout: float | None = None, stoppable: bool = True) -> bool:
+        """Returns True if the process ended within timeout (cell time, see
+        harness/clock.py; a stopped cell clock ends the wait unless not
+        stoppable)."""
         if self.proc.returncode is not None:
             return True
-        try:
-            await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout)
-        except asyncio.TimeoutError:
+        if not await clock.wait_for(self.proc.wait(), timeout, stoppable):
             return False
         if self.ended is None:
             self.ended = time.monotonic()
@@ -256,7 +254,7 @@ class Child:
                 # descending from us (we are their subreaper) get the signal.
                 for s in procnet.live_group_members(pgid, me):
                     _signal_pid(s.pid, signal.SIGTERM)
-            await self.wait(grace)
+            await self.wait(grace, stoppable=False)
             deadline = time.monotonic() + (grace if self.proc.returncode is None else grace / 2)
             delay = 0.002
             # Other members (forked children) are not ours to wait for: poll.
@@ -273,7 +271,7 @@ class Child:
                         os.kill(s.pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-                await self.wait(5.0)
+                await self.wait(5.0, stoppable=False)
                 members = procnet.live_group_members(pgid, me)
         finally:
             if self.proc.returncode is None:
@@ -401,13 +399,14 @@ def _tree(pid: int, group: bool = False) -> list[int]:
     return pids
 
 
-def bound_ports(child: Child, transport: str) -> tuple[int, ...]:
+def bound_ports(child: Child, transport: str, ns_pid: int | None = None) -> tuple[int, ...]:
     """Returns the local ports the child's processes have bound (listening
-    for TCP); used to say 'listens on 41234, not 20001'."""
+    for TCP); used to say 'listens on 41234, not 20001'. ns_pid: read the
+    table of that process's network namespace."""
     inodes = procnet.socket_inodes(_tree(child.pid, group=True))
     if not inodes:
         return ()
-    return tuple(sorted({s.port for s in procnet.sockets(transport)
+    return tuple(sorted({s.port for s in procnet.sockets(transport, ns_pid=ns_pid)
                          if s.inode in inodes and s.bound}))
 
 
@@ -418,7 +417,7 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
     table (/proc/net/tcp*, udp*) for the port and those inodes."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    deadline = start + timeout
+    deadline = clock.Deadline(timeout)
     delay = 0.0005
     polls = 0
     while True:
@@ -445,7 +444,7 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
             if any(s.bound and s.inode in inodes for s in socks):
                 return Readiness(True)
         now = loop.time()
-        if now >= deadline:
+        if deadline.expired():
             # One last full look (the whole group) before giving up.
             socks = procnet.sockets(transport, port)
             mine = procnet.socket_inodes(_tree(child.pid, group=True))

@@ -58,13 +58,18 @@ def _read_listeners(path: str) -> bytes:
     return bytes(buf)
 
 
-def sockets(transport: str, port: int | None = None, listeners_only: bool = False) -> list[Sock]:
+def sockets(transport: str, port: int | None = None, listeners_only: bool = False,
+            ns_pid: int | None = None) -> list[Sock]:
     """Returns the kernel's sockets of a transport, optionally only those
     with the given local port; listeners_only (TCP) reads just the
-    listening part of the table, cheaply."""
+    listening part of the table, cheaply. ns_pid: the table of that
+    process's network namespace (a cell's) instead of the driver's."""
     out = []
     needle = b":%04X " % port if port is not None else None
-    for path in _FILES[transport]:
+    paths = _FILES[transport]
+    if ns_pid is not None:
+        paths = tuple(p.replace("/proc/", f"/proc/{ns_pid}/", 1) for p in paths)
+    for path in paths:
         if listeners_only and transport == "tcp":
             data = _read_listeners(path)
         else:

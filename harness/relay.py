@@ -16,7 +16,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from harness import modes, transcript
+from harness import clock, modes, transcript
 from harness.transcript import CLIENT, DATA, EOF, RST, SERVER
 
 RECV_SIZE = 65536
@@ -38,6 +38,10 @@ class Connection:
     index: int
     peer: str
     events: list[Event] = field(default_factory=list)
+    # Local port of the relay's socket towards the server: the server's
+    # accepted socket has it as its remote port (the hang monitor's names).
+    upstream_port: int = 0
+    opened: bool = False  # connected upstream (TCP); until then the relay is busy
     notes: list[str] = field(default_factory=list)
     closed: dict[str, bool] = field(default_factory=lambda: {CLIENT: False, SERVER: False})
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -68,6 +72,32 @@ class _Base:
         self.connections: list[Connection] = []
         self._tasks: set[asyncio.Task] = set()
         self._changed = asyncio.Event()
+        # For the hang monitor: when bytes or a close last moved, and how
+        # many deliveries a mode holds back (latency, segment gaps).
+        self.last_activity = self.t0
+        self.held = 0
+
+    def quiet_for(self) -> float:
+        """Seconds since anything moved through the relay; 0 while a
+        delivery mode still holds something back, a connection is being
+        opened towards the server, or one waits in the relay's own accept
+        queue (a busy driver has not taken it yet)."""
+        if self.held or self.backlog() or any(
+                not c.opened and not c.done.is_set() for c in self.connections):
+            return 0.0
+        return time.monotonic() - self.last_activity
+
+    def backlog(self) -> int:
+        """Connections waiting in the relay's listen queue (TCP_INFO of a
+        listening socket: tcpi_unacked is the accept queue's length)."""
+        ls = getattr(self, "_listener", None)
+        if ls is None:
+            return 0
+        try:
+            info = ls.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
+        except OSError:
+            return 0
+        return struct.unpack_from("I", info, 24)[0] if len(info) >= 28 else 0
 
     def _record(self, conn: Connection, direction: str, kind: str, data: bytes = b"") -> None:
         if kind != DATA:
@@ -76,7 +106,9 @@ class _Base:
             if any(e.direction == direction and e.kind == kind for e in conn.events):
                 return
             conn.closed[direction] = True
-        conn.events.append(Event(time.monotonic() - self.t0, direction, kind, data))
+        now = time.monotonic()
+        self.last_activity = now
+        conn.events.append(Event(now - self.t0, direction, kind, data))
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -104,6 +136,15 @@ class _Base:
         return lines
 
 
+async def _make(factory, family: int, type: int) -> socket.socket:
+    """A socket from the factory, which may be a coroutine function (a
+    cell's holder makes sockets inside the cell, harness/cell.py)."""
+    s = factory(family, type)
+    if asyncio.iscoroutine(s):
+        s = await s
+    return s
+
+
 def _abort(sock: socket.socket) -> None:
     """Closes with SO_LINGER 0 so the peer gets a reset."""
     try:
@@ -118,7 +159,7 @@ class TcpRelay(_Base):
 
     async def start(self) -> None:
         """Binds the relay port. Raises OSError (EADDRINUSE) if it is taken."""
-        ls = self.socket(self.family, socket.SOCK_STREAM)
+        ls = await _make(self.socket, self.family, socket.SOCK_STREAM)
         try:
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind((self.host, self.listen_port))
@@ -137,12 +178,20 @@ class TcpRelay(_Base):
             csock.setblocking(False)
             conn = Connection(len(self.connections) + 1, f"{addr[0]}:{addr[1]}")
             self.connections.append(conn)
+            self.last_activity = time.monotonic()
             self._changed.set()
             self._spawn(self._serve(conn, csock))
 
     async def _serve(self, conn: Connection, csock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        ssock = self.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            ssock = await _make(self.socket, socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as e:
+            conn.notes.append(f"no socket towards the server: {e.strerror or e}")
+            _abort(csock)
+            conn.done.set()
+            self._changed.set()
+            return
         ssock.setblocking(False)
         if self.mode is not None and self.mode.kind == "slow-reader":
             # Before connect, so the window the server sees is small.
@@ -157,6 +206,11 @@ class TcpRelay(_Base):
                 _abort(csock)
                 ssock.close()
                 return
+            try:
+                conn.upstream_port = ssock.getsockname()[1]
+            except OSError:
+                pass
+            conn.opened = True
             for s in (csock, ssock):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             state = {"reset": False}
@@ -239,9 +293,11 @@ class TcpRelay(_Base):
                 due = loop.time() + mode.ms / 1000.0
                 if not data:
                     self._record(conn, direction, EOF)
+                    self.held += 1
                     queue.put_nowait(("eof", b"", due))
                     return
                 self._record(conn, direction, DATA, data)
+                self.held += 1
                 queue.put_nowait(("data", data, due))
                 if slow:
                     await asyncio.sleep(modes.SLOW_GAP_S)
@@ -261,9 +317,13 @@ class TcpRelay(_Base):
                     except asyncio.TimeoutError:
                         await send(held)
                         held = b""
+                        self.held -= 1
                         continue
                 else:
                     kind, data, due = await queue.get()
+                if kind != "rst":
+                    self.held -= 1
+                    self.last_activity = time.monotonic()
                 if kind == "rst":
                     return "rst"
                 wait = due - loop.time()
@@ -271,11 +331,14 @@ class TcpRelay(_Base):
                     await asyncio.sleep(wait)
                 if mode.kind == "coalesce" and direction == CLIENT:
                     if kind == "data":
+                        if not held:
+                            self.held += 1  # until the coalesced bytes go out
                         held += data
                         continue
                     if held:
                         await send(held)
                         held = b""
+                        self.held -= 1
                 if kind == "eof":
                     return "eof"
                 if seg is None:
@@ -283,6 +346,7 @@ class TcpRelay(_Base):
                     continue
                 for piece, pause in seg.pieces(data):
                     await send(piece)
+                    self.last_activity = time.monotonic()
                     if pause:
                         await asyncio.sleep(modes.SEGMENT_GAP_S)
 
@@ -318,19 +382,19 @@ class TcpRelay(_Base):
 
     async def settle(self, timeout: float, expected: int = 0) -> bool:
         """Waits until `expected` connections were accepted and every
-        connection has finished both ways. Returns False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while len(self.connections) < expected or self.active():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                return False
-        return True
+        connection has finished both ways. Returns False after timeout
+        (cell time, harness/clock.py)."""
+
+        async def until() -> None:
+            while len(self.connections) < expected or self.active():
+                self._changed.clear()
+                await self._changed.wait()
+
+        task = asyncio.ensure_future(until())
+        try:
+            return await clock.wait_for(task, timeout)
+        finally:
+            task.cancel()
 
     async def close(self) -> None:
         """Stops accepting and drops every connection still open."""
@@ -347,7 +411,7 @@ class UdpRelay(_Base):
     transport = "udp"
 
     async def start(self) -> None:
-        s = self.socket(self.family, socket.SOCK_DGRAM)
+        s = await _make(self.socket, self.family, socket.SOCK_DGRAM)
         try:
             s.bind((self.host, self.listen_port))
             s.setblocking(False)
@@ -367,8 +431,9 @@ class UdpRelay(_Base):
                 continue  # an ICMP error from an earlier send; not a datagram
             entry = self._upstreams.get(addr)
             if entry is None:
-                conn = Connection(len(self.connections) + 1, f"{addr[0]}:{addr[1]}")
-                up = self.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                conn = Connection(len(self.connections) + 1, f"{addr[0]}:{addr[1]}",
+                                  opened=True)
+                up = await _make(self.socket, socket.AF_INET, socket.SOCK_DGRAM)
                 up.setblocking(False)
                 up.connect(self.upstream)
                 entry = (conn, up)
@@ -379,6 +444,7 @@ class UdpRelay(_Base):
             self._record(conn, CLIENT, DATA, data)
             self._changed.set()
             if self.mode is not None and self.mode.ms:
+                self.held += 1
                 self._spawn(self._forward_later(conn, up, data, self.mode.ms / 1000.0))
                 continue
             try:
@@ -389,11 +455,14 @@ class UdpRelay(_Base):
     async def _forward_later(self, conn: Connection, up: socket.socket, data: bytes,
                              delay: float) -> None:
         """latency mode: forwards one datagram after the delay."""
-        await asyncio.sleep(delay)
         try:
+            await asyncio.sleep(delay)
             await asyncio.get_running_loop().sock_sendall(up, data)
         except OSError as e:
             conn.notes.append(f"forwarding a datagram failed: {e.strerror or e}")
+        finally:
+            self.held -= 1
+            self.last_activity = time.monotonic()
 
     async def _replies(self, conn: Connection, up: socket.socket, addr: tuple) -> None:
         loop = asyncio.get_running_loop()

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import (matrix, modes, netns, processes, procnet, relay, sandbox, steps,
-                     transcript, verdict)
+from harness import (cell as isolation, clock, hang, matrix, modes, netns, processes, procnet,
+                     relay, sandbox, steps, transcript, verdict)
 from harness.matrix import Cell, CommandContext
 from harness.ports import PortPool
-from harness.processes import Child, Exit
+from harness.processes import Child
 from harness.verdict import ClientOutcome, Judgement, Outcome
 
 SETTLE_S = 2.0  # after the clients: how long connections may take to close
@@ -34,6 +34,13 @@ EFFECT_WAIT_S = 5.0  # how long to wait for expected server stdout
 PORT_ATTEMPTS = 5
 FILE_LIMIT = 1 << 20
 PROCS_PER_CLIENT = 24  # a JVM client runs ~15 threads; RLIMIT_NPROC counts them
+# The hang monitor (see _monitor): every MONITOR_S it samples the cell clock;
+# once the relay has been silent for QUIET_S it looks at the processes, and a
+# second look CONFIRM_S later must find them still blocked the same way.
+MONITOR_S = 0.1
+QUIET_S = 0.3
+CONFIRM_S = 0.25
+LAG_S = 0.1  # a nap this much longer than asked: the driver itself was starved
 _NOT_BUILT_MARKERS = ("Could not find or load main class", "can't open file")
 
 
@@ -53,6 +60,9 @@ class RunOptions:
     # Limits of sandboxed peers (matrix.yaml `sandbox: true`); nproc grows
     # with a scenario's clients (PROCS_PER_CLIENT each).
     sandbox_limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    # Every cell in its own namespaces (harness/cell.py); None: wherever
+    # they can be made, False: never (the driver's port range instead).
+    isolate: bool | None = None
 
 
 @dataclass
@@ -117,11 +127,15 @@ class _Live:
     uid: int | None = None
     limits: sandbox.Limits | None = None
     client_cwd: Path | None = None  # a sandboxed client's scratch directory
+    cell: isolation.Cell | None = None  # the cell's namespaces (harness/cell.py)
+    in_cell: bool = False  # the cell is to run in namespaces of its own
+    server_argv: list[str] = field(default_factory=list)  # as started (wrapped)
+    hang: str | None = None  # a judged client ended by the hang monitor: why
 
     @property
     def in_netns(self) -> bool:
         """True when the server's socket is in another namespace's table."""
-        return self.hosts is not None or self.cell_ns is not None
+        return self.hosts is not None or self.cell_ns is not None or self.cell is not None
 
 
 class CellRunner:
@@ -138,6 +152,16 @@ class CellRunner:
         self._seq = 0
         self._uids = sandbox.UidPool() if sandbox.can_switch_uid() else None
         self._sandbox_ctx: CommandContext | None = None
+        self.sl_cell = _find_sl_cell(ctx)
+        self.isolated = False
+        if opts.isolate is not False:
+            sup = isolation.support(self.sl_cell)
+            self.isolated = sup.ok
+            if not sup.ok:
+                sandbox.note_once(f"cells run without namespaces of their own ({sup.why}): "
+                                  f"ports come from the range {opts.port_range[0]}-"
+                                  f"{opts.port_range[1]}, and cells share this machine's "
+                                  f"network, /tmp and process table")
 
     def env_for(self, peer: matrix.Peer) -> dict[str, str]:
         env = self._envs.get(peer.name)
@@ -163,6 +187,9 @@ class CellRunner:
         scratch = self.scratch_root / f"{self._seq:05d}-{cell.id.replace('/', '_')}"
         res = CellResult(cell, repeat, Judgement(verdict.ERROR, "not run"), Outcome(), 0.0)
         attempts = 0
+        if watch is None:
+            watch = CellWatch()
+        token = None
         try:
             while True:
                 attempts += 1
@@ -170,6 +197,12 @@ class CellRunner:
                                  0.0, port_attempts=attempts)
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
+                # Every wait of this attempt counts cell time (harness/clock.py).
+                cc = clock.CellClock(watch.pids, procnet.descendants)
+                watch.clock = cc
+                if token is not None:
+                    clock.current.reset(token)
+                token = clock.current.set(cc)
                 try:
                     await self._attempt(cell, res, scratch, deadline, watch)
                 except _Retry:
@@ -181,6 +214,9 @@ class CellRunner:
         except Exception as e:  # a driver bug must not take the run down
             res.outcome.error = f"driver error: {type(e).__name__}: {e}"
         finally:
+            if token is not None:
+                res.outcome.starved_s = clock.current.get().starved()
+                clock.current.reset(token)
             shutil.rmtree(scratch, ignore_errors=True)
         res.duration_s = time.monotonic() - t0
         known = self.m.known_failure(cell.id)
@@ -198,26 +234,43 @@ class CellRunner:
         loop = asyncio.get_running_loop()
         if deadline is not None:
             cell_t = min(cell_t, max(0.0, deadline - loop.time()))
-        ports = self.pool.acquire(2)
-        res.server_port, res.relay_port = ports
         live = _Live()
+        # two-hosts gives the server a namespace of its own with `ip netns`,
+        # outside the cell (root only); its cells keep the shared network.
+        in_cell = self.isolated and modes.parse(cell.mode).kind != "two-hosts"
+        ports: list[int] = []
+        if in_cell:
+            res.server_port, res.relay_port = isolation.SERVER_PORT, isolation.RELAY_PORT
+        else:
+            ports = self.pool.acquire(2)
+            res.server_port, res.relay_port = ports
         if watch is not None:
             watch.live = live
         retry = False
+        live.in_cell = in_cell
         try:
+            body = asyncio.ensure_future(self._body(cell, res, scratch, live, client_t))
             try:
-                async with asyncio.timeout(cell_t):
-                    await self._body(cell, res, scratch, live, client_t)
-            except TimeoutError:
-                if deadline is not None and loop.time() >= deadline - 0.01:
-                    o.error = "not finished: the run's time limit was reached"
-                else:
+                # The run's own limit is wall time; the cell's is cell time.
+                async with asyncio.timeout(max(0.0, deadline - loop.time())
+                                           if deadline is not None else None):
+                    finished = await clock.wait_for(body, cell_t, stoppable=False)
+                if not finished:
                     o.cell_timeout_s = cell_t
+            except TimeoutError:
+                o.error = "not finished: the run's time limit was reached"
+            finally:
+                if not body.done():
+                    body.cancel()
+                    await asyncio.gather(body, return_exceptions=True)
+            if body.done() and not body.cancelled() and body.exception() is not None:
+                raise body.exception()  # type: ignore[misc]
         except _Retry:
             retry = True
         finally:
             await self._cleanup(res, live, scratch)
-            self.pool.release(ports)
+            if ports:
+                self.pool.release(ports)
         if retry:
             raise _Retry()
 
@@ -244,6 +297,15 @@ class CellRunner:
         if problem:
             o.error = problem
             return
+        if live.in_cell:
+            words = [*res.server_argv, *res.client_argv, str(self.ctx.root),
+                     str(self.ctx.build)]
+            words += [w for step in sc.before for w in self._step_words(cell, step)]
+            try:
+                live.cell = await isolation.Cell.start(self.sl_cell, words)
+            except isolation.CellError as e:
+                o.error = f"cannot make the cell's namespaces: {e}"
+                return
         if cell.server.sandbox or cell.client.sandbox:
             problem = await self._sandbox(cell, res, scratch, live)
             if problem:
@@ -255,12 +317,11 @@ class CellRunner:
             except OSError as e:
                 o.error = f"two-hosts: cannot make the server's namespace: {e}"
                 return
-        res.server_argv = self.wrap(cell.server, res.server_argv, live,
-                                    live.hosts.ns if live.hosts else live.cell_ns)
-        res.client_argv = self.wrap(cell.client, res.client_argv, live, live.cell_ns)
+        live.server_argv, server_cwd = self.launch(cell.server, res.server_argv, live, "server",
+                                                   scratch)
         try:
-            server = await processes.spawn(res.server_argv, str(scratch),
-                                           modes.env(cell.mode, self.env_for(cell.server)))
+            server = await processes.spawn(live.server_argv, server_cwd,
+                                           self.peer_env(cell.server, cell.mode, live, "server"))
         except OSError as e:
             o.error = f"cannot start the server {res.server_argv[0]}: {e.strerror or e}"
             return
@@ -272,7 +333,7 @@ class CellRunner:
                                 f"({live.hosts.host_addr}) cannot reach it")
             return
         if not ready.ready:
-            if ready.foreign:
+            if ready.foreign and live.cell is None:
                 raise _Retry()
             err = server.stderr.data()
             if ready.exited and any(mk.encode() in err for mk in _NOT_BUILT_MARKERS):
@@ -294,8 +355,9 @@ class CellRunner:
                           chunk=self.opts.chunk, chunk_delay=self.opts.chunk_delay,
                           mode=mode, host="::1" if mode.kind == "ipv6" else "127.0.0.1",
                           upstream_host=live.hosts.server_addr if live.hosts else None,
-                          socket_factory=(netns.socket_factory(live.cell_ns)
-                                          if live.cell_ns else socket.socket))
+                          socket_factory=(live.cell.socket if live.cell is not None else
+                                          netns.socket_factory(live.cell_ns) if live.cell_ns
+                                          else socket.socket))
         try:
             await rl.start()
         except OSError:
@@ -304,22 +366,148 @@ class CellRunner:
         if (sc.before or sc.restart) and not await steps.prepare(self, cell, res, live, client_t):
             return
         server = live.server  # a restart replaces it
-        env = modes.env(cell.mode, self.env_for(cell.client))
+        env = self.peer_env(cell.client, cell.mode, live)
         o.clients = [ClientOutcome(i + 1, res.client_argv) for i in range(sc.clients)]
         live.clients.extend([None] * sc.clients)
-        await asyncio.gather(*(self._client(cell, o.clients[i], live, i, env, client_t)
-                               for i in range(sc.clients)))
-        await steps.release(live)
-        if live.client_error:
-            return
-        await asyncio.sleep(0)  # let the relay accept what the clients connected
-        await rl.settle(self.opts.settle_s)
-        if sc.server_stdout is not None:
-            if not await server.stdout.wait_contains(sc.server_stdout, self.opts.effect_wait_s):
-                o.effects.append(
-                    f"server stdout lacks \"{transcript.escape(sc.server_stdout)[:200]}\"")
+        monitor = asyncio.ensure_future(self._monitor(cell, res, live))
+        try:
+            await asyncio.gather(*(self._client(cell, o.clients[i], live, i, env, client_t)
+                                   for i in range(sc.clients)))
+            o.hang = live.hang
+            await steps.release(live)
+            if live.client_error:
+                return
+            await asyncio.sleep(0)  # let the relay accept what the clients connected
+            await rl.settle(self.opts.settle_s)
+            if sc.server_stdout is not None:
+                if not await server.stdout.wait_contains(sc.server_stdout,
+                                                         self.opts.effect_wait_s):
+                    o.effects.append(
+                        f"server stdout lacks \"{transcript.escape(sc.server_stdout)[:200]}\"")
+        finally:
+            monitor.cancel()
+            await asyncio.gather(monitor, return_exceptions=True)
         if server.proc.returncode is not None:
             o.server_exited_early = True
+
+    async def _monitor(self, cell: Cell, res: CellResult, live: _Live) -> None:
+        """Samples the cell clock and ends the cell's waits once the cell is
+        provably stuck: the relay silent for QUIET_S, and two looks at the
+        processes CONFIRM_S apart find none runnable, no CPU used and each
+        blocked in the same call. Runs while the judged clients run and
+        while the driver waits for the connections to close and for
+        effects; the reason (who waits for what) stops the cell clock."""
+        cc = clock.get()
+        rl = live.relay
+        assert isinstance(cc, clock.CellClock) and rl is not None
+        loop = asyncio.get_running_loop()
+
+        async def nap(seconds: float) -> bool:
+            """Sleeps; False when the driver woke far too late: a starved
+            driver is also a starved relay, whose silence means nothing."""
+            t = loop.time()
+            await asyncio.sleep(seconds)
+            return loop.time() - t < seconds + LAG_S
+
+        while True:
+            if not await nap(MONITOR_S):
+                continue
+            cc.sample()
+            if rl.quiet_for() < QUIET_S or None in live.clients:
+                continue
+            roles = self._roles(live)
+            if not roles:
+                continue
+            first = hang.observe_until_runnable(roles)
+            if first is None:
+                continue
+            if not await nap(CONFIRM_S) or rl.quiet_for() < QUIET_S + CONFIRM_S:
+                continue
+            second = hang.observe_until_runnable(self._roles(live), previous=first)
+            if second is None or not hang.still(first, second):
+                continue
+            ws = hang.waits(second)
+            if not hang.is_hung(ws):
+                continue
+            cc.stop(self._stuck_reason(cell, res, live, ws))
+            return
+
+    def _roles(self, live: _Live) -> dict[str, list[int]]:
+        """The cell's running processes by the role a student knows."""
+        roles: dict[str, list[int]] = {}
+        if live.server is not None and live.server.running:
+            roles["server"] = [live.server.pid]
+        n = len(live.clients)
+        for i, c in enumerate(live.clients):
+            if c is None:
+                continue
+            role = "client" if n == 1 else f"client {i + 1}"
+            if c.running:
+                roles[role] = [c.pid]
+            elif processes.group_alive(c.pid):
+                # Ended, but what it forked still runs (and holds its output).
+                left = [m.pid for m in procnet.live_group_members(c.pid)]
+                if left:
+                    roles[role] = left
+        for k, c in enumerate(live.steps, 1):
+            if c.running:
+                roles[f"before step {k}"] = [c.pid]
+        if live.cell is not None:
+            # Orphans in the cell: what a program forked and left (setsid).
+            left = [st.pid for st in live.cell.leftovers()]
+            if left:
+                roles["a process left behind"] = left
+        return roles
+
+    def _stuck_reason(self, cell: Cell, res: CellResult, live: _Live,
+                      ws: list["hang.Wait"]) -> str:
+        """Who waits for what, with the relay's names for the sockets."""
+        rl = live.relay
+        assert rl is not None
+        conns = rl.connections
+        judged = conns[live.step_conns:]
+        by_upstream = {c.upstream_port: c for c in conns if c.upstream_port}
+        by_peer = {int(c.peer.rsplit(":", 1)[1]): c for c in conns}
+        ports: dict[int, dict[int, tuple[int, int, str]]] = {}
+        server = live.server
+        for w in ws:
+            # A client talks to the relay, which always accepts: whether the
+            # server accepted the relayed connection is the question.
+            if w.role == "server" or w.inode is None or server is None:
+                continue
+            entry = hang.socket_ports(w.pid).get(w.inode)
+            conn = by_peer.get(entry[0]) if entry else None
+            if conn is not None and conn.upstream_port:
+                w.accepted = hang.connection_accepted(server.pid, res.server_port,
+                                                      conn.upstream_port)
+
+        def label(w: "hang.Wait") -> str | None:
+            if w.inode is None:
+                return None
+            table = ports.get(w.pid)
+            if table is None:
+                table = ports[w.pid] = hang.socket_ports(w.pid)
+            entry = table.get(w.inode)
+            if entry is None:
+                return None
+            local, remote, state = entry
+            if w.role == "server":
+                if local == res.server_port and state == "0A":
+                    return "the listening socket"
+                conn = by_upstream.get(remote)
+                if conn is not None:
+                    who = (" (a before step's)" if conn.index <= live.step_conns
+                           else "")
+                    return f"connection {conn.index}{who}"
+                return None
+            if remote == res.relay_port:
+                return "its connection to the server"
+            return None
+
+        hint = None
+        for c in judged:
+            hint = hint or hang.request_hint(*hang.last_request(c))
+        return hang.explain(ws, label, hang.count_exchanges(judged), hint)
 
     def _ctx_for(self, peer: matrix.Peer, tpl: matrix.Template) -> CommandContext | None:
         """A peer's command context: a sandboxed peer's {python} must be
@@ -342,7 +530,9 @@ class CellRunner:
         clients = sc.clients + len(sc.before) if cell.client.sandbox else 0
         live.limits = lim.replace(nproc=lim.nproc + PROCS_PER_CLIENT * clients)
         why = netns.unavailable("a sandboxed cell's own network namespace")
-        if why is None:
+        if live.cell is not None:
+            pass  # the cell is its own network already
+        elif why is None:
             try:
                 live.cell_ns = await netns.isolated()
             except OSError as e:
@@ -350,8 +540,9 @@ class CellRunner:
         else:
             sandbox.note_once(f"sandboxed cells run without their own network namespace: {why}")
         if cell.client.sandbox:
-            live.client_cwd = scratch / "client"
-            live.client_cwd.mkdir()
+            live.client_cwd = Path(isolation.CLIENT_DIR) if live.cell else scratch / "client"
+            if live.cell is None:
+                live.client_cwd.mkdir()
         if self._uids is None:
             sandbox.note_once("sandboxed peers run as the driver's user, without a process "
                               "limit: switching to an unprivileged uid needs root")
@@ -368,23 +559,66 @@ class CellRunner:
             live.uid = self._uids.acquire()
         except OSError as e:
             return f"sandbox: {e.strerror or e}"
-        # The sandboxed programs' working directories are theirs alone.
-        if cell.server.sandbox:
-            os.chown(scratch, live.uid, live.uid)
-        if live.client_cwd is not None:
-            os.chown(live.client_cwd, live.uid, live.uid)
+        # The sandboxed programs' working directories are theirs alone (in
+        # a cell they are the cell's own tmpfs, writable by its programs).
+        if live.cell is None:
+            if cell.server.sandbox:
+                os.chown(scratch, live.uid, live.uid)
+            if live.client_cwd is not None:
+                os.chown(live.client_cwd, live.uid, live.uid)
         return None
 
-    def wrap(self, peer: matrix.Peer, argv: list[str], live: _Live,
-             ns: str | None) -> list[str]:
-        """The argv that runs a program of peer in the cell: a sandboxed
-        peer's through the sandbox wrapper (namespace ns, the cell's uid and
-        limits), another's in namespace ns if any."""
-        if peer.sandbox and live.limits is not None:
-            return sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns) + argv
+    def launch(self, peer: matrix.Peer, argv: list[str], live: _Live, role: str,
+               scratch: Path) -> tuple[list[str], str]:
+        """The argv and (driver-side) working directory that run a program
+        of peer in the cell: through sl-cell into the cell's namespaces
+        (a sandboxed peer with its uid and limits), else the fallbacks: the
+        sandbox wrapper, `ip netns exec` (two-hosts), or as it is."""
+        sandboxed = peer.sandbox and live.limits is not None
+        if live.cell is not None:
+            if role == "server":
+                cwd = isolation.SCRATCH
+            elif peer.sandbox and live.client_cwd is not None:
+                cwd = str(live.client_cwd)
+            else:
+                cwd = str(self.ctx.root)
+            extra: list[str] = []
+            if sandboxed:
+                assert live.limits is not None
+                lim = live.limits
+                extra = ["--cpu", str(lim.cpu_s), "--data", str(lim.data_mb),
+                         "--fsize", str(lim.fsize_mb), "--nofile", str(lim.nofile)]
+                if live.uid is not None:
+                    extra += ["--uid", str(live.uid), "--nproc", str(lim.nproc)]
+            return live.cell.wrap(argv, cwd, extra), "/"
+        if role == "server":
+            ns, cwd = (live.hosts.ns if live.hosts else live.cell_ns), str(scratch)
+        else:
+            ns = live.cell_ns
+            cwd = str(live.client_cwd if peer.sandbox and live.client_cwd else self.ctx.root)
+        if sandboxed:
+            assert live.limits is not None
+            return sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns) + argv, cwd
         if ns is not None:
-            return ["ip", "netns", "exec", ns] + argv
-        return argv
+            return ["ip", "netns", "exec", ns] + argv, cwd
+        return argv, cwd
+
+    def _step_words(self, cell: Cell, step: steps.Step) -> list[str]:
+        peer = self.m.peers.get(step.client)
+        if peer is None or peer.client is None:
+            return []
+        return matrix.render(peer.client, self.ctx, cell.protocol, 0)
+
+    def peer_env(self, peer: matrix.Peer, mode: str, live: _Live,
+                 role: str = "client") -> dict[str, str]:
+        """A program's environment; a sandboxed one in a cell also gets what
+        the sandbox wrapper sets: its home is its folder, a JVM heap cap."""
+        env = modes.env(mode, self.env_for(peer))
+        if peer.sandbox and live.cell is not None and live.limits is not None:
+            env = dict(env)
+            env["HOME"] = isolation.SCRATCH if role == "server" else isolation.CLIENT_DIR
+            env.setdefault("JDK_JAVA_OPTIONS", f"-Xmx{max(16, live.limits.data_mb // 4)}m")
+        return env
 
     def _not_runnable(self, argv: list[str], role: str) -> str | None:
         prog = argv[0]
@@ -402,13 +636,18 @@ class CellRunner:
     async def _client(self, cell: Cell, co: ClientOutcome, live: _Live, i: int,
                       env: dict[str, str], timeout: float) -> None:
         try:
-            cwd = live.client_cwd if cell.client.sandbox and live.client_cwd else self.ctx.root
-            child = await processes.spawn(co.argv, str(cwd), env, cell.scenario.stdin)
+            argv, cwd = self.launch(cell.client, co.argv, live, "client", Path(self.ctx.root))
+            child = await processes.spawn(argv, cwd, env, cell.scenario.stdin)
         except OSError as e:
             live.client_error = f"cannot start the client {co.argv[0]}: {e.strerror or e}"
             return
         live.clients[i] = child
         finished = await child.wait(timeout)
+        stuck = clock.get().stopped
+        if not finished and stuck:
+            live.hang = stuck
+        elif not finished:
+            co.cpu_s = _cpu_s([child.pid, *procnet.descendants(child.pid)])
         co.timed_out = not finished
         await child.stop(grace=0.5)
         co.exit = child.exit()
@@ -464,15 +703,24 @@ class CellRunner:
             await asyncio.shield(netns.delete_ns(live.cell_ns))
             live.cell_ns = None
         sc = res.cell.scenario
+        if live.cell is not None:
+            # Anything still in the cell outlived the processes the driver
+            # started and stopped: a daemon (setsid, double fork) is a
+            # failure, and it dies with the cell.
+            left = live.cell.leftovers() if server is not None else []
+            if left:
+                o.leftovers = [f"{s.pid} ({_comm(s.pid)})" for s in left]
         if server is not None and rl is not None and not o.error:
             for name, expected in sc.files.items():
-                path = scratch / name
+                # Regular files only, never through a link, never blocking
+                # on a FIFO: the program controls what is there.
                 try:
-                    with open(path, "rb") as f:
-                        data = f.read(FILE_LIMIT + 1)
-                    res.files[name] = data
-                except FileNotFoundError:
-                    data = None
+                    if live.cell is not None:
+                        data = live.cell.read_file(f"{isolation.SCRATCH}/{name}", FILE_LIMIT)
+                    else:
+                        data = isolation.read_regular(str(scratch / name), FILE_LIMIT)
+                    if data is not None:
+                        res.files[name] = data
                 except OSError as e:
                     o.effects.append(f"{name}: cannot read: {e.strerror}")
                     continue
@@ -488,6 +736,9 @@ class CellRunner:
             if res.recorded is not None:
                 o.comparison = steps.compare(sc, res.recorded,
                                              _rel(sc.golden_path, self.ctx.root), live.step_conns)
+        if live.cell is not None:
+            await asyncio.shield(live.cell.close())
+            live.cell = None
 
 
 async def wait_ready(server: Child, port: int, transport: str, timeout: float,
@@ -499,7 +750,41 @@ async def wait_ready(server: Child, port: int, transport: str, timeout: float,
     if not live.in_netns:
         return await processes.wait_bound(server, port, transport, timeout), []
     ok, addrs = await netns.wait_bound(server, port, transport, timeout)
-    return processes.Readiness(ok, exited=not server.running, timed_out=not ok), addrs
+    other = () if ok or not server.running else \
+        processes.bound_ports(server, transport, ns_pid=server.pid)
+    # Exited before binding: is the port held by what is left of an
+    # earlier server in the cell (a restart without SO_REUSEADDR)? Said in
+    # the reason only; inside a cell no stranger can hold a port.
+    held = (not ok and not server.running and live.cell is not None and
+            bool(procnet.sockets(transport, port, ns_pid=live.cell.holder)))
+    return processes.Readiness(ok, foreign=held, exited=not server.running, timed_out=not ok,
+                               other_ports=other), addrs
+
+
+def _find_sl_cell(ctx: CommandContext) -> str:
+    """sl-cell from the build the peers come from or, for a matrix whose
+    build has none (the driver's tests), from SL_BUILD_DIR or the
+    repository's own build folder."""
+    here = Path(__file__).resolve().parent.parent
+    candidates = [ctx.build, Path(os.environ.get("SL_BUILD_DIR") or ctx.build), here / "build"]
+    for b in candidates:
+        p = b / "c" / "cell" / "sl-cell"
+        if os.access(p, os.X_OK):
+            return str(p)
+    return str(candidates[0] / "c" / "cell" / "sl-cell")
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return "?"
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) pids have used so far."""
+    return sum(procnet.cpu_ticks(p) for p in pids) / _HZ
 
 
 def _explain_limits(j: Judgement, limits: sandbox.Limits) -> Judgement:
@@ -551,6 +836,7 @@ class CellWatch:
 
     live: _Live | None = None
     ticks: int = -1
+    clock: "clock.CellClock | None" = None
 
     def pids(self) -> list[int]:
         lv = self.live
@@ -642,6 +928,7 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
             if not t.done() and not t.cancelling():
                 t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.shield(isolation.close_all())
         processes.kill_all()
         processes.sweep()
         shutil.rmtree(scratch_root, ignore_errors=True)

@@ -26,7 +26,6 @@ first); only the judged clients' connections are compared with the golden.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import signal
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness import processes, procnet, transcript
+from harness import clock, processes, procnet, transcript
 from harness.transcript import CLIENT, DATA, SERVER
 
 if TYPE_CHECKING:  # no import cycle at run time: matrix imports this module
@@ -150,14 +149,9 @@ def _step(w: Any, node: yaml.Node, what: str, peers: dict[str, "Peer"]) -> Step 
 
 
 async def _wait_for(cond, timeout: float) -> bool:
-    """Polls cond() every few ms; True once it holds, False on timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(POLL_S)
-    return True
+    """Polls cond() every few ms; True once it holds, False after timeout
+    (cell time, harness/clock.py)."""
+    return await clock.poll_until(cond, timeout, POLL_S, POLL_S)
 
 
 def _client_bytes(conn) -> int:
@@ -170,7 +164,8 @@ def _accepted(server, port: int) -> int:
     connection still in the listen queue has no inode yet."""
     from harness.processes import _tree  # the server's processes, as readiness sees them
     inodes = procnet.socket_inodes(_tree(server.pid, group=True))
-    return sum(1 for sk in procnet.sockets("tcp", port)
+    # The server's own namespace's table (a cell's, or the driver's).
+    return sum(1 for sk in procnet.sockets("tcp", port, ns_pid=server.pid)
                if not sk.bound and sk.inode in inodes)
 
 
@@ -191,13 +186,13 @@ async def prepare(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
         peer = runner.m.peers[step.client]
         assert peer.client is not None
         argv = matrix.render(peer.client, ctx, cell.protocol, res.relay_port) + list(step.args)
-        argv = runner.wrap(peer, argv, live, live.cell_ns)  # a sandboxed cell's namespace
+        argv, cwd = runner.launch(peer, argv, live, "client", runner.ctx.root)
         expected = len(rl.connections) + 1
-        watch = step.background and not live.in_netns
+        watch = step.background and live.hosts is None and live.cell_ns is None
         accepted = _accepted(live.server, res.server_port) if watch else 0
         try:
-            child = await processes.spawn(argv, str(runner.ctx.root),
-                                          modes.env(cell.mode, runner.env_for(peer)), step.stdin)
+            child = await processes.spawn(argv, cwd, runner.peer_env(peer, cell.mode, live),
+                                          step.stdin)
         except OSError as e:
             o.error = f"cannot start before step {k} ({argv[0]}): {e.strerror or e}"
             return False
@@ -241,7 +236,6 @@ async def restart(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
                   timeout: float) -> bool:
     """Stops the server's group with the scenario's signal and starts the
     same command again on the same port; True once it listens again."""
-    from harness import modes
     from harness.runner import wait_ready  # run time only: runner imports this module
 
     sc = cell.scenario
@@ -255,8 +249,8 @@ async def restart(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
             pass
     await old.stop(runner.opts.server_grace_s)
     try:
-        new = await processes.spawn(res.server_argv, old.cwd,
-                                    modes.env(cell.mode, runner.env_for(cell.server)))
+        new = await processes.spawn(live.server_argv, old.cwd,
+                                    runner.peer_env(cell.server, cell.mode, live, "server"))
     except OSError as e:
         o.error = f"cannot restart the server {res.server_argv[0]}: {e.strerror or e}"
         return False

@@ -43,6 +43,7 @@ class ClientOutcome:
     stdout_truncated: bool = False
     timed_out: bool = False
     duration_s: float = 0.0
+    cpu_s: float | None = None  # CPU the client's processes had, when it timed out
 
 
 @dataclass
@@ -59,6 +60,11 @@ class Outcome:
     effects: list[str] = field(default_factory=list)  # missing/wrong effects
     comparison: transcript.Comparison | None = None
     run_interrupted: str | None = None
+    # The cell was stuck (harness/hang.py): who waits for what, in words.
+    hang: str | None = None
+    # Processes left in the cell after the server and clients were stopped.
+    leftovers: list[str] = field(default_factory=list)
+    starved_s: float = 0.0  # time the cell was starved of CPU (not counted)
 
 
 @dataclass
@@ -110,7 +116,8 @@ def _client_problem(cell: Cell, c: ClientOutcome, timeout_s: float) -> tuple[str
     """Returns (reason, diff) for the first thing wrong with one client."""
     sc = cell.scenario
     if c.timed_out:
-        return f"timeout: client still running after {timeout_s:g} s", ""
+        had = f" (it had {c.cpu_s:.2f} s of CPU)" if c.cpu_s is not None else ""
+        return f"timeout: client still running after {timeout_s:g} s{had}", ""
     if c.exit is None:
         return "client never ran", ""
     if c.exit.signal is not None:
@@ -145,7 +152,10 @@ def _raw_judge(cell: Cell, o: Outcome, strict: bool) -> Judgement:
     if o.server_failure:
         return Judgement(FAIL, o.server_failure)
     if o.cell_timeout_s is not None:
-        return Judgement(FAIL, f"timeout: the cell exceeded {o.cell_timeout_s:g} s")
+        return Judgement(FAIL, f"timeout: the cell exceeded {o.cell_timeout_s:g} s"
+                         + _starved_note(o))
+    if o.hang:
+        return Judgement(FAIL, o.hang, _with_transcript("", o))
     sx = o.server_exit
     if sx is not None and o.server_exited_early and (sx.signal is not None or sx.code):
         how = f"crashed with {signal_name(sx.signal)}" if sx.signal is not None \
@@ -168,6 +178,12 @@ def _raw_judge(cell: Cell, o: Outcome, strict: bool) -> Judgement:
     if o.effects:
         more = f" (and {len(o.effects) - 1} more)" if len(o.effects) > 1 else ""
         return Judgement(FAIL, f"missing effect: {o.effects[0]}{more}", _with_transcript("", o))
+    if o.leftovers:
+        n = len(o.leftovers)
+        return Judgement(FAIL, f"{n} process{'es' if n > 1 else ''} outlived the server: "
+                               f"{', '.join(o.leftovers[:3])} still ran after the driver "
+                               f"stopped the server and its clients (a daemon that left "
+                               f"their process group)", _with_transcript("", o))
     cmp = o.comparison
     if cmp is not None and not cmp.equal:
         where = f"turn {cmp.turn}"
@@ -177,6 +193,12 @@ def _raw_judge(cell: Cell, o: Outcome, strict: bool) -> Judgement:
             return Judgement(FAIL, f"transcript mismatch at {where}", cmp.diff)
         return Judgement(DEVIATES, f"transcript differs from the golden at {where}", cmp.diff)
     return Judgement(PASS, "")
+
+
+def _starved_note(o: Outcome) -> str:
+    if o.starved_s < 0.05:
+        return ""
+    return f" of its own time ({o.starved_s:.1f} s more waiting for a busy CPU, not counted)"
 
 
 def _with_transcript(diff: str, o: Outcome) -> str:

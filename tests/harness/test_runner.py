@@ -60,8 +60,14 @@ class FakePeersTest(support.HarnessTestCase):
         self.assertIsNotNone(r.recorded)
 
     def test_server_that_hangs(self):
-        self.assertVerdict(self.r[("hang", "echo")], "fail",
-                           "timeout: client still running after 4 s")
+        # Named from evidence, long before the 4 s timeout: both sides
+        # blocked reading, nothing on the wire.
+        r = self.r[("hang", "echo")]
+        # The fake server accepts, then only accepts again.
+        self.assertVerdict(r, "fail", "deadlock")
+        self.assertIn("the server is blocked in accept()", r.reason)
+        self.assertIn("the client in recv() on its connection to the server", r.reason)
+        self.assertIn("neither answered nor closed it", r.reason)
 
     def test_server_that_never_binds(self):
         r = self.r[("nobind", "echo")]
@@ -198,10 +204,10 @@ class VerdictKindsTest(support.HarnessTestCase):
         self.assertClean(list(res.values()))
 
     def test_idle_cell_gives_its_slot_away(self):
-        # Two cells whose server never answers, one job: the first cell's
-        # client waits (idle) until its timeout, so the second starts
-        # before the first ends instead of after it.
-        m = support.fake_matrix(self.tmp, {"hang": "hang"}, {"a": "echo", "b": "echo"},
+        # Two cells whose client sleeps (idle, not stuck: the hang monitor
+        # leaves a sleeper alone) until its timeout, one job: the second
+        # starts before the first ends instead of after it.
+        m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"a": "hang", "b": "hang"},
                                 "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 4\n")
         events = []
         ctx = matrix.CommandContext.create(m.root, m.root / "build")
@@ -280,20 +286,27 @@ class ForeignPortTest(support.HarnessTestCase):
                     return [taken] + ports[1:]
                 return ports
 
-        async def go():
+        async def go(isolate):
             ctx = matrix.CommandContext.create(m.root, m.root / "build")
-            opts = runner.RunOptions(port_range=(lo, hi))
+            opts = runner.RunOptions(port_range=(lo, hi), isolate=isolate)
             cr = runner.CellRunner(m, ctx, opts, self.tmp, OnceTaken(lo, hi))
             return await cr.run(cell)
 
         try:
-            r = asyncio.run(go())
+            # Without namespaces (the fallback): the driver's port range,
+            # where another program can take a port; the cell is retried.
+            r = asyncio.run(go(False))
+            # In a cell of its own, the machine's ports do not matter.
+            OnceTaken.first = True
+            inside = asyncio.run(go(None))
         finally:
             foreign.close()
         self.assertVerdict(r, "pass")
         self.assertEqual(r.port_attempts, 2)
         self.assertNotEqual(r.server_port, taken)
-        self.assertClean([r])
+        self.assertVerdict(inside, "pass")
+        self.assertEqual(inside.port_attempts, 1)
+        self.assertClean([r, inside])
 
 
 if __name__ == "__main__":

