@@ -363,6 +363,19 @@ class MergeTest(support.HarnessTestCase):
         self.assertEqual(xmllint(out / "junit.xml").returncode, 0)
 
 
+class PrereqsTest(unittest.TestCase):
+    def test_a_venv_without_pyyaml_gets_the_pip_line(self):
+        with tempfile.TemporaryDirectory(prefix="harness-venv-") as d:
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", d], check=True,
+                           timeout=120)
+            py = str(Path(d) / "bin" / "python")
+            p = subprocess.run(["sh", str(support.ROOT / "tools" / "prereqs.sh"), "--check", py],
+                               capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(f"{py} -m pip install pyyaml", p.stderr)
+        self.assertNotIn("python3-yaml", p.stderr)
+
+
 class WorkflowTest(unittest.TestCase):
     """.github/workflows/matrix.yml: N shard jobs, then a merge job."""
 
