@@ -47,7 +47,8 @@ def clip(text: str, max_lines: int = 200, max_line: int = 2000) -> str:
     line stays in the cell's files); says what was left out."""
     lines = text.splitlines()
     out = [ln if len(ln) <= max_line else
-           f"{ln[:max_line]} [... {len(ln) - max_line} more characters]" for ln in lines[:max_lines]]
+           f"{ln[:max_line]} [... {len(ln) - max_line} more characters]"
+           for ln in lines[:max_lines]]
     if len(lines) > max_lines:
         out.append(f"[... {len(lines) - max_lines} more lines]")
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
@@ -618,8 +619,8 @@ def report_html(data: dict, out: Path) -> str:
              '<p class="counts">' + "".join(
                  f'<span class="{v}">{SYMBOLS[v]} {counts.get(v, 0)} {v}</span>'
                  for v in VERDICTS) + f" of {len(cells)} cells</p>",
-             '<p class="legend">' + "".join(f'<span class="{v}">{SYMBOLS[v]} {LABELS[v]}</span>'
-                                             for v in VERDICTS)
+             '<p class="legend">'
+             + "".join(f'<span class="{v}">{SYMBOLS[v]} {LABELS[v]}</span>' for v in VERDICTS)
              + " &middot; a grid cell shows the worst verdict among the pair's scenarios and "
                "how many scenarios have it (of the total)</p>"]
     for m in data.get("modes_skipped") or []:
