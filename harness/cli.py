@@ -131,7 +131,10 @@ def load_matrix(args: argparse.Namespace) -> Matrix:
 
 def _modes(args: argparse.Namespace) -> tuple[str, ...]:
     """The --mode values, canonical; two-hosts is dropped (with a note on
-    stderr) where namespaces cannot be made."""
+    stderr, once; args.modes_skipped says why) where namespaces cannot be
+    made."""
+    if getattr(args, "modes_run", None) is not None:
+        return args.modes_run
     try:
         ms = modes.parse_list(getattr(args, "mode", None) or []) or list(modes.DEFAULT)
     except ValueError as e:
@@ -145,7 +148,8 @@ def _modes(args: argparse.Namespace) -> tuple[str, ...]:
             ms.remove("two-hosts")
             if not ms:
                 raise UsageError("no mode left to run")
-    return tuple(ms)
+    args.modes_run = tuple(ms)
+    return args.modes_run
 
 
 def parse_shard_arg(args: argparse.Namespace) -> tuple[int, int]:

@@ -6,6 +6,7 @@ back into one report, the ready-made GitHub workflow. Uses the fake peers
 only: no build needed, a few seconds."""
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -112,7 +113,8 @@ class OutputsTest(support.HarnessTestCase):
         wall = max(c["end_s"] for c in cells) - min(c["start_s"] for c in cells)
         self.assertAlmostEqual(float(suite.get("time")), wall, delta=0.002)
         self.assertLessEqual(float(suite.get("time")), self.data["duration_s"])
-        kinds = {tc.get("name").split("/")[2]: [ch.tag for ch in tc] for tc in suite.findall("testcase")}
+        kinds = {tc.get("name").split("/")[2]: [ch.tag for ch in tc]
+                 for tc in suite.findall("testcase")}
         self.assertEqual(kinds["c-exit1"], ["skipped"])
         self.assertEqual(kinds["c-garbage"], ["failure"])
         self.assertEqual(kinds["c-notfound"], ["error"])
@@ -222,6 +224,36 @@ class ResourceTest(support.HarnessTestCase):
             self.assertIn("open-file limit 64", c["reason"])
         self.assertEqual(xmllint(out / "junit.xml").returncode, 0)
         self.assertTrue((out / "report.html").is_file())
+
+    def test_a_run_that_stops_early_still_writes_every_output(self):
+        # The runner dies with EMFILE after the first cell: the other cells
+        # are `error` (not run), all three outputs are written, exit 3.
+        m = support.fake_matrix(self.tmp / "m", {"echo": "echo"},
+                                {"echo": "echo", "garbage": "garbage", "exit1": "exit1"})
+        real = runner.run_cells
+
+        async def dies(m, cells, ctx, opts, on_start=None, on_result=None):
+            await real(m, cells[:1], ctx, opts, on_start, on_result)
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        out = self.tmp / "out"
+        runner.run_cells = dies
+        try:
+            code, stdout, err = call("run", "--matrix", str(m.path), "--out", str(out),
+                                     "--ports", PORTS, "--jobs", "1")
+        finally:
+            runner.run_cells = real
+        self.assertEqual(code, 3, stdout + err)
+        self.assertNotIn("Traceback", err)
+        data = load(out)
+        self.assertEqual(data["total"], 3)
+        self.assertEqual(data["counts"]["error"], 2, data["counts"])
+        self.assertIn("Too many open files", data["infrastructure_errors"][0])
+        for c in data["cells"]:
+            if c["verdict"] == "error":
+                self.assertIn("not run: the run stopped early: OSError", c["reason"])
+        self.assertEqual(xmllint(out / "junit.xml").returncode, 0)
+        self.assertIn("infrastructure error", (out / "report.html").read_text())
 
     def test_a_peer_out_of_files_is_not_blamed(self):
         m = support.fake_matrix(self.tmp / "m", {"echo": "echo"}, {"echo": "echo"})
