@@ -239,7 +239,8 @@ def format_grids(cells: list[dict], peer_order: list[str], colour: bool,
         cw = max([len(c) for c in g["clients"]] + [4 if multi else 1]) + 2
         sw = max([len(s) for s in g["servers"]] + [len("server \\ client")]) + 2
         lines.append(f"{proto} ({g['transport']})")
-        lines.append(_pad("server \\ client", sw) + "".join(_pad(c, cw) for c in g["clients"]))
+        lines.append((_pad("server \\ client", sw)
+                      + "".join(_pad(c, cw) for c in g["clients"])).rstrip())
         for s in g["servers"]:
             row = _pad(s, sw)
             for c in g["clients"]:
