@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import fnmatch
 import json
 import os
@@ -351,13 +352,48 @@ def raise_nofile() -> dict:
     return {"soft": soft, "hard": hard, "raised_from": before if soft != before else None}
 
 
-def fds_needed(cells: list[Cell], jobs: int) -> int:
-    """An upper bound of the files the driver holds at once running cells
-    with --jobs jobs (the costliest cells all at once; idle cells give up
-    their slot, WAITING_PER_JOB per job)."""
-    per = sorted((FDS_PER_CELL + FDS_PER_CLIENT * c.scenario.clients for c in cells),
-                 reverse=True)
-    return FDS_BASE + sum(per[:jobs * (1 + runner.WAITING_PER_JOB)])
+def cell_fds(cell: Cell) -> int:
+    """An upper bound of the files the driver holds for one running cell."""
+    return FDS_PER_CELL + FDS_PER_CLIENT * cell.scenario.clients
+
+
+def fds_budget(nofile: int) -> int:
+    """The files cells may hold at once under an open-file limit."""
+    return max(nofile - FDS_BASE, nofile // 2)
+
+
+def heavy_cells(cells: list[Cell], jobs: int, nofile: int) -> list[Cell]:
+    """The cells too heavy to run --jobs at once (plus the idle cells that
+    give up their slot, WAITING_PER_JOB per job) under the limit."""
+    slots = jobs * (1 + runner.WAITING_PER_JOB)
+    return [c for c in cells if cell_fds(c) * slots > fds_budget(nofile)]
+
+
+def plan_batches(cells: list[Cell], jobs: int, nofile: int) -> list[tuple[list[Cell], int]]:
+    """Splits cells into batches, run one after another, so that the files
+    open at once stay under the open-file limit: first every cell light
+    enough for --jobs cells at once (and the idle cells that give up their
+    slot, WAITING_PER_JOB per job), then the heavy ones (many clients) in
+    groups whose bounds add up to the limit, each group at once. At a
+    usual limit that is one batch: the run as before. Returns [(cells,
+    jobs)]."""
+    budget = fds_budget(nofile)
+    heavy = heavy_cells(cells, jobs, nofile)
+    heavy_ids = {id(c) for c in heavy}
+    light = [c for c in cells if id(c) not in heavy_ids]
+    if not heavy:
+        return [(cells, jobs)]
+    batches = [(light, jobs)] if light else []
+    group: list[Cell] = []
+    used = 0
+    for c in heavy:
+        if group and used + cell_fds(c) > budget:
+            batches.append((group, min(jobs, len(group))))
+            group, used = [], 0
+        group.append(c)
+        used += cell_fds(c)
+    batches.append((group, min(jobs, len(group))))
+    return batches
 
 
 def _blame_resources(r: runner.CellResult, nofile: dict) -> None:
@@ -427,13 +463,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                              port_range=port_range, sandbox_limits=limits)
     ctx = matrix.CommandContext.create(m.root, _build_dir(args.build))
     nofile = args.nofile
-    need = fds_needed(cells, opts.jobs)
-    if nofile["soft"] < need:
+    batches = plan_batches(cells, opts.jobs, nofile["soft"])
+    too_big = [c for c in cells if cell_fds(c) > fds_budget(nofile["soft"])]
+    if too_big:
         print(f"python3 -m harness: warning: the open-file limit is {nofile['soft']} (hard "
-              f"{nofile['hard']}); these {len(cells)} cells at --jobs {opts.jobs} may need up to "
-              f"~{need}. Raise the hard limit (ulimit -Hn as root, LimitNOFILE=, docker "
-              "--ulimit nofile=) or lower --jobs; cells that run out are `error`, not `fail`.",
-              file=sys.stderr)
+              f"{nofile['hard']}); {len(too_big)} cell(s) may need more than that even alone "
+              f"(e.g. {too_big[0].id}, {too_big[0].scenario.clients} clients). Raise the hard "
+              "limit (ulimit -Hn as root, LimitNOFILE=, docker --ulimit nofile=); cells that "
+              "run out are `error`, not `fail`.", file=sys.stderr)
+    elif len(batches) > 1:
+        heavy = heavy_cells(cells, opts.jobs, nofile["soft"])
+        groups = len(batches) - (len(heavy) < len(cells))
+        print(f"python3 -m harness: note: the open-file limit is {nofile['soft']} (hard "
+              f"{nofile['hard']}): {len(heavy)} cell(s) with many clients run after the "
+              f"others, in {groups} group(s) that fit the limit; raise the hard limit for a "
+              "faster run", file=sys.stderr)
     ids = [f"{c.id}#{r}" if r > 1 else c.id for c in selection for r in range(1, args.repeat + 1)]
     meta = {**merge.identity(m, ROOT), "matrix": _rel(m.path),
             "selection": {"cells": len(ids), "hash": merge.selection_hash(ids)},
@@ -483,7 +527,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     interrupted = False
     if cells:
         try:
-            interrupted = asyncio.run(_run_async(m, cells, ctx, opts, on_start, on_result))
+            interrupted = asyncio.run(_run_async(m, batches, ctx, opts, on_start, on_result))
         except Exception as e:  # noqa: BLE001 -- report what ran, whatever stopped the rest
             infra.append(f"the run stopped early: {type(e).__name__}: {e}")
             print(f"python3 -m harness: the run stopped early: {type(e).__name__}: {e}",
@@ -514,11 +558,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-async def _run_async(m, cells, ctx, opts, on_start, on_result) -> bool:
-    """Runs the cells; SIGINT/SIGTERM cancel the run (children are stopped
+async def _run_async(m, batches, ctx, opts, on_start, on_result) -> bool:
+    """Runs the batches of cells one after another (plan_batches), within
+    one --run-timeout; SIGINT/SIGTERM cancel the run (children are stopped
     by the cells' finally blocks). Returns True if interrupted."""
     loop = asyncio.get_running_loop()
-    main = asyncio.ensure_future(runner.run_cells(m, cells, ctx, opts, on_start, on_result))
+    end = loop.time() + opts.run_timeout_s if opts.run_timeout_s else None
+
+    async def all_batches() -> None:
+        for cells, jobs in batches:
+            # A deadline already passed still marks the cells "not run".
+            left = max(1e-3, end - loop.time()) if end is not None else None
+            o = dataclasses.replace(opts, jobs=jobs, run_timeout_s=left)
+            await runner.run_cells(m, cells, ctx, o, on_start, on_result)
+
+    main = asyncio.ensure_future(all_batches())
     hits = {"n": 0}
 
     def on_signal(signum: int) -> None:

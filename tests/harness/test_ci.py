@@ -307,6 +307,24 @@ class ShardTest(unittest.TestCase):
         own = next(s for s in alone if slow in [c.id for c in s])
         self.assertLess(len(own), len(self.cells) / 3 * 0.7, len(own))
 
+    def test_batches_fit_the_open_file_limit(self):
+        self.assertEqual(cli.plan_batches(self.cells, 4, 1 << 20), [(self.cells, 4)])
+        batches = cli.plan_batches(self.cells, 4, 1024)
+        self.assertGreater(len(batches), 1)
+        got = [c.id for cells, _ in batches for c in cells]
+        self.assertEqual(sorted(got), sorted(c.id for c in self.cells))
+        budget = cli.fds_budget(1024)
+        light, jobs = batches[0]
+        self.assertEqual(jobs, 4)
+        slots = 4 * (1 + runner.WAITING_PER_JOB)
+        self.assertTrue(all(cli.cell_fds(c) * slots <= budget for c in light))
+        for cells, jobs in batches[1:]:
+            self.assertLessEqual(sum(map(cli.cell_fds, cells)), budget)
+            self.assertLessEqual(jobs, 4)
+        many = [c for c in self.cells if c.scenario.clients >= 20]
+        self.assertTrue(many)
+        self.assertFalse({c.id for c in many} & {c.id for c in light})
+
     def test_assign_is_deterministic_and_greedy(self):
         self.assertEqual(merge.assign([5, 1, 1, 1, 1, 1], 2), [0, 1, 1, 1, 1, 1])
         self.assertEqual(merge.assign([1, 1], 3), [0, 1])
