@@ -11,7 +11,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import support
-from harness import cli, matrix, report
+from harness import cli, report
 
 RANGE = support.PORT_RANGES["report"]
 KF = "\n  - cell: 'echo/hello/s-echo/c-exit1/*'\n    reason: known to exit 1"
@@ -125,6 +125,7 @@ class ReportTest(support.HarnessTestCase):
         self.assertEqual(g["pairs"][(cell["server"], cell["client"])], ("fail", 2, 3))
         text = report.format_grids(cs, self.data["peers"], colour=True)
         self.assertIn("\033[31;1m✗2\033[0m", text)
+
 
 if __name__ == "__main__":
     unittest.main()
