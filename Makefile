@@ -2,15 +2,21 @@
 # driver (python3 -m harness). Two commands matter:
 #   make run    prerequisites, build, then the full matrix; exit = verdict
 #   make test   prerequisites, build, then every test through ctest
+#   make quick  prerequisites, build, then the tests labelled quick (< 1 min)
+# ARGS passes options through: to the driver for `run`, to ctest for `test`
+# and `quick`, e.g.  make run ARGS='--protocol calc --shard 1/4'
+#                    make test ARGS='-L unit -E zoo'
 PYTHON ?= python3
 BUILD  ?= build
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+ARGS   ?=
 
 # The real interpreter behind PYTHON (a pyenv shim or a venv script would
 # otherwise be re-entered on every launch).
 PY = $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 
-.PHONY: all prereqs build run test clean
+
+.PHONY: all prereqs build run test quick clean
 
 all: build
 
@@ -22,10 +28,13 @@ build: prereqs
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(PY) -m harness run --build $(BUILD)
+	$(PY) -m harness run --build $(BUILD) $(ARGS)
 
 test: build
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) $(ARGS)
+
+quick: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -L quick $(ARGS)
 
 clean:
 	rm -rf $(BUILD) results

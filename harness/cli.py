@@ -1,30 +1,41 @@
-"""Command line: python3 -m harness {run,list,show,validate,doctor}.
+"""Command line: python3 -m harness {run,list,show,validate,merge,doctor,check}.
 
-Exit codes: 0 every cell pass, xfail or (not --strict) deviates; 1 any
-other verdict; 2 usage or configuration errors; 130 interrupted.
+Exit codes (docs/results.md): 0 every cell pass, xfail or (not --strict)
+deviates; 1 a cell a peer got wrong (fail, xpass); 2 usage or
+configuration errors; 3 infrastructure only (error cells, or the driver
+could not finish: nothing a peer did); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import fnmatch
 import json
 import os
+import resource
 import shlex
 import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 
-from harness import (__version__, check, doctor, filters, matrix, modes, netns, report, runner,
-                     sandbox, verdict)
-from harness.errors import ConfigError
+from harness import (__version__, check, doctor, filters, matrix, merge, modes, netns, report,
+                     runner, sandbox, verdict)
+from harness.errors import ConfigError, InfraError, resource_line
 from harness.matrix import Cell, Matrix
 from harness.ports import DEFAULT_RANGE, parse_range
 
 ROOT = Path(__file__).resolve().parent.parent
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# Open files the driver holds per running cell: the server's pipes and
+# pidfd, the relay's listening socket; per client its pipes, pidfd and the
+# relay's two sockets. A rough upper bound, for the warning below.
+FDS_BASE, FDS_PER_CELL, FDS_PER_CLIENT = 64, 8, 6
+NOFILE_CAP = 1 << 20  # where the hard limit is "unlimited"
 
 
 class UsageError(Exception):
@@ -45,7 +56,12 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
                    help="run in these modes (default plain): plain, segment[=delim|crlf|utf8|"
                         "random:SEED], coalesce, latency=MS, slow-reader, ipv6, locale-c, "
                         "two-hosts, or all (docs/modes.md)")
-    g.add_argument("--shard", metavar="I/N", help="run only the I-th of N equal slices (1-based)")
+    g.add_argument("--shard", metavar="I/N",
+                   help="run only the I-th (1-based) of N slices of about equal expected "
+                        "time (docs/ci.md)")
+    g.add_argument("--durations", metavar="RESULTS_JSON",
+                   help="balance --shard by this earlier results.json's cell durations "
+                        "(default: a static estimate)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -102,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check matrix.yaml and the golden transcripts")
     _add_common(val)
+    merge.add_parser(sub)  # harness/merge.py: shard outputs into one report (docs/ci.md)
     doctor.register(sub)
     check.add_parser(sub)  # harness/check.py: students' programs (docs/teachers.md)
     return ap
@@ -115,24 +132,48 @@ def load_matrix(args: argparse.Namespace) -> Matrix:
 
 def _modes(args: argparse.Namespace) -> tuple[str, ...]:
     """The --mode values, canonical; two-hosts is dropped (with a note on
-    stderr) where namespaces cannot be made."""
+    stderr, once; args.modes_skipped says why) where namespaces cannot be
+    made."""
+    if getattr(args, "modes_run", None) is not None:
+        return args.modes_run
     try:
         ms = modes.parse_list(getattr(args, "mode", None) or []) or list(modes.DEFAULT)
     except ValueError as e:
         raise UsageError(f"--mode: {e}") from None
+    args.modes_skipped = []
     if "two-hosts" in ms:
         why = netns.unavailable()
         if why:
             print(f"python3 -m harness: skipping mode two-hosts: {why}", file=sys.stderr)
+            args.modes_skipped = [{"mode": "two-hosts", "reason": why}]
             ms.remove("two-hosts")
             if not ms:
                 raise UsageError("no mode left to run")
-    return tuple(ms)
+    args.modes_run = tuple(ms)
+    return args.modes_run
 
 
-def select(m: Matrix, args: argparse.Namespace) -> list[Cell]:
-    """Returns the cells the filters select. Raises UsageError on a filter
-    that names nothing that exists."""
+def parse_shard_arg(args: argparse.Namespace) -> tuple[int, int]:
+    try:
+        return merge.parse_shard(args.shard)
+    except ValueError as e:
+        raise UsageError(f"--shard {e}") from None
+
+
+def load_durations_arg(args: argparse.Namespace) -> dict[str, float] | None:
+    path = getattr(args, "durations", None)
+    if not path:
+        return None
+    try:
+        return merge.load_durations(Path(path))
+    except ValueError as e:
+        raise UsageError(f"--durations {e}") from None
+
+
+def select(m: Matrix, args: argparse.Namespace, shard: bool = True) -> list[Cell]:
+    """Returns the cells the filters select (only --shard's share of them
+    when shard is true). Raises UsageError on a filter that names nothing
+    that exists."""
     named = frozenset(n for opt in ("server", "client")
                       for n in filters.split(getattr(args, opt, None)) if n in m.peers)
     cells = matrix.expand(m, named, modes=_modes(args))
@@ -153,16 +194,9 @@ def select(m: Matrix, args: argparse.Namespace) -> list[Cell]:
     ks = filters.split(getattr(args, "k", None))
     if ks:
         cells = [c for c in cells if any(filters.k_matches(c.id, p) for p in ks)]
-    shard = getattr(args, "shard", None)
-    if shard:
-        try:
-            i_s, n_s = shard.split("/")
-            i, n = int(i_s), int(n_s)
-            if not 1 <= i <= n:
-                raise ValueError
-        except ValueError:
-            raise UsageError(f"--shard {shard}: expected I/N with 1 <= I <= N") from None
-        cells = cells[i - 1::n]
+    if shard and getattr(args, "shard", None):
+        i, n = parse_shard_arg(args)
+        cells = merge.shard(cells, m, i, n, load_durations_arg(args))
     return cells
 
 
@@ -303,7 +337,100 @@ def _build_dir(b: str) -> Path:
     return p if p.is_absolute() else (Path.cwd() / p)
 
 
+def raise_nofile() -> dict:
+    """Raises the soft open-file limit to the hard one (children inherit
+    it). Returns {"soft": now, "hard": ..., "raised_from": before or None}."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = NOFILE_CAP if hard == resource.RLIM_INFINITY else hard
+    before = soft
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError):
+            pass
+    return {"soft": soft, "hard": hard, "raised_from": before if soft != before else None}
+
+
+def cell_fds(cell: Cell) -> int:
+    """An upper bound of the files the driver holds for one running cell."""
+    return FDS_PER_CELL + FDS_PER_CLIENT * cell.scenario.clients
+
+
+def fds_budget(nofile: int) -> int:
+    """The files cells may hold at once under an open-file limit."""
+    return max(nofile - FDS_BASE, nofile // 2)
+
+
+def heavy_cells(cells: list[Cell], jobs: int, nofile: int) -> list[Cell]:
+    """The cells too heavy to run --jobs at once (plus the idle cells that
+    give up their slot, WAITING_PER_JOB per job) under the limit."""
+    slots = jobs * (1 + runner.WAITING_PER_JOB)
+    return [c for c in cells if cell_fds(c) * slots > fds_budget(nofile)]
+
+
+def plan_batches(cells: list[Cell], jobs: int, nofile: int) -> list[tuple[list[Cell], int]]:
+    """Splits cells into batches, run one after another, so that the files
+    open at once stay under the open-file limit: first every cell light
+    enough for --jobs cells at once (and the idle cells that give up their
+    slot, WAITING_PER_JOB per job), then the heavy ones (many clients) in
+    groups whose bounds add up to the limit, each group at once. At a
+    usual limit that is one batch: the run as before. Returns [(cells,
+    jobs)]."""
+    budget = fds_budget(nofile)
+    heavy = heavy_cells(cells, jobs, nofile)
+    heavy_ids = {id(c) for c in heavy}
+    light = [c for c in cells if id(c) not in heavy_ids]
+    if not heavy:
+        return [(cells, jobs)]
+    batches = [(light, jobs)] if light else []
+    group: list[Cell] = []
+    used = 0
+    for c in heavy:
+        if group and used + cell_fds(c) > budget:
+            batches.append((group, min(jobs, len(group))))
+            group, used = [], 0
+        group.append(c)
+        used += cell_fds(c)
+    batches.append((group, min(jobs, len(group))))
+    return batches
+
+
+def _blame_resources(r: runner.CellResult, nofile: dict) -> None:
+    """A failing cell whose peer says it ran out of files, processes,
+    memory or disk failed because of the runner: make it an error that
+    says so (docs/results.md). A driver error of that kind gets the limit."""
+    limit = f"open-file limit {nofile['soft']} (hard {nofile['hard']})"
+    if r.verdict == verdict.ERROR:
+        if resource_line(r.reason) and "limit" not in r.reason:
+            r.judgement = verdict.Judgement(verdict.ERROR, f"{r.reason} [{limit}]",
+                                            r.judgement.diff)
+        return
+    if r.verdict != verdict.FAIL:
+        return
+    texts = [r.server_stderr] + [c.stderr for c in r.outcome.clients]
+    for who, data in zip(["server"] + [f"client {c.index}" for c in r.outcome.clients], texts):
+        line = resource_line(data.decode("utf-8", "replace"))
+        if line:
+            r.judgement = verdict.Judgement(
+                verdict.ERROR, f"the runner ran out of resources, not the peers' fault: {who} "
+                f"said {line!r} [{limit}] (was: {r.reason})", r.judgement.diff)
+            return
+
+
+def _error_result(cell: Cell, rep: int, reason: str) -> runner.CellResult:
+    return runner.CellResult(cell, rep, verdict.Judgement(verdict.ERROR, reason),
+                             verdict.Outcome(error=reason), 0.0)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    # First of all, so that a run that fails in any way never leaves the
+    # previous run's results for a CI step to upload as if they were new.
+    try:
+        report.clear_out(out)
+    except OSError as e:
+        raise InfraError(f"--out {out}: cannot remove the previous run's outputs: {e}") from None
     m = load_matrix(args)
     if args.jobs < 1:
         raise UsageError("--jobs must be >= 1")
@@ -320,47 +447,132 @@ def cmd_run(args: argparse.Namespace) -> int:
         limits = sandbox.parse_limits(args.sandbox_limits)
     except ValueError as e:
         raise UsageError(f"--sandbox-limits: {e}") from None
-    cells = select(m, args)
-    if not cells:
+    selection = select(m, args, shard=False)
+    if not selection:
         raise UsageError("no cell matches the filters")
+    shard_meta = None
+    cells = selection
+    if args.shard:
+        i, n = parse_shard_arg(args)
+        cells = merge.shard(selection, m, i, n, load_durations_arg(args))
+        shard_meta = {"index": i, "count": n, "cells": len(cells) * args.repeat,
+                      "balance": "durations" if args.durations else "static"}
     opts = runner.RunOptions(jobs=args.jobs, strict=args.strict, repeat=args.repeat,
                              timeout_s=args.timeout,
                              run_timeout_s=args.run_timeout or m.defaults.run_timeout_s,
                              port_range=port_range, sandbox_limits=limits)
     ctx = matrix.CommandContext.create(m.root, _build_dir(args.build))
-    out = Path(args.out)
-    report.clear_out(out)
+    nofile = args.nofile
+    batches = plan_batches(cells, opts.jobs, nofile["soft"])
+    too_big = [c for c in cells if cell_fds(c) > fds_budget(nofile["soft"])]
+    if too_big:
+        print(f"python3 -m harness: warning: the open-file limit is {nofile['soft']} (hard "
+              f"{nofile['hard']}); {len(too_big)} cell(s) may need more than that even alone "
+              f"(e.g. {too_big[0].id}, {too_big[0].scenario.clients} clients). Raise the hard "
+              "limit (ulimit -Hn as root, LimitNOFILE=, docker --ulimit nofile=); cells that "
+              "run out are `error`, not `fail`.", file=sys.stderr)
+    elif len(batches) > 1:
+        heavy = heavy_cells(cells, opts.jobs, nofile["soft"])
+        groups = len(batches) - (len(heavy) < len(cells))
+        print(f"python3 -m harness: note: the open-file limit is {nofile['soft']} (hard "
+              f"{nofile['hard']}): {len(heavy)} cell(s) with many clients run after the "
+              f"others, in {groups} group(s) that fit the limit; raise the hard limit for a "
+              "faster run", file=sys.stderr)
+    ids = [f"{c.id}#{r}" if r > 1 else c.id for c in selection for r in range(1, args.repeat + 1)]
+    meta = {**merge.identity(m, ROOT), "matrix": _rel(m.path),
+            "selection": {"cells": len(ids), "hash": merge.selection_hash(ids)},
+            "shard": shard_meta, "modes": list(_modes(args)),
+            "modes_skipped": getattr(args, "modes_skipped", []),
+            "limits": {"nofile": nofile["soft"], "nofile_hard": nofile["hard"],
+                       "nofile_raised_from": nofile["raised_from"]},
+            "merged_from": None}
+    index = {c.id: k for k, c in enumerate(selection)}
+    if not cells:
+        print(f"python3 -m harness: shard {args.shard} is empty: the selection has "
+              f"{len(selection)} cell(s), fewer than the shards; nothing to run",
+              file=sys.stderr)
     term = report.Terminal(len(cells) * args.repeat, out=out, verbose=args.verbose)
     started = report.now_iso()
     t0 = time.monotonic()
     done: list[runner.CellResult] = []
+    starts: dict[tuple[str, int], float] = {}
+    extra: dict[str, dict] = {}
+    infra: list[str] = []
+
+    def on_start(cell: Cell, rep: int) -> None:
+        starts[(cell.id, rep)] = time.monotonic() - t0
+        term.started(cell, rep)
 
     def on_result(r: runner.CellResult) -> None:
-        report.write_cell(r, out, m.root)
+        # Runs inside the runner's task: whatever goes wrong here must not
+        # take the run (and its results.json) down.
+        end = time.monotonic() - t0
+        extra[r.id] = {"index": index.get(r.cell.id), "shard": shard_meta and shard_meta["index"],
+                       "start_s": round(starts.get((r.cell.id, r.repeat), end - r.duration_s), 4),
+                       "end_s": round(end, 4)}
+        try:
+            _blame_resources(r, nofile)
+            report.write_cell(r, out, m.root)
+        except Exception as e:  # noqa: BLE001 -- an unwritable folder is the runner's
+            r.judgement = verdict.Judgement(
+                verdict.ERROR, f"could not write the cell's folder: {type(e).__name__}: {e} "
+                f"(the cell itself: {r.verdict}{': ' + r.reason if r.reason else ''})",
+                r.judgement.diff)
         done.append(r)
-        term.finished(r)
+        try:
+            term.finished(r)
+        except Exception:  # noqa: BLE001 -- a closed stdout must not stop the run
+            pass
 
-    interrupted = asyncio.run(_run_async(m, cells, ctx, opts, term, on_result))
+    interrupted = False
+    if cells:
+        try:
+            interrupted = asyncio.run(_run_async(m, batches, ctx, opts, on_start, on_result))
+        except Exception as e:  # noqa: BLE001 -- report what ran, whatever stopped the rest
+            infra.append(f"the run stopped early: {type(e).__name__}: {e}")
+            print(f"python3 -m harness: the run stopped early: {type(e).__name__}: {e}",
+                  file=sys.stderr)
+            if not isinstance(e, OSError):
+                traceback.print_exc()
+            have = {(r.cell.id, r.repeat) for r in done}
+            for c in cells:
+                for rep in range(1, opts.repeat + 1):
+                    if (c.id, rep) not in have:
+                        done.append(_error_result(c, rep, f"not run: {infra[-1]}"))
     elapsed = time.monotonic() - t0
     order = {c.id: i for i, c in enumerate(cells)}
     done.sort(key=lambda r: (order[r.cell.id], r.repeat))
-    bad = [r for r in done if not verdict.ok_for_exit(r.verdict)]
-    code = EXIT_INTERRUPTED if interrupted else (EXIT_FAIL if bad else EXIT_OK)
-    meta = {"started": started, "duration_s": round(elapsed, 3), "jobs": opts.jobs,
-            "strict": opts.strict, "repeat": opts.repeat, "interrupted": interrupted,
-            "exit_code": code, "argv": sys.argv[1:], "matrix": _rel(m.path),
-            "build": str(ctx.build), "python": ctx.python, "java": ctx.java,
-            "selected": len(cells) * opts.repeat}
-    report.write_run(done, m, out, meta)
-    term.end(done, m, elapsed, opts.jobs, interrupted)
+    code = merge.exit_code([r.verdict for r in done], interrupted, bool(infra))
+    meta.update({"started": started, "duration_s": round(elapsed, 3), "jobs": opts.jobs,
+                 "strict": opts.strict, "repeat": opts.repeat, "interrupted": interrupted,
+                 "exit_code": code, "infrastructure_errors": infra, "argv": sys.argv[1:],
+                 "build": str(ctx.build), "python": ctx.python, "java": ctx.java,
+                 "selected": len(cells) * opts.repeat})
+    try:
+        data = report.write_run(done, m, out, meta, extra)
+    except InfraError as e:
+        print(f"python3 -m harness: {e}", file=sys.stderr)
+        code = code if code in (EXIT_FAIL, EXIT_INTERRUPTED) else EXIT_INFRA
+        data = report.results_json(done, out, {"peers": list(m.peers), **meta}, extra)
+    term.end(data)
     return code
 
 
-async def _run_async(m, cells, ctx, opts, term, on_result) -> bool:
-    """Runs the cells; SIGINT/SIGTERM cancel the run (children are stopped
+async def _run_async(m, batches, ctx, opts, on_start, on_result) -> bool:
+    """Runs the batches of cells one after another (plan_batches), within
+    one --run-timeout; SIGINT/SIGTERM cancel the run (children are stopped
     by the cells' finally blocks). Returns True if interrupted."""
     loop = asyncio.get_running_loop()
-    main = asyncio.ensure_future(runner.run_cells(m, cells, ctx, opts, term.started, on_result))
+    end = loop.time() + opts.run_timeout_s if opts.run_timeout_s else None
+
+    async def all_batches() -> None:
+        for cells, jobs in batches:
+            # A deadline already passed still marks the cells "not run".
+            left = max(1e-3, end - loop.time()) if end is not None else None
+            o = dataclasses.replace(opts, jobs=jobs, run_timeout_s=left)
+            await runner.run_cells(m, cells, ctx, o, on_start, on_result)
+
+    main = asyncio.ensure_future(all_batches())
     hits = {"n": 0}
 
     def on_signal(signum: int) -> None:
@@ -388,9 +600,12 @@ def main(argv: list[str] | None = None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    # Before anything opens a file: at the usual soft limit of 1024 a big
+    # run runs out of descriptors (docs/results.md).
+    args.nofile = raise_nofile()
     try:
         return {"run": cmd_run, "list": cmd_list, "show": cmd_show,
-                "validate": cmd_validate, "doctor": doctor.main,
+                "validate": cmd_validate, "merge": merge.cmd_merge, "doctor": doctor.main,
                 "check": check.cmd_check}[args.command](args)
     except ConfigError as e:
         print(str(e), file=sys.stderr)
@@ -401,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"python3 -m harness: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except InfraError as e:
+        print(f"python3 -m harness: {e}", file=sys.stderr)
+        return EXIT_INFRA
     except KeyboardInterrupt:
         runner.processes.kill_all()
         return EXIT_INTERRUPTED

@@ -23,3 +23,32 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class InfraError(Exception):
+    """The driver or the machine it runs on could not do its job (a full
+    disk, no file descriptors left, an unwritable --out): nothing a peer
+    did. The run exits 3 (docs/results.md)."""
+
+
+# What a process prints when the machine, not the program, ran out of
+# something. A peer that dies with one of these is the runner's problem.
+RESOURCE_MARKERS = (
+    "Too many open files",
+    "EMFILE",
+    "ENFILE",
+    "unable to create native thread",
+    "Cannot allocate memory",
+    "No space left on device",
+    "fork: retry: Resource temporarily unavailable",
+    "fork: Resource temporarily unavailable",
+)
+
+
+def resource_line(text: str) -> str | None:
+    """Returns the first line of text that says a resource ran out (open
+    files, processes, memory, disk), or None."""
+    for line in text.splitlines():
+        if any(m in line for m in RESOURCE_MARKERS):
+            return line.strip()[:300]
+    return None

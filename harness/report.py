@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from harness import transcript, verdict
+from harness.errors import InfraError
 from harness.matrix import Cell, Matrix
 from harness.runner import CellResult
 from harness.verdict import DEVIATES, ERROR, FAIL, PASS, SEVERITY, VERDICTS, XFAIL, XPASS
@@ -46,7 +47,8 @@ def clip(text: str, max_lines: int = 200, max_line: int = 2000) -> str:
     line stays in the cell's files); says what was left out."""
     lines = text.splitlines()
     out = [ln if len(ln) <= max_line else
-           f"{ln[:max_line]} [... {len(ln) - max_line} more characters]" for ln in lines[:max_lines]]
+           f"{ln[:max_line]} [... {len(ln) - max_line} more characters]"
+           for ln in lines[:max_lines]]
     if len(lines) > max_lines:
         out.append(f"[... {len(lines) - max_lines} more lines]")
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
@@ -190,31 +192,34 @@ def clear_out(out: Path) -> None:
 
 
 # --------------------------------------------------------------------------
-# Grids
+# Grids (drawn from results.json's cell records, so a merged run draws the
+# same grids as an unsharded one)
 
 
-def grid_key(c: Cell) -> str:
+def grid_key(cell: dict) -> str:
     """One grid per protocol and mode: `calc`, `calc [segment]`."""
-    return c.protocol.name if c.mode == "plain" else f"{c.protocol.name} [{c.mode}]"
+    return cell["protocol"] if cell["mode"] == "plain" else f"{cell['protocol']} [{cell['mode']}]"
 
 
-def grid_data(results: list[CellResult], m: Matrix) -> dict[str, dict]:
+def grid_data(cells: list[dict], peer_order: list[str]) -> dict[str, dict]:
     """Per protocol: servers, clients (matrix order) and per (server, client)
     the worst verdict with how many of its cells have it and how many in all."""
     out: dict[str, dict] = {}
-    for r in results:
-        c = r.cell
+    for c in cells:
         g = out.setdefault(grid_key(c), {"servers": [], "clients": [], "pairs": {},
-                                         "transport": c.protocol.transport})
-        if c.server.name not in g["servers"]:
-            g["servers"].append(c.server.name)
-        if c.client.name not in g["clients"]:
-            g["clients"].append(c.client.name)
-        g["pairs"].setdefault((c.server.name, c.client.name), []).append(r.verdict)
-    order = list(m.peers)
+                                         "transport": c.get("transport", "")})
+        if c["server"] not in g["servers"]:
+            g["servers"].append(c["server"])
+        if c["client"] not in g["clients"]:
+            g["clients"].append(c["client"])
+        g["pairs"].setdefault((c["server"], c["client"]), []).append(c["verdict"])
+
+    def rank(name: str) -> tuple[int, str]:
+        return (peer_order.index(name), "") if name in peer_order else (len(peer_order), name)
+
     for g in out.values():
-        g["servers"].sort(key=order.index)
-        g["clients"].sort(key=order.index)
+        g["servers"].sort(key=rank)
+        g["clients"].sort(key=rank)
         for key, vs in list(g["pairs"].items()):
             worst = max(vs, key=SEVERITY.__getitem__)
             g["pairs"][key] = (worst, vs.count(worst), len(vs))
@@ -225,15 +230,17 @@ def _pad(s: str, width: int) -> str:
     return s + " " * max(0, width - len(s))
 
 
-def format_grids(results: list[CellResult], m: Matrix, colour: bool, unicode: bool = True) -> str:
+def format_grids(cells: list[dict], peer_order: list[str], colour: bool,
+                 unicode: bool = True) -> str:
     symbols = SYMBOLS if unicode else ASCII_SYMBOLS
     lines = []
-    for proto, g in grid_data(results, m).items():
+    for proto, g in grid_data(cells, peer_order).items():
         multi = any(n > 1 for (_, _, n) in g["pairs"].values())
         cw = max([len(c) for c in g["clients"]] + [4 if multi else 1]) + 2
         sw = max([len(s) for s in g["servers"]] + [len("server \\ client")]) + 2
         lines.append(f"{proto} ({g['transport']})")
-        lines.append(_pad("server \\ client", sw) + "".join(_pad(c, cw) for c in g["clients"]))
+        lines.append((_pad("server \\ client", sw)
+                      + "".join(_pad(c, cw) for c in g["clients"])).rstrip())
         for s in g["servers"]:
             row = _pad(s, sw)
             for c in g["clients"]:
@@ -256,11 +263,11 @@ def format_grids(results: list[CellResult], m: Matrix, colour: bool, unicode: bo
     return "\n".join(lines)
 
 
-def summary_line(results: list[CellResult], elapsed: float, jobs: int,
+def summary_line(verdicts: list[str], elapsed: float, jobs: int | str,
                  interrupted: bool = False) -> str:
-    counts = Counter(r.verdict for r in results)
+    counts = Counter(verdicts)
     parts = [f"{counts[v]} {v}" for v in VERDICTS if counts[v]]
-    s = f"{len(results)} cells: {', '.join(parts) or 'none'} in {elapsed:.1f} s (jobs {jobs})"
+    s = f"{len(verdicts)} cells: {', '.join(parts) or 'none'} in {elapsed:.1f} s (jobs {jobs})"
     if interrupted:
         s += " -- INTERRUPTED"
     return s
@@ -354,20 +361,30 @@ class Terminal:
             lines.append(f"    rerun: sh {_short(r.dir / 'cmd.sh')}")
         return "\n".join(lines)
 
-    def end(self, results: list[CellResult], m: Matrix, elapsed: float, jobs: int,
-            interrupted: bool = False) -> None:
+    def end(self, data: dict) -> None:
+        """The grids, the summary line, stale known failures, skipped modes
+        and infrastructure problems of a run (or a merge) from its
+        results.json data."""
+        cells = data["cells"]
         if self.tty:
             self._write("\r\033[K")
-        self._write("\n" + format_grids(results, m, self.colour, self.unicode) + "\n\n")
-        self._write(summary_line(results, elapsed, jobs, interrupted) + "\n")
-        xpassed = [r for r in results if r.verdict == XPASS]
+        self._write("\n" + format_grids(cells, data.get("peers") or [], self.colour,
+                                        self.unicode) + "\n\n")
+        self._write(summary_line([c["verdict"] for c in cells], data.get("duration_s") or 0.0,
+                                 data.get("jobs", "?"), bool(data.get("interrupted"))) + "\n")
+        xpassed = [c for c in cells if c["verdict"] == XPASS]
         if xpassed:
             self._write(f"{len(xpassed)} known failure(s) now pass; remove or narrow their "
                         "known_failures entries:\n")
-            for r in xpassed:
-                kf = r.judgement.known_failure
-                self._write(f"  XPASS {r.id}  (entry {kf.pattern!r}, matrix.yaml:{kf.line})\n"
-                            if kf else f"  XPASS {r.id}\n")
+            for c in xpassed:
+                cid = c["id"] + (f"#{c['repeat']}" if c.get("repeat", 1) > 1 else "")
+                pat = c.get("known_failure_pattern")
+                self._write(f"  XPASS {cid}  (entry {pat!r}, matrix.yaml:"
+                            f"{c.get('known_failure_line')})\n" if pat else f"  XPASS {cid}\n")
+        for s in data.get("modes_skipped") or []:
+            self._write(f"mode {s['mode']} not run: {s['reason']}\n")
+        for e in data.get("infrastructure_errors") or []:
+            self._write(f"infrastructure error (not the peers' fault): {e}\n")
         if self.out is not None:
             self._write(f"results: {_short(self.out)}/results.json, junit.xml, report.html\n")
 
@@ -380,20 +397,27 @@ def _short(p: Path) -> str:
 
 
 # --------------------------------------------------------------------------
-# results.json
+# results.json (docs/results.md, docs/results.schema.json)
 
 
-def results_json(results: list[CellResult], out: Path, meta: dict) -> dict:
+def results_json(results: list[CellResult], out: Path, meta: dict,
+                 extra: dict[str, dict] | None = None) -> dict:
+    """The results.json data of a run: meta (run-level fields), then one
+    record per result. extra, keyed by the result's id (with #repeat),
+    adds fields to a cell's record (its index in the selection, start and
+    end times); fields it does not give are null."""
     counts = Counter(r.verdict for r in results)
     cells = []
     for r in results:
         c = r.cell
         d = r.dir.relative_to(out) if r.dir is not None else None
         o = r.outcome
+        kf = r.judgement.known_failure
 
         def p(name: str) -> str | None:
             return str(d / name) if d is not None else None
 
+        more = (extra or {}).get(r.id, {})
         cells.append({
             "id": c.id,
             "protocol": c.protocol.name,
@@ -401,12 +425,18 @@ def results_json(results: list[CellResult], out: Path, meta: dict) -> dict:
             "server": c.server.name,
             "client": c.client.name,
             "mode": c.mode,
+            "transport": c.protocol.transport,
             "repeat": r.repeat,
+            "index": more.get("index"),
+            "shard": more.get("shard"),
             "verdict": r.verdict,
             "reason": r.reason,
             "duration_s": round(r.duration_s, 4),
-            "known_failure": r.judgement.known_failure.reason if r.judgement.known_failure
-            else None,
+            "start_s": more.get("start_s"),
+            "end_s": more.get("end_s"),
+            "known_failure": kf.reason if kf else None,
+            "known_failure_pattern": kf.pattern if kf else None,
+            "known_failure_line": kf.line if kf else None,
             "transcript_turn": o.comparison.turn if o.comparison and not o.comparison.equal
             else None,
             "server_port": r.server_port,
@@ -439,51 +469,107 @@ def _exit_json(e) -> dict | None:
             "stopped_by_driver": e.stopped_by_driver}
 
 
+def _cell_file(out: Path, cell: dict, name: str) -> str:
+    """A file of the cell's folder as text ("" when it is missing)."""
+    path = (cell.get("paths") or {}).get(name)
+    if not path:
+        return ""
+    try:
+        return (out / path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _cell_name(cell: dict) -> str:
+    name = f"{cell['scenario']}/{cell['server']}/{cell['client']}/{cell['mode']}"
+    return name + (f"#{cell['repeat']}" if cell.get("repeat", 1) > 1 else "")
+
+
 # --------------------------------------------------------------------------
-# junit.xml
+# junit.xml: valid against the Jenkins xunit plugin's junit-10.xsd (a copy
+# written from its documented structure: tests/harness/fixtures/junit-10.xsd),
+# which GitLab's and GitHub's test reporters also read.
 
 
-def junit_xml(results: list[CellResult], meta: dict) -> bytes:
+def suite_wall_s(cells: list[dict]) -> float:
+    """A suite's wall time: from its first cell's start to its last cell's
+    end within each shard, the longest shard counting (shards run side by
+    side); the sum of the cells' durations when start times are missing."""
+    groups: dict[object, list[dict]] = {}
+    for c in cells:
+        if c.get("start_s") is None or c.get("end_s") is None:
+            return sum(x["duration_s"] for x in cells)
+        groups.setdefault(c.get("shard"), []).append(c)
+    return max((max(c["end_s"] for c in g) - min(c["start_s"] for c in g)
+                for g in groups.values()), default=0.0)
+
+
+def _hostnames(data: dict, cells: list[dict]) -> str:
+    shards = {s.get("index"): s.get("hostname") for s in data.get("shards") or []}
+    names = {shards.get(c.get("shard")) or data.get("hostname") for c in cells}
+    return ",".join(sorted(n for n in names if n)) or "unknown"
+
+
+def _run_properties(data: dict) -> list[tuple[str, str]]:
+    props = [("harness_version", str(data.get("harness_version", ""))),
+             ("commit", str(data.get("commit") or "unknown")),
+             ("matrix_hash", str(data.get("matrix_hash", ""))),
+             ("exit_code", str(data.get("exit_code")))]
+    sh = data.get("shard")
+    if sh:
+        props.append(("shard", f"{sh['index']}/{sh['count']}"))
+    if data.get("merged_from"):
+        props.append(("merged_shards", str(len(data["merged_from"]))))
+    for m in data.get("modes_skipped") or []:
+        props.append((f"mode_skipped.{m['mode']}", m["reason"]))
+    return props
+
+
+def junit_xml(data: dict, out: Path) -> bytes:
+    """junit.xml from results.json data: one <testsuite> per protocol, one
+    <testcase> per cell. The verdict rides on the element a reporter knows:
+    <failure type="fail|xpass">, <error type="error">, <skipped
+    type="xfail">, deviates as <system-out>."""
     suites = ET.Element("testsuites", name="interop matrix")
-    by_proto: dict[str, list[CellResult]] = {}
-    for r in results:
-        by_proto.setdefault(r.cell.protocol.name, []).append(r)
-    tot = Counter()
-    for proto, rs in by_proto.items():
-        counts = Counter()
-        suite = ET.SubElement(suites, "testsuite", name=proto)
-        for r in rs:
-            c = r.cell
-            name = f"{c.scenario.name}/{c.server.name}/{c.client.name}/{c.mode}"
-            if r.repeat > 1:
-                name += f"#{r.repeat}"
-            tc = ET.SubElement(suite, "testcase", classname=f"matrix.{proto}", name=name,
-                               time=f"{r.duration_s:.3f}")
-            props = ET.SubElement(tc, "properties")
-            ET.SubElement(props, "property", name="verdict", value=r.verdict)
-            text = r.reason + ("\n\n" + clip(r.judgement.diff) if r.judgement.diff else "")
-            if r.verdict in (FAIL, XPASS):
-                el = ET.SubElement(tc, "failure", message=r.reason, type=r.verdict)
-                el.text = text
+    by_proto: dict[str, list[dict]] = {}
+    for c in data["cells"]:
+        by_proto.setdefault(c["protocol"], []).append(c)
+    tot: Counter[str] = Counter()
+    stamp = str(data.get("started") or now_iso())[:19]  # xs:dateTime without the zone
+    for proto, cs in by_proto.items():
+        counts: Counter[str] = Counter()
+        suite = ET.SubElement(suites, "testsuite", name=proto, tests="0", failures="0",
+                              errors="0", skipped="0", time="0",
+                              timestamp=stamp, hostname=_hostnames(data, cs))
+        props = ET.SubElement(suite, "properties")
+        for k, v in _run_properties(data):
+            ET.SubElement(props, "property", name=k, value=v)
+        for c in cs:
+            tc = ET.SubElement(suite, "testcase", classname=f"matrix.{proto}",
+                               name=_cell_name(c), time=f"{c['duration_s']:.3f}")
+            v = c["verdict"]
+            diff = _cell_file(out, c, "diff") if v in (FAIL, XPASS, ERROR, DEVIATES) else ""
+            text = c["reason"] + ("\n\n" + clip(diff) if diff else "")
+            if v in (FAIL, XPASS):
+                ET.SubElement(tc, "failure", message=c["reason"], type=v).text = text
                 counts["failures"] += 1
-            elif r.verdict == ERROR:
-                el = ET.SubElement(tc, "error", message=r.reason, type=r.verdict)
-                el.text = text
+            elif v == ERROR:
+                ET.SubElement(tc, "error", message=c["reason"], type=v).text = text
                 counts["errors"] += 1
-            elif r.verdict == XFAIL:
-                ET.SubElement(tc, "skipped", message=r.reason)
+            elif v == XFAIL:
+                ET.SubElement(tc, "skipped", message=c["reason"], type=v)
                 counts["skipped"] += 1
-            elif r.verdict == DEVIATES:
-                so = ET.SubElement(tc, "system-out")
-                so.text = "deviates: " + text
+            elif v == DEVIATES:
+                ET.SubElement(tc, "system-out").text = "deviates: " + text
             counts["tests"] += 1
         for k in ("tests", "failures", "errors", "skipped"):
             suite.set(k, str(counts[k]))
-        suite.set("time", f"{sum(r.duration_s for r in rs):.3f}")
+        suite.set("time", f"{suite_wall_s(cs):.3f}")
         tot.update(counts)
-    for k in ("tests", "failures", "errors", "skipped"):
+    # junit-10.xsd has no `skipped` on <testsuites>: the suites carry it.
+    for k in ("tests", "failures", "errors"):
         suites.set(k, str(tot[k]))
-    suites.set("time", f"{meta.get('duration_s', 0):.3f}")
+    suites.set("time", f"{data.get('duration_s') or 0:.3f}")
     ET.indent(suites)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="utf-8")
 
@@ -512,24 +598,38 @@ summary{cursor:pointer;font-family:ui-monospace,monospace}
 """
 
 
-def report_html(results: list[CellResult], m: Matrix, meta: dict, out: Path) -> str:
+def report_html(data: dict, out: Path) -> str:
+    """One self-contained page from results.json data; transcripts, diffs
+    and logs come from the cells' folders under out."""
     e = html.escape
-    counts = Counter(r.verdict for r in results)
+    cells = data["cells"]
+    counts = Counter(c["verdict"] for c in cells)
+    run = [str(data.get("started", "")), f"{data.get('duration_s') or 0:.1f} s",
+           f"jobs {data.get('jobs')}", "strict" if data.get("strict") else "not strict",
+           f"exit code {data.get('exit_code')}"]
+    if data.get("commit"):
+        run.append(f"commit {str(data['commit'])[:12]}")
+    if data.get("shard"):
+        run.append(f"shard {data['shard']['index']}/{data['shard']['count']}")
+    if data.get("merged_from"):
+        run.append(f"merged from {len(data['merged_from'])} shards")
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>interop matrix report</title>", f"<style>{_CSS}</style></head><body>",
              "<h1>socket-lessons interop matrix</h1>",
-             f"<p>{e(meta.get('started', ''))} &middot; {meta.get('duration_s', 0):.1f} s "
-             f"&middot; jobs {meta.get('jobs')} &middot; "
-             f"{'strict' if meta.get('strict') else 'not strict'} &middot; exit code "
-             f"{meta.get('exit_code')}</p>",
+             "<p>" + " &middot; ".join(e(x) for x in run) + "</p>",
              '<p class="counts">' + "".join(
                  f'<span class="{v}">{SYMBOLS[v]} {counts.get(v, 0)} {v}</span>'
-                 for v in VERDICTS) + f" of {len(results)} cells</p>",
-             '<p class="legend">' + "".join(f'<span class="{v}">{SYMBOLS[v]} {LABELS[v]}</span>'
-                                             for v in VERDICTS)
+                 for v in VERDICTS) + f" of {len(cells)} cells</p>",
+             '<p class="legend">'
+             + "".join(f'<span class="{v}">{SYMBOLS[v]} {LABELS[v]}</span>' for v in VERDICTS)
              + " &middot; a grid cell shows the worst verdict among the pair's scenarios and "
                "how many scenarios have it (of the total)</p>"]
-    for proto, g in grid_data(results, m).items():
+    for m in data.get("modes_skipped") or []:
+        parts.append(f"<p>mode <code>{e(m['mode'])}</code> not run: {e(m['reason'])}</p>")
+    for err in data.get("infrastructure_errors") or []:
+        parts.append(f'<p class="error">infrastructure error (not the peers\' fault): '
+                     f"{e(err)}</p>")
+    for proto, g in grid_data(cells, data.get("peers") or []).items():
         parts.append(f"<h2 id=\"grid-{e(proto)}\">{e(proto)} "
                      f"<small>({e(g['transport'])})</small></h2>")
         parts.append('<table class="grid"><tr><th>server \\ client</th>'
@@ -549,47 +649,68 @@ def report_html(results: list[CellResult], m: Matrix, meta: dict, out: Path) -> 
         parts.append("</table>")
     parts.append("<h2>Cells</h2>")
     seen_pairs: set[tuple[str, str, str]] = set()
-    for r in sorted(results, key=lambda r: (-SEVERITY[r.verdict], r.cell.id, r.repeat)):
-        c = r.cell
-        key = (c.protocol.name, c.server.name, c.client.name)
+    for c in sorted(cells, key=lambda c: (-SEVERITY[c["verdict"]], c["id"], c.get("repeat", 1))):
+        v = c["verdict"]
+        key = (c["protocol"], c["server"], c["client"])
         anchor = ""
         if key not in seen_pairs:
             seen_pairs.add(key)
             anchor = f' id="pair-{e(key[0])}-{e(key[1])}-{e(key[2])}"'
-        is_open = " open" if r.verdict in (FAIL, ERROR, XPASS) else ""
-        parts.append(f'<details class="{r.verdict}"{anchor}{is_open}><summary>'
-                     f"{SYMBOLS[r.verdict]} {e(r.id)} &mdash; {e(r.verdict)}"
-                     f"{(': ' + e(r.reason)) if r.reason else ''} "
-                     f"<small>({r.duration_s:.2f} s)</small></summary>")
-        d = r.dir
-        parts.append("<p>Reproduce by hand: <code>sh "
-                     + e(str(d / "cmd.sh") if d else "(no folder)") + "</code></p>")
-        parts.append(f"<p>server: <code>{e(shlex.join(r.server_argv))}</code><br>"
-                     f"client: <code>{e(shlex.join(r.client_argv))}</code></p>")
-        if r.judgement.diff:
-            parts.append(f"<h4>diff</h4><pre>{e(clip(r.judgement.diff))}</pre>")
-        if r.recorded is not None:
-            parts.append("<h4>transcript</h4><pre>"
-                         + e(clip(transcript.format_transcript(r.recorded))) + "</pre>")
-        if r.verdict != PASS:
-            parts.append(f"<h4>server log (tail)</h4><pre>{e(clip(tail(_server_log(r))))}</pre>")
-            parts.append(f"<h4>client log (tail)</h4><pre>{e(clip(tail(_client_log(r))))}</pre>")
+        is_open = " open" if v in (FAIL, ERROR, XPASS) else ""
+        cid = c["id"] + (f"#{c['repeat']}" if c.get("repeat", 1) > 1 else "")
+        parts.append(f'<details class="{v}"{anchor}{is_open}><summary>'
+                     f"{SYMBOLS[v]} {e(cid)} &mdash; {e(v)}"
+                     f"{(': ' + e(c['reason'])) if c['reason'] else ''} "
+                     f"<small>({c['duration_s']:.2f} s)</small></summary>")
+        cmd = (c.get("paths") or {}).get("cmd")
+        parts.append("<p>Reproduce by hand: <code>sh " + e(cmd or "(no folder)") + "</code></p>")
+        parts.append(f"<p>server: <code>{e(shlex.join(c.get('server_command') or []))}</code><br>"
+                     f"client: <code>{e(shlex.join(c.get('client_command') or []))}</code></p>")
+        diff = _cell_file(out, c, "diff")
+        if diff:
+            parts.append(f"<h4>diff</h4><pre>{e(clip(diff))}</pre>")
+        tr = _cell_file(out, c, "transcript")
+        if tr:
+            parts.append(f"<h4>transcript</h4><pre>{e(clip(tr))}</pre>")
+        if v != PASS:
+            for name, label in (("server_log", "server log"), ("client_log", "client log")):
+                parts.append(f"<h4>{label} (tail)</h4>"
+                             f"<pre>{e(clip(tail(_cell_file(out, c, name))))}</pre>")
         parts.append("</details>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def write_run(results: list[CellResult], m: Matrix, out: Path, meta: dict) -> None:
-    """Writes results.json, junit.xml and report.html into out."""
-    out.mkdir(parents=True, exist_ok=True)
-    data = results_json(results, out, meta)
-    (out / "results.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
-                                      encoding="utf-8")
-    (out / "junit.xml").write_bytes(junit_xml(results, meta))
-    (out / "report.html").write_text(report_html(results, m, meta, out), encoding="utf-8")
+def write_outputs(data: dict, out: Path) -> None:
+    """Writes results.json, then junit.xml, then report.html into out; each
+    is attempted even if an earlier one failed. Raises InfraError naming
+    the ones that could not be written."""
+    problems = []
+    writers = (("results.json", lambda: (json.dumps(data, indent=1, ensure_ascii=False)
+                                         + "\n").encode("utf-8")),
+               ("junit.xml", lambda: junit_xml(data, out)),
+               ("report.html", lambda: report_html(data, out).encode("utf-8")))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InfraError(f"cannot create {out}: {e}") from None
+    for name, produce in writers:
+        try:
+            (out / name).write_bytes(produce())
+        except OSError as e:
+            problems.append(f"{name}: {e}")
+    if problems:
+        raise InfraError("could not write " + "; ".join(problems))
+
+
+def write_run(results: list[CellResult], m: Matrix, out: Path, meta: dict,
+              extra: dict[str, dict] | None = None) -> dict:
+    """Writes results.json, junit.xml and report.html into out (the cells'
+    folders must already be there); returns the results.json data."""
+    data = results_json(results, out, {"peers": list(m.peers), **meta}, extra)
+    write_outputs(data, out)
+    return data
 
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-

@@ -2,10 +2,19 @@
 # Checks what `make run` and `make test` need on a Debian machine. Missing
 # packages are installed when running as root (one apt-get update, then one
 # install); otherwise the exact apt-get command is printed and we exit 2.
-# Usage: tools/prereqs.sh [PYTHON]   (the interpreter that will run the driver)
+# A Python that Debian's python3-yaml cannot serve (a venv, pyenv,
+# setup-python) and that lacks PyYAML gets the pip line instead.
+# Usage: tools/prereqs.sh [--check] [PYTHON]   (the interpreter that will
+# run the driver; --check: only report, never install)
 set -u
+check_only=0
+if [ "${1:-}" = "--check" ]; then
+    check_only=1
+    shift
+fi
 python=${1:-python3}
 missing=""
+pip_line=""
 
 need() { # need COMMAND PACKAGE
     command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
@@ -44,20 +53,40 @@ if command -v nc >/dev/null 2>&1 &&
     ! nc -h 2>&1 | grep -q '^[[:space:]]*-N[[:space:]]'; then
     missing="$missing netcat-openbsd"
 fi
-# PyYAML only if the python that runs the driver lacks it.
+# PyYAML only if the python that runs the driver lacks it. python3-yaml
+# lands in Debian's /usr/lib/python3/dist-packages, which only Debian's own
+# interpreter outside a venv reads; any other one needs pip.
 if ! command -v "$python" >/dev/null 2>&1; then
     missing="$missing python3 python3-yaml"
 elif ! "$python" -c 'import yaml' >/dev/null 2>&1; then
-    missing="$missing python3-yaml"
+    debian=$("$python" -c 'import sys
+venv = sys.prefix != sys.base_prefix
+print("yes" if sys.executable.startswith("/usr/bin/python3") and not venv else "no")' \
+        2>/dev/null)
+    if [ "$debian" = yes ]; then
+        missing="$missing python3-yaml"
+    else
+        pip_line="$python -m pip install pyyaml"
+    fi
+fi
+if [ -n "$pip_line" ]; then
+    exe=$("$python" -c 'import sys; print(sys.executable)' 2>/dev/null)
+    echo "prereqs: $exe (a venv or not Debian's /usr/bin/python3) lacks PyYAML," \
+         "which apt-get cannot give it. Run:" >&2
+    echo "prereqs:   $pip_line" >&2
+    echo "prereqs: (or use Debian's interpreter: make PYTHON=/usr/bin/python3 ...)" >&2
 fi
 
 # Deduplicate, keep order.
 pkgs=$(printf '%s\n' $missing | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 pkgs=${pkgs% }
-[ -z "$pkgs" ] && exit 0
+if [ -z "$pkgs" ]; then
+    [ -n "$pip_line" ] && exit 2
+    exit 0
+fi
 
 cmd="apt-get install -y --no-install-recommends $pkgs"
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$(id -u)" -ne 0 ] || [ "$check_only" -eq 1 ]; then
     echo "prereqs: missing Debian packages: $pkgs" >&2
     echo "prereqs: run as root:  apt-get update && $cmd" >&2
     exit 2
@@ -70,8 +99,10 @@ apt-get install -y -q --no-install-recommends $pkgs >&2 || {
     echo "prereqs: '$cmd' failed" >&2
     exit 2
 }
-if ! "$python" -c 'import yaml' >/dev/null 2>&1; then
+if [ -z "$pip_line" ] && ! "$python" -c 'import yaml' >/dev/null 2>&1; then
     echo "prereqs: $python still cannot import yaml; python3-yaml serves" \
          "/usr/bin/python3 only. Run: make PYTHON=/usr/bin/python3 ..." >&2
     exit 2
 fi
+[ -n "$pip_line" ] && exit 2
+exit 0
