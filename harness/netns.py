@@ -237,6 +237,16 @@ def bound_in(pid: int, pids: list[int], port: int, transport: str) -> list[str]:
     return out
 
 
+def bound_addresses(pid: int, pids: list[int], port: int, transport: str) -> list[str]:
+    """bound_in from the processes' own sockets (procnet.own_sockets, no
+    table walk), or from the table where that cannot be used."""
+    own = procnet.own_sockets(pids)
+    if own is None:
+        return bound_in(pid, pids, port, transport)
+    return [s.addr for s in own if s.transport == transport and s.port == port
+            and (s.listening if transport == "tcp" else not s.remote_port)]
+
+
 def loopback_only(addrs: list[str]) -> bool:
     return bool(addrs) and all(ipaddress.ip_address(a).is_loopback for a in addrs)
 
@@ -250,7 +260,8 @@ async def wait_bound(child, port: int, transport: str, timeout: float) -> tuple[
     delay = 0.001
     while True:
         pids = processes._tree(child.pid, group=True)
-        addrs = bound_in(child.pid, pids, port, transport) if child.running else []
+        addrs = (bound_addresses(child.pid, pids, port, transport) if child.running
+                 else [])
         if addrs:
             return True, addrs
         if not child.running or deadline.expired():

@@ -403,7 +403,12 @@ def bound_ports(child: Child, transport: str, ns_pid: int | None = None) -> tupl
     """Returns the local ports the child's processes have bound (listening
     for TCP); used to say 'listens on 41234, not 20001'. ns_pid: read the
     table of that process's network namespace."""
-    inodes = procnet.socket_inodes(_tree(child.pid, group=True))
+    pids = _tree(child.pid, group=True)
+    own = procnet.own_sockets(pids)
+    if own is not None:
+        return tuple(sorted({s.port for s in own if s.transport == transport and
+                             (s.listening if transport == "tcp" else not s.remote_port)}))
+    inodes = procnet.socket_inodes(pids)
     if not inodes:
         return ()
     return tuple(sorted({s.port for s in procnet.sockets(transport, ns_pid=ns_pid)

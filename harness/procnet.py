@@ -224,6 +224,104 @@ def socket_inodes(pids: list[int] | set[int]) -> set[int]:
     return inodes
 
 
+@dataclass(frozen=True)
+class OwnSock:
+    """An INET socket a process holds, as the socket itself says (no table
+    walk): see own_sockets."""
+
+    inode: int
+    transport: str  # tcp or udp
+    addr: str  # local address
+    port: int
+    listening: bool  # TCP: listen() was called
+    remote_port: int  # 0 when not connected
+
+
+_SYS_PIDFD_GETFD = 438  # the same on x86_64 and aarch64
+_libc = None
+
+
+def _pidfd_getfd(pidfd: int, fd: int) -> int:
+    global _libc
+    if _libc is None:
+        import ctypes
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+
+
+def own_sockets(pids: list[int] | set[int]) -> list[OwnSock] | None:
+    """The TCP and UDP sockets pids hold, read from the sockets themselves:
+    each is copied into the driver with pidfd_getfd(2) (Linux 5.6; needs
+    the right to ptrace the process, which the driver has over what it
+    started), asked for its address and state, and closed again. Much
+    cheaper than /proc/net/tcp, whose every read walks the machine's whole
+    connection hash (262144 buckets here: 2-20 ms), and namespace-blind:
+    it works for a process in any network namespace. Returns None where it
+    cannot be used (then read the tables)."""
+    import socket
+    out: list[OwnSock] = []
+    seen: set[int] = set()
+    for pid in pids:
+        base = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(base)
+        except OSError:
+            continue
+        pidfd = -1
+        try:
+            for fd in fds:
+                try:
+                    target = os.readlink(f"{base}/{fd}")
+                except OSError:
+                    continue
+                if not target.startswith("socket:["):
+                    continue
+                inode = int(target[8:-1])
+                if inode in seen:
+                    continue
+                seen.add(inode)
+                if pidfd < 0:
+                    try:
+                        pidfd = os.pidfd_open(pid)
+                    except OSError:
+                        break  # gone
+                dup = _pidfd_getfd(pidfd, int(fd))
+                if dup < 0:
+                    import ctypes
+                    if ctypes.get_errno() in (1, 38):  # EPERM, ENOSYS: not here
+                        return None
+                    continue  # the fd was closed meanwhile
+                try:
+                    s = socket.socket(fileno=dup)
+                except OSError:
+                    os.close(dup)
+                    continue
+                try:
+                    if s.family not in (socket.AF_INET, socket.AF_INET6):
+                        continue
+                    name = s.getsockname()
+                    tcp = s.type == socket.SOCK_STREAM
+                    listening = bool(tcp and s.getsockopt(socket.SOL_SOCKET,
+                                                          socket.SO_ACCEPTCONN))
+                    try:
+                        remote = s.getpeername()[1]
+                    except OSError:
+                        remote = 0
+                    addr = name[0]
+                    if addr.startswith("::ffff:"):
+                        addr = addr[7:]
+                    out.append(OwnSock(inode, "tcp" if tcp else "udp", addr, name[1],
+                                       listening, remote))
+                except OSError:
+                    continue
+                finally:
+                    s.close()
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+    return out
+
+
 def alive(pid: int) -> bool:
     s = stat(pid)
     return s is not None and s.state not in ("Z", "X")

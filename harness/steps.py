@@ -163,7 +163,12 @@ def _accepted(server, port: int) -> int:
     accept()ed): connected sockets of the port whose inode is theirs. A
     connection still in the listen queue has no inode yet."""
     from harness.processes import _tree  # the server's processes, as readiness sees them
-    inodes = procnet.socket_inodes(_tree(server.pid, group=True))
+    pids = _tree(server.pid, group=True)
+    own = procnet.own_sockets(pids)
+    if own is not None:
+        return sum(1 for sk in own if sk.transport == "tcp" and sk.port == port
+                   and not sk.listening and sk.remote_port)
+    inodes = procnet.socket_inodes(pids)
     # The server's own namespace's table (a cell's, or the driver's).
     return sum(1 for sk in procnet.sockets("tcp", port, ns_pid=server.pid)
                if not sk.bound and sk.inode in inodes)
