@@ -198,7 +198,7 @@ class CellRunner:
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
                 # Every wait of this attempt counts cell time (harness/clock.py).
-                cc = clock.CellClock(watch.pids, procnet.descendants)
+                cc = clock.CellClock(watch.pids, _launched)
                 watch.clock = cc
                 if token is not None:
                     clock.current.reset(token)
@@ -438,6 +438,7 @@ class CellRunner:
         if live.server is not None and live.server.running:
             roles["server"] = [live.server.pid]
         n = len(live.clients)
+        ended: dict[int, str] = {}  # process group -> role, for ended clients
         for i, c in enumerate(live.clients):
             if c is None:
                 continue
@@ -445,10 +446,13 @@ class CellRunner:
             if c.running:
                 roles[role] = [c.pid]
             elif processes.group_alive(c.pid):
-                # Ended, but what it forked still runs (and holds its output).
-                left = [m.pid for m in procnet.live_group_members(c.pid)]
-                if left:
-                    roles[role] = left
+                ended[c.pid] = role
+        if ended:
+            # Ended, but what they forked still runs (and holds their
+            # output): one scan of /proc for all of them.
+            for m in procnet.live_group_members(set(ended)):
+                roles.setdefault(ended.get(m.pgrp) or ended.get(m.session, "a client"),
+                                 []).append(m.pid)
         for k, c in enumerate(live.steps, 1):
             if c.running:
                 roles[f"before step {k}"] = [c.pid]
@@ -772,6 +776,18 @@ def _find_sl_cell(ctx: CommandContext) -> str:
         if os.access(p, os.X_OK):
             return str(p)
     return str(candidates[0] / "c" / "cell" / "sl-cell")
+
+
+def _launched(pid: int) -> list[int]:
+    """The program a launcher runs (sl-cell enter forks it; one task, one
+    child), for the cell clock; [] for a program started directly (a full
+    walk of every thread's children costs too much to do every second)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+            kids = f.read().split()
+    except OSError:
+        return []
+    return [int(k) for k in kids[:1]] if len(kids) == 1 else []
 
 
 def _comm(pid: int) -> str:

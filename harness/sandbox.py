@@ -253,17 +253,24 @@ def python_for_sandbox(python: str) -> str | None:
     return None
 
 
+# Where the uid locks live: one place for every driver on the machine,
+# whatever TMPDIR each was started with (two drivers with different TMPDIRs
+# once took the same uid, and one killed the other's server). /run/lock is
+# a root-owned tmpfs on Debian; uids are only switched as root.
+UID_LOCK_DIR = "/run/lock/socket-lessons-uids"
+
+
 class UidPool:
     """Hands out uids UID_BASE.. with no passwd entry, one per live cell.
-    Each is held with an flock on a file in the temp directory, so two
-    drivers (or tests) running at once never share a uid: sharing one would
-    share its process limit and its clean-up. The lock dies with its driver."""
+    Each is held with an flock on a file in UID_LOCK_DIR, so two drivers
+    (or tests) running at once never share a uid: sharing one would share
+    its process limit and its clean-up. The lock dies with its driver."""
 
-    def __init__(self, base: int = UID_BASE, count: int = UID_COUNT):
+    def __init__(self, base: int = UID_BASE, count: int = UID_COUNT,
+                 lock_dir: str = UID_LOCK_DIR):
         self.base = base
         self.count = count
-        import tempfile
-        self.dir = os.path.join(tempfile.gettempdir(), "harness-sandbox-uids")
+        self.dir = lock_dir
         self._held: dict[int, int] = {}  # uid -> lock fd
 
     def acquire(self) -> int:
@@ -271,7 +278,7 @@ class UidPool:
         it. Raises OSError when every uid is taken."""
         import errno
         import fcntl
-        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
         for uid in range(self.base, self.base + self.count):
             if uid in self._held or _has_user(uid):
                 continue
