@@ -45,6 +45,7 @@ SERVER_PORT = 20001  # fixed: a cell's loopback is its own
 RELAY_PORT = 20002
 FILE_LIMIT = 1 << 20
 START_TIMEOUT_S = 30.0  # bwrap to "ready"; a ceiling, it takes milliseconds
+START_ATTEMPTS = 3
 
 
 class CellError(OSError):
@@ -146,7 +147,19 @@ class Cell:
         """Makes a cell. paths: files or folders the programs use (their
         repository, build, a student's folder); one under a folder the cell
         replaces (/tmp, /run, /dev/shm) is bound in read-only. Raises
-        CellError."""
+        CellError. bwrap's read-only bind of / walks every mount on the
+        machine; one that another program removes meanwhile (a netns of
+        `ip netns`) fails it, so a failed start is tried again."""
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return await cls._start(sl_cell, paths)
+            except CellError:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    async def _start(cls, sl_cell: str, paths: list[str]) -> "Cell":
         sup = support(sl_cell)
         if not sup.ok:
             raise CellError(sup.why)

@@ -29,6 +29,8 @@ need java openjdk-17-jdk-headless
 need node nodejs
 need socat socat
 need nc netcat-openbsd
+# Every cell runs in namespaces bubblewrap makes (harness/cell.py).
+need bwrap bubblewrap
 if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists cmocka; then
     missing="$missing libcmocka-dev"
 elif ! command -v pkg-config >/dev/null 2>&1; then
