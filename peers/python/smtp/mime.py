@@ -1,0 +1,37 @@
+"""Base64 and MIME helpers shared by the Python SMTP peers
+(protocols/smtp/README.md). Standard library only.
+
+Base64 follows protocols/base64/vectors.tsv: the standard alphabet with
+padding, and strict decoding (one encoding per byte string), which
+base64.b64decode alone does not give: it accepts "Zh==" for b"f".
+"""
+
+import base64
+import binascii
+
+LINE = 76  # base64 characters per MIME body line (RFC 2045 6.8)
+
+
+def b64encode(data):
+    """Return the base64 text (bytes) of data, one line, no line breaks."""
+    return base64.b64encode(data)
+
+
+def b64decode_strict(text):
+    """Return the bytes text (bytes) encodes, or None when text is not the
+    one strict encoding of anything (bad characters, bad padding, non-zero
+    unused bits)."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    # The encoding is unique, so a lenient decode is strict iff it
+    # encodes back to the same text.
+    return data if base64.b64encode(data) == text else None
+
+
+def b64lines(data):
+    """Return data's base64 as CRLF-ended lines of at most 76 characters."""
+    text = b64encode(data)
+    return b''.join(text[i:i + LINE] + b'\r\n'
+                    for i in range(0, len(text), LINE))
