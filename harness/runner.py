@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from harness import mailbox
 from harness import (matrix, modes, netns, processes, procnet, relay, sandbox, steps,
                      transcript, verdict)
 from harness.matrix import Cell, CommandContext
@@ -485,6 +486,7 @@ class CellRunner:
                 elif data != expected:
                     o.effects.append(f"{name} holds \"{transcript.escape(data[:120])}\", "
                                      f"expected \"{transcript.escape(expected[:120])}\"")
+            o.effects.extend(mailbox.check(sc.mailbox, scratch))
             if res.recorded is not None:
                 o.comparison = steps.compare(sc, res.recorded,
                                              _rel(sc.golden_path, self.ctx.root), live.step_conns)

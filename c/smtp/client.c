@@ -267,7 +267,8 @@ static void build_message(const struct desc *d, struct io_buf *m)
         puts_(m, "\r\nContent-Type: text/plain; charset=UTF-8\r\n"
                  "Content-Transfer-Encoding: 8bit\r\n\r\n");
         put_text(m, d->body, d->body_len);
-        puts_(m, "--");
+        /* The CRLF before a boundary belongs to the boundary (RFC 2046). */
+        puts_(m, "\r\n--");
         puts_(m, boundary);
         puts_(m, "\r\nContent-Type: application/octet-stream; name=\"");
         puts_(m, fname);

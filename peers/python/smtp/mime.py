@@ -35,3 +35,40 @@ def b64lines(data):
     text = b64encode(data)
     return b''.join(text[i:i + LINE] + b'\r\n'
                     for i in range(0, len(text), LINE))
+
+
+class Description:
+    """The client's stdin message description (protocols/smtp/README.md,
+    "Programs"): From, To (one or more), Subject, Attach, then the body."""
+
+    def __init__(self, data):
+        head, sep, body = data.partition(b'\n\n')
+        if not sep and not data.endswith(b'\n'):
+            head, body = data, b''
+        self.sender = None
+        self.recipients = []
+        self.subject = ''
+        self.attach = None
+        for raw in head.split(b'\n'):
+            line = raw.removesuffix(b'\r').decode('utf-8', 'surrogateescape')
+            if not line:
+                continue
+            name, colon, value = line.partition(':')
+            if not colon:
+                raise ValueError(f'no ":" in "{line}"')
+            name, value = name.strip().lower(), value.strip(' \t')
+            if name == 'from':
+                if self.sender is not None:
+                    raise ValueError('more than one From:')
+                self.sender = value
+            elif name == 'to':
+                self.recipients.append(value)
+            elif name == 'subject':
+                self.subject = value
+            elif name == 'attach':
+                self.attach = value
+            else:
+                raise ValueError(f'unknown field "{name}"')
+        if self.sender is None or not self.recipients:
+            raise ValueError('needs From: and at least one To:')
+        self.body = body.decode('utf-8', 'surrogateescape')
