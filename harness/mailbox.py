@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 KEYS = {"count", "from", "to", "subject", "text", "attachment"}
 FOLDER = "mailbox"
