@@ -20,6 +20,15 @@ need java openjdk-17-jdk-headless
 need node nodejs
 need socat socat
 need nc netcat-openbsd
+# smtp's third-party peers (protocols/smtp): swaks and msmtp as clients,
+# aiosmtpd under the Python server (Debian's package, for /usr/bin/python3;
+# peers/python/smtp/server.py also finds it from another 3.x interpreter).
+need swaks swaks
+need msmtp msmtp
+if ! "$python" -c 'import aiosmtpd' >/dev/null 2>&1 &&
+    [ ! -d /usr/lib/python3/dist-packages/aiosmtpd ]; then
+    missing="$missing python3-aiosmtpd"
+fi
 if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists cmocka; then
     missing="$missing libcmocka-dev"
 elif ! command -v pkg-config >/dev/null 2>&1; then

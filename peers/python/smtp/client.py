@@ -9,8 +9,6 @@ how a Python programmer sends mail without touching sockets.
 Run: python3 peers/python/smtp/client.py HOST PORT < message.txt
 """
 
-import email.message
-import email.utils
 import os
 import smtplib
 import sys
@@ -22,35 +20,17 @@ import mime  # noqa: E402
 import peerlib  # noqa: E402
 
 
-def build(desc):
-    """Return the EmailMessage the description asks for."""
-    msg = email.message.EmailMessage()
-    msg['From'] = desc.sender
-    msg['To'] = ', '.join(desc.recipients)
-    msg['Subject'] = desc.subject
-    msg['Date'] = email.utils.formatdate(usegmt=True)
-    msg.set_content(desc.body, charset='utf-8', cte='8bit')
-    if desc.attach is not None:
-        try:
-            with open(desc.attach, 'rb') as f:
-                data = f.read()
-        except OSError as err:
-            raise peerlib.PeerError(f'attachment {desc.attach}: '
-                                    f'{err.strerror}') from err
-        # add_attachment writes base64 in 76-character lines.
-        msg.add_attachment(data, maintype='application',
-                           subtype='octet-stream',
-                           filename=os.path.basename(desc.attach))
-    return msg
-
-
 def main(argv):
     host, port = peerlib.client_args(argv)
     try:
         desc = mime.Description(peerlib.read_stdin())
     except ValueError as err:
         raise peerlib.PeerError(f'message description: {err}') from err
-    msg = build(desc)
+    try:
+        msg = mime.build_message(desc)
+    except OSError as err:
+        raise peerlib.PeerError(f'attachment {desc.attach}: '
+                                f'{err.strerror}') from err
     try:
         with smtplib.SMTP(host, port, local_hostname='client.lesson') as smtp:
             # send_message raises unless the final "." is answered 250.

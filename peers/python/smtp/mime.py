@@ -8,6 +8,9 @@ base64.b64decode alone does not give: it accepts "Zh==" for b"f".
 
 import base64
 import binascii
+import email.message
+import email.utils
+import os
 
 LINE = 76  # base64 characters per MIME body line (RFC 2045 6.8)
 
@@ -72,3 +75,22 @@ class Description:
         if self.sender is None or not self.recipients:
             raise ValueError('needs From: and at least one To:')
         self.body = body.decode('utf-8', 'surrogateescape')
+
+
+def build_message(desc):
+    """Return the email.message.EmailMessage a Description asks for: a
+    text/plain message, or multipart/mixed with the Attach: file in base64
+    (76-character lines); raises OSError when the file cannot be read."""
+    msg = email.message.EmailMessage()
+    msg['From'] = desc.sender
+    msg['To'] = ', '.join(desc.recipients)
+    msg['Subject'] = desc.subject
+    msg['Date'] = email.utils.formatdate(usegmt=True)
+    msg.set_content(desc.body, charset='utf-8', cte='8bit')
+    if desc.attach is not None:
+        with open(desc.attach, 'rb') as f:
+            data = f.read()
+        msg.add_attachment(data, maintype='application',
+                           subtype='octet-stream',
+                           filename=os.path.basename(desc.attach))
+    return msg
