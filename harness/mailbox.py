@@ -106,7 +106,7 @@ def b64decode_strict(text: bytes) -> bytes | None:
 def _header_text(data: bytes, name: str) -> str | None:
     """A header's value, unfolded and decoded: RFC 2047 words or raw UTF-8
     (8-bit); read from the bytes because the parser mangles 8-bit headers."""
-    head = data.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n")
+    head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
     m = re.search(rb"^" + name.encode() + rb":[ \t]?(.*(?:\n[ \t].*)*)", head,
                   re.MULTILINE | re.IGNORECASE)
     if m is None:
@@ -116,15 +116,23 @@ def _header_text(data: bytes, name: str) -> str | None:
 
 
 def _envelope(data: bytes) -> tuple[str | None, list[str]]:
+    """The envelope: the contract's X-Envelope-From/To lines at the top of
+    the file, or, from an MTA (Exim), its Return-path: and Envelope-to:
+    headers."""
     sender = None
     recipients = []
-    for line in data.split(b"\r\n"):
+    for line in data.replace(b"\r\n", b"\n").split(b"\n"):
         if line.startswith(b"X-Envelope-From: "):
             sender = line[17:].decode("utf-8", "replace").strip("<>")
         elif line.startswith(b"X-Envelope-To: "):
             recipients.append(line[15:].decode("utf-8", "replace").strip("<>"))
         else:
             break
+    if sender is None:
+        rp = _header_text(data, "Return-path")
+        sender = rp.strip().strip("<>") if rp is not None else None
+        to = _header_text(data, "Envelope-to")
+        recipients = [x.strip().strip("<>") for x in (to or "").split(",") if x.strip()]
     return sender, recipients
 
 
