@@ -64,7 +64,7 @@ def main(argv):
     client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     client.connect((host, port))
     command(client, None, '220')
-    command(client, 'EHLO aluno\r\n', '250')
+    command(client, 'HELO aluno\r\n', '250')
     command(client, f'MAIL FROM:<{desc.sender}>\r\n', '250')
     for rcpt in desc.recipients:
         command(client, f'RCPT TO:<{rcpt}>\r\n', '250')
