@@ -25,6 +25,13 @@ need nc netcat-openbsd
 # peers/python/smtp/server.py also finds it from another 3.x interpreter).
 need swaks swaks
 need msmtp msmtp
+# swaks speaks IPv6 (the ipv6 mode) only with this Perl module.
+if command -v perl >/dev/null 2>&1 &&
+    ! perl -MIO::Socket::INET6 -e 1 >/dev/null 2>&1; then
+    missing="$missing libio-socket-inet6-perl"
+fi
+# exim4-daemon-light: the real MTA as an smtp server (peers/exim).
+need exim4 exim4-daemon-light
 if ! "$python" -c 'import aiosmtpd' >/dev/null 2>&1 &&
     [ ! -d /usr/lib/python3/dist-packages/aiosmtpd ]; then
     missing="$missing python3-aiosmtpd"

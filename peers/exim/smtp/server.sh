@@ -15,8 +15,15 @@ mkdir -p exim-spool mailbox || exit 1
 deliver=$(id -un)
 if [ "$(id -u)" -eq 0 ]; then
     # Exim never delivers as root: deliver as nobody into an open mailbox/.
+    # nobody must be able to walk down to it, so folders above it made
+    # with mode 0700 (mkdtemp) get o+x (search only, never read).
     deliver=nobody
-    chmod o+x "$dir" && chmod 0777 mailbox || exit 1
+    chmod 0777 mailbox || exit 1
+    d=$dir
+    while [ "$d" != / ] && [ -n "$d" ]; do
+        chmod o+x "$d" || exit 1
+        d=$(dirname "$d")
+    done
 fi
 sed -e "s|SL_DIR|$dir|g" -e "s|SL_USER|$(id -un)|g" -e "s|SL_GROUP|$(id -gn)|g" \
     -e "s|SL_DELIVER_USER|$deliver|g" \
