@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from harness import modes, transcript, verdict
+from harness import diagnose_smtp, modes, transcript, verdict
 from harness.transcript import CLIENT, DATA, EOF, RST, SERVER, Pattern
 
 # id -> (role, plain words for the student, how to fix it)
@@ -92,6 +92,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
         "use getaddrinfo (Python: socket.create_connection((host, port))) instead of a "
         "fixed AF_INET socket"),
 }
+
+CATALOGUE.update(diagnose_smtp.CATALOGUE)  # the SMTP lab's bugs
 
 FAILING = (verdict.FAIL, verdict.ERROR)
 OK = (verdict.PASS, verdict.XFAIL, verdict.XPASS, verdict.DEVIATES)
@@ -395,6 +397,10 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
     role = role_of(r, student)
     mode = modes.parse(r.cell.mode)
     reason = r.reason
+    if r.cell.protocol.name == "smtp":
+        hit = diagnose_smtp.classify(r, role)
+        if hit:
+            return hit
     if "cannot reach it" in reason and "only" in reason:
         return "loopback-only", reason[reason.find("server bound"):] or reason
     if role == "server" and "server not" in reason and "instead)" in reason:

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from harness import steps, transcript
+from harness import mailbox, steps, transcript
 from harness import modes as modelib
 from harness.errors import ConfigError, Problem
 
@@ -42,6 +42,7 @@ SCENARIO_KEYS = {"description", "stdin", "args", "clients", "stdout", "stdout_pa
                  "before", "restart", "compare", "robustness"}  # the last four: steps.py
 DEFAULT_KEYS = {"timeout_s", "cell_timeout_s", "run_timeout_s", "env"}
 SCENARIO_KEYS = SCENARIO_KEYS | {"modes", "skip_modes"}  # harness/modes.py
+SCENARIO_KEYS = SCENARIO_KEYS | {"mailbox"}  # harness/mailbox.py
 PROTOCOL_KEYS = PROTOCOL_KEYS | {"skip_modes"}  # for every scenario of the protocol
 TOP_KEYS = {"version", "defaults", "peers", "protocols", "known_failures"}
 KNOWN_FAILURE_KEYS = {"cell", "reason"}
@@ -103,6 +104,8 @@ class Scenario:
     restart: str | None = None  # None, "SIGKILL" or "SIGTERM"
     compare: str = "turns"  # or "streams"
     robustness: bool = False
+    # What an SMTP server delivered into mailbox/ (harness/mailbox.py)
+    mailbox: "mailbox.Spec | None" = None
 
 
 @dataclass(frozen=True)
@@ -649,6 +652,7 @@ def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Nod
             only[key] = tuple(names)
     extra = steps.parse_keys(w, m, what, transport, peers)
     mode_keys = _scenario_modes(w, m, what)
+    extra.update(mailbox.parse_keys(w, m, what, root))
     if len(w.problems) != before:
         return None
     return Scenario(name, proto, desc, stdin, args, clients, stdout, pattern, exit_code, files,

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import (cell as isolation, clock, hang, matrix, modes, netns, processes, procnet,
-                     relay, sandbox, steps, transcript, verdict)
+from harness import (cell as isolation, clock, hang, mailbox, matrix, modes, netns,
+                     processes, procnet, relay, sandbox, steps, transcript, verdict)
 from harness.matrix import Cell, CommandContext
 from harness.ports import PortPool
 from harness.processes import Child
@@ -737,6 +737,8 @@ class CellRunner:
                 elif data != expected:
                     o.effects.append(f"{name} holds \"{transcript.escape(data[:120])}\", "
                                      f"expected \"{transcript.escape(expected[:120])}\"")
+            o.effects.extend(mailbox.check(sc.mailbox, Path(live.cell.host_path(
+                isolation.SCRATCH)) if live.cell is not None else scratch))
             if res.recorded is not None:
                 o.comparison = steps.compare(sc, res.recorded,
                                              _rel(sc.golden_path, self.ctx.root), live.step_conns)

@@ -31,6 +31,22 @@ need socat socat
 need nc netcat-openbsd
 # Every cell runs in namespaces bubblewrap makes (harness/cell.py).
 need bwrap bubblewrap
+# smtp's third-party peers (protocols/smtp): swaks and msmtp as clients,
+# aiosmtpd under the Python server (Debian's package, for /usr/bin/python3;
+# peers/python/smtp/server.py also finds it from another 3.x interpreter).
+need swaks swaks
+need msmtp msmtp
+# swaks speaks IPv6 (the ipv6 mode) only with this Perl module.
+if command -v perl >/dev/null 2>&1 &&
+    ! perl -MIO::Socket::INET6 -e 1 >/dev/null 2>&1; then
+    missing="$missing libio-socket-inet6-perl"
+fi
+# exim4-daemon-light: the real MTA as an smtp server (peers/exim).
+need exim4 exim4-daemon-light
+if ! "$python" -c 'import aiosmtpd' >/dev/null 2>&1 &&
+    [ ! -d /usr/lib/python3/dist-packages/aiosmtpd ]; then
+    missing="$missing python3-aiosmtpd"
+fi
 if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists cmocka; then
     missing="$missing libcmocka-dev"
 elif ! command -v pkg-config >/dev/null 2>&1; then

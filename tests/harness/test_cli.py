@@ -30,7 +30,7 @@ class ListShowValidateTest(unittest.TestCase):
     def test_validate_repo_matrix(self):
         code, out, err = call("validate", "--matrix", REPO_MATRIX)
         self.assertEqual(code, 0, err)
-        self.assertIn("OK: 9 protocols", out)
+        self.assertIn("OK: 10 protocols", out)
 
     def test_list_with_filters_and_absences(self):
         code, out, _ = call("list", "--matrix", REPO_MATRIX, "--protocol", "upper",

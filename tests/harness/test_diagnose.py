@@ -320,7 +320,10 @@ class AggregationTest(unittest.TestCase):
         self.assertEqual(sorted(diagnose.CATALOGUE), sorted(
             "one-recv-server one-recv-client no-newline crlf loopback-only charset "
             "single-client one-at-a-time bytes-repr extra-output wrong-port "
-            "crash-on-bad-input never-closes ipv4-only".split()))
+            "crash-on-bad-input never-closes ipv4-only".split()
+            # the SMTP lab's own (harness/diagnose_smtp.py)
+            + "smtp-bare-lf smtp-no-dot-stuffing smtp-no-354-wait smtp-base64-lines "
+              "smtp-no-blank-line".split()))
 
 
 if __name__ == "__main__":

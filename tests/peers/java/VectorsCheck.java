@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import login.Login;
+import smtp.Mime;
 import upper.Upper;
 
 public final class VectorsCheck {
@@ -39,6 +40,7 @@ public final class VectorsCheck {
         check.upper();
         check.echoRepr();
         check.login();
+        check.base64();
         System.out.println(check.failures == 0 ? "all vectors pass"
                 : check.failures + " failure(s)");
         System.exit(check.failures == 0 ? 0 : 1);
@@ -98,6 +100,29 @@ public final class VectorsCheck {
             bad += miss;
         }
         summary("login", rows.size(), bad);
+    }
+
+    private void base64() {
+        List<byte[][]> rows = load("base64", 3);
+        int bad = 0;
+        for (byte[][] row : rows) {
+            String kind = ascii(row[0]);
+            byte[] got = Mime.decodeStrict(row[2]);
+            int miss;
+            if (kind.equals("ok")) {
+                miss = expect("base64 encode", row[1], ascii(row[2]),
+                        ascii(Mime.encode(row[1])));
+                if (miss == 0) {
+                    miss = expect("base64 decode", row[2], PyRepr.repr(row[1]),
+                            got == null ? "(rejected)" : PyRepr.repr(got));
+                }
+            } else {
+                miss = expect("base64 reject", row[2], "(rejected)",
+                        got == null ? "(rejected)" : PyRepr.repr(got));
+            }
+            bad += miss;
+        }
+        summary("base64", rows.size(), bad);
     }
 
     /** Returns 0 when want equals got, else reports the mismatch and returns 1. */

@@ -17,6 +17,7 @@ const echoRepr = peer('echo-repr/server.js');
 const echoReprClient = peer('echo-repr/client.js');
 const login = peer('login/server.js');
 const upper = peer('upper/server.js');
+const mime = peer('smtp/mime.js');
 
 const ESCAPES = {n: 0x0a, r: 0x0d, t: 0x09, '\\': 0x5c};
 
@@ -98,6 +99,14 @@ function main() {
         const wantLog = logline.length ? Buffer.concat([logline, Buffer.from('\n')]) : logline;
         return [Buffer.concat([reply, Buffer.from('\n'), wantLog]),
                 Buffer.concat([gotReply, gotLog])];
+    });
+    table('base64', 3, ([kind, raw, text]) => {
+        const got = mime.b64decodeStrict(text);
+        if (kind.toString() === 'ok') {
+            return [Buffer.concat([text, Buffer.from('|'), raw]),
+                    Buffer.concat([mime.b64encode(raw), Buffer.from('|'), got || Buffer.from('(rejected)')])];
+        }
+        return ['(rejected)', got === null ? '(rejected)' : got];
     });
     // The cases no table row can hold: a line cut at 256 bytes is null.
     const cut = [[null, Buffer.from('pw'), login.INVALID], [Buffer.from('alice'), null, login.INVALID],
