@@ -23,6 +23,11 @@ TIME_WAIT count is printed too: it makes every read of /proc/net/tcp slower.
 Medians across runs come last. Targets: efficiency >= 0.85 on 2 cores,
 overhead <= 5 ms per cell.
 
+The floor (--floor, issue 16): the CPU the peers themselves need, measured
+with the whole matrix run one cell at a time (--jobs 1, so nothing competes
+with them), divided by the cores: no run can be faster than that. Printed
+with each full run's wall / floor.
+
 Run:  python3 bench/matrix.py [--runs 3] [--jobs 4,8] [--repeat 50] [--keep DIR]
       (build first: cmake -B build -S . && cmake --build build -j2)
 Exit: 0 when every measurement ran (a missed target is reported, not an
@@ -352,6 +357,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="redos per disturbed measurement (default %(default)s)")
     ap.add_argument("--skip-full", action="store_true", help="only the overhead")
     ap.add_argument("--skip-overhead", action="store_true", help="only the full matrix")
+    ap.add_argument("--floor", action="store_true",
+                    help="also measure the floor: the peers' CPU one cell at a time / cores")
     ap.add_argument("--keep", metavar="DIR",
                     help="keep the driver's results and logs in DIR (default: deleted)")
     args = ap.parse_args(argv)
@@ -383,7 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     full: dict[int | None, list[Measure]] = {j: [] for j in args.jobs}
     over: list[Overhead] = []
     failed = False
+    floor_s: float | None = None
     try:
+        if args.floor:
+            m = run_driver([*build_args, "--jobs", "1"], os.path.join(work, "floor"))
+            floor_s = m.peers_cpu_s / n_cores
+            failed |= m.rc != 0
+            print(f"floor: one cell at a time, wall {m.wall_s:.1f} s, peers' CPU "
+                  f"{m.peers_cpu_s:.1f} s, driver CPU {m.driver_cpu_s:.1f} s: floor "
+                  f"{floor_s:.1f} s on {n_cores} cores", flush=True)
         for run in range(1, args.runs + 1):
             for jobs in ([] if args.skip_full else args.jobs):
                 name = f"jobs {jobs or 'default'}"
@@ -400,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{m.peers_cpu_s:.1f}), efficiency {m.efficiency(n_cores):.2f}"
                       f"{'*' if m.disturbed else ''}, other load "
                       f"{m.other_share(n_cores):.0%}, TIME_WAIT {m.time_wait}, exit {m.rc}: "
-                      f"{_verdicts(m.counts)}", flush=True)
+                      f"{_verdicts(m.counts)}"
+                      + (f", wall / floor {m.wall_s / floor_s:.2f}" if floor_s else ""),
+                      flush=True)
             if args.skip_overhead:
                 continue
             try:
@@ -433,6 +450,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_median([m.driver_cpu_s for m in ms]):.1f} | "
                   f"{_median([m.efficiency(n_cores) for m in ms]):.2f} | "
                   f"{_median([m.other_share(n_cores) for m in ms]):.0%} |")
+    if floor_s:
+        for jobs, ms in full.items():
+            if ms:
+                w = _median([m.wall_s for m in ms])
+                print(f"floor {floor_s:.1f} s; jobs {jobs or 'default'}: median wall "
+                      f"{w:.1f} s = {w / floor_s:.2f} x the floor")
     for jobs, ms in full.items():
         if ms:
             eff = _median([m.efficiency(n_cores) for m in ms])
