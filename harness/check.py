@@ -28,8 +28,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (diagnose, filters, matrix, modes, netns, processes, report, runner, sandbox,
-                     students, verdict)
+from harness import (builddir, diagnose, filters, matrix, modes, netns, processes, report,
+                     runner, sandbox, students, verdict)
 from harness.matrix import Cell, Matrix, Peer
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
 from harness.students import FolderError, Student
@@ -416,8 +416,10 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
             raise Usage(f"--references: no peer {r!r} (known: {', '.join(m.peers)})")
     ms, notes = _modes(args)
     checked = _students(args, m)
-    build = Path(args.build)
-    build = build if build.is_absolute() else Path.cwd() / build
+    choice = builddir.resolve(args.build)
+    if choice.note:
+        print(f"python3 -m harness check: {choice.note}", file=sys.stderr)
+    build = choice.path
     ctx = matrix.CommandContext.create(m.root, build)
     base = Path(args.out) if args.out else Path("results/check") / (
         Path(args.class_dir).resolve().name if args.class_dir else checked[0].name)

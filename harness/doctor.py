@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import filters, matrix, netns, processes, runner, transcript, verdict
+from harness import builddir, filters, matrix, netns, processes, runner, transcript, verdict
 from harness.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
 
@@ -144,9 +144,10 @@ def main(args: argparse.Namespace) -> int:
         pool = PortPool(*port_range)
     except ValueError as e:
         return _usage(f"--ports: {e}")
-    build = Path(args.build)
-    ctx = matrix.CommandContext.create(m.root, build if build.is_absolute()
-                                       else Path.cwd() / build)
+    choice = builddir.resolve(args.build)
+    if choice.note:
+        print(f"python3 -m harness doctor: {choice.note}", file=sys.stderr)
+    ctx = matrix.CommandContext.create(m.root, choice.path)
     sections = [Section(m.protocols[p], r, peer) for p in wanted for r in roles]
     print(f"doctor: peer {peer.name}, {len(wanted)} protocol{'s' if len(wanted) != 1 else ''}"
           f", scenarios against {ref.name} (protocols/README.md, Programs)")

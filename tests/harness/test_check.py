@@ -248,3 +248,31 @@ class EndToEndTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BuildDirTest(unittest.TestCase):
+    """The driver and the CMake presets agree on the build folder: left at
+    its default, --build falls back to a preset's configured folder and
+    says so; with no build anywhere it names every folder it looked in."""
+
+    def test_preset_fallback_and_where_it_looked(self):
+        from harness import builddir
+        with tempfile.TemporaryDirectory() as t:
+            root = Path(t)
+            (root / "CMakePresets.json").write_text(json.dumps({"configurePresets": [
+                {"name": "default", "binaryDir": "${sourceDir}/build"},
+                {"name": "dev", "binaryDir": "${sourceDir}/build-dev"}]}))
+            none = builddir.resolve(None, root, cwd=root)
+            self.assertEqual(none.path, root / "build")
+            self.assertIn(f"looked in {root}/build, {root}/build-dev", none.note)
+            (root / "build-dev").mkdir()
+            (root / "build-dev" / "CMakeCache.txt").write_text("")
+            dev = builddir.resolve("build", root, cwd=root)
+            self.assertEqual(dev.path, root / "build-dev")
+            self.assertIn("CMake preset 'dev'", dev.note)
+            (root / "build").mkdir()
+            (root / "build" / "CMakeCache.txt").write_text("")
+            self.assertEqual(builddir.resolve(None, root, cwd=root),
+                             builddir.Choice(root / "build", None))
+            self.assertEqual(builddir.resolve("elsewhere", root, cwd=root),
+                             builddir.Choice(root / "elsewhere", None))
