@@ -41,6 +41,13 @@ PROBE_TIMEOUT_S = 10.0
 # --quick: one mode of each kind that names a bug, robustness scenarios in
 # plain mode only, the C reference only (docs/teachers.md has the costs).
 QUICK_MODES = ("plain", "segment", "coalesce", "ipv6", "locale-c", "two-hosts")
+# Reruns that confirm a named bug (docs/teachers.md, "Reruns"): cells of a
+# bug or of a group of other failures rerun alone, first this many, then
+# (when none failed again) the rest of the group, at most RERUN_MAX per
+# student; RERUN_ROUNDS rounds of diagnosis and reruns.
+RERUN_FIRST = 3
+RERUN_MAX = 30
+RERUN_ROUNDS = 3
 MODE_LABELS = {"segment": "seg", "segment=delim": "delim", "segment=crlf": "crlf",
                "segment=utf8": "utf8", "coalesce": "coal", "slow-reader": "slow",
                "locale-c": "loc-c", "two-hosts": "2hosts"}
@@ -64,6 +71,20 @@ class CheckMatrix(Matrix):
 
 
 @dataclass
+class Flaky:
+    """A cell that failed in the full run and passed when rerun alone."""
+
+    cell: str
+    first_verdict: str
+    first_reason: str
+    alone_verdict: str
+    alone_reason: str
+
+    def as_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
 class Checked:
     """One student's check: the programs, their cells and the diagnosis."""
 
@@ -75,6 +96,8 @@ class Checked:
     probe: tuple[list[str], int] | None = None  # (bound addresses, port)
     diagnosis: diagnose.Diagnosis | None = None
     out: Path | None = None
+    rerun: dict[str, runner.CellResult] = field(default_factory=dict)  # cell id -> alone
+    flaky: list[Flaky] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -148,6 +171,9 @@ def add_parser(sub) -> None:
                         "results/check/<class folder> with --class)")
     p.add_argument("--no-probe", action="store_true",
                    help="do not start the student's server alone to read the address it binds")
+    p.add_argument("--no-rerun", action="store_true",
+                   help="name bugs from the full run alone, without rerunning their cells one "
+                        "at a time (faster; a loaded machine can then fake bugs)")
     p.add_argument("--matrix", default=None, metavar="FILE",
                    help="the matrix file (default: matrix.yaml at the repository root)")
     p.add_argument("--build", default="build", metavar="DIR",
@@ -332,7 +358,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
 
 
 async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
-                   scratch: Path, progress) -> bool:
+                   scratch: Path, progress, rerun: bool = True) -> bool:
     """Probes, then every student's cells in ONE run_cells call (so --jobs
     keeps the machine busy across students). Returns True if interrupted."""
     processes.become_subreaper()
@@ -361,12 +387,72 @@ async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
         loop.add_signal_handler(sig, main.cancel)
     try:
         await main
+        if rerun:
+            main = asyncio.ensure_future(_confirm(cm, todo, ctx, opts))
+            await main
         return False
     except asyncio.CancelledError:
         return True
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _diagnose(ch: Checked) -> diagnose.Diagnosis:
+    addrs, port = ch.probe or (None, None)
+    return diagnose.diagnose(ch.results, ch.name, addrs, port)
+
+
+def _groups(diag: diagnose.Diagnosis) -> list[list[str]]:
+    """The cells that decide each named bug, and each group of other
+    failures (cells that fail the same way)."""
+    out = [[e for e in b.evidence if e != "probe:bind"] for b in diag.bugs]
+    out += [[u.cell] + list(u.same_as) for u in diag.unmatched]
+    return [g for g in out if g]
+
+
+def _rerun_plan(ch: Checked) -> list[str]:
+    """Cells to rerun alone next: the first RERUN_FIRST of each group with
+    none rerun yet; all the rest of a group whose rerun cells all passed."""
+    plan: list[str] = []
+    for g in _groups(_diagnose(ch)):
+        done = [c for c in g if c in ch.rerun]
+        if any(ch.rerun[c].verdict in diagnose.FAILING for c in done):
+            continue  # confirmed: it failed again alone
+        rest = [c for c in g if c not in ch.rerun and c not in plan]
+        plan += rest if done else rest[:RERUN_FIRST]
+    room = RERUN_MAX - len(ch.rerun)
+    return plan[:max(0, room)]
+
+
+async def _confirm(cm: CheckMatrix, todo: list[Checked], ctx, opts) -> None:
+    """Reruns the cells that decide each named bug (and each group of
+    other failures) alone: one at a time, nothing else of this run going
+    on. A cell that passes alone takes its rerun's result and is listed as
+    flaky with both outcomes; one that fails again takes the rerun's result
+    too (the cleaner evidence). Then the diagnosis is made again."""
+    alone = dataclasses.replace(opts, jobs=1)
+    for _ in range(RERUN_ROUNDS):
+        ran = False
+        for ch in todo:
+            plan = _rerun_plan(ch)
+            if not plan:
+                continue
+            by_id = {r.cell.id: i for i, r in enumerate(ch.results)}
+            print(f"{ch.name}: rerunning {len(plan)} cell(s) alone to confirm what they show",
+                  file=sys.stderr, flush=True)
+            for cell_id in plan:
+                i = by_id[cell_id]
+                first = ch.results[i]
+                [again] = await runner.run_cells(cm, [first.cell], ctx, alone)
+                ch.rerun[cell_id] = again
+                ch.results[i] = again
+                if first.verdict in diagnose.FAILING and again.verdict not in diagnose.FAILING:
+                    ch.flaky.append(Flaky(cell_id, first.verdict, first.reason,
+                                          again.verdict, again.reason))
+                ran = True
+        if not ran:
+            break
 
 
 class Progress:
@@ -462,7 +548,8 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
             print(f"checking {len(todo)} student(s): {progress.total} cells, jobs {args.jobs}",
                   file=sys.stderr, flush=True)
             interrupted = asyncio.run(_run_all(cm, todo, ctx, opts, not args.no_probe,
-                                               scratch, progress))
+                                               scratch, progress,
+                                               rerun=not getattr(args, "no_rerun", False)))
         progress.clear()
         if interrupted:
             raise KeyboardInterrupt
@@ -470,8 +557,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
             order = {c.id: i for i, c in enumerate(ch.cells)}
             ch.results.sort(key=lambda r: order.get(r.cell.id, 0))
             if ch.error is None:
-                addrs, port = ch.probe or (None, None)
-                ch.diagnosis = diagnose.diagnose(ch.results, ch.name, addrs, port)
+                ch.diagnosis = _diagnose(ch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return cm, checked, time.monotonic() - t0, refs, notes, ms, base
@@ -550,6 +636,10 @@ def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bo
             lines.append(f"      {len(b.evidence)} cell(s), e.g. {b.evidence[0]}"
                          if b.evidence[0] != "probe:bind" or len(b.evidence) == 1
                          else f"      {len(b.evidence)} cell(s)")
+            again = [e for e in b.evidence if e in ch.rerun]
+            if again:
+                lines.append(f"      failed again when rerun alone: {len(again)} cell(s), "
+                             f"e.g. {again[0]}")
             lines.append(f"      fix: {diagnose.CATALOGUE[b.id][2]}")
     if diag.unmatched:
         lines.append("other failures:")
@@ -564,11 +654,21 @@ def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bo
             if u.got:
                 lines.append(f"      got:      {u.got[:200]}" + (" ..." if len(u.got) > 200
                                                                    else ""))
+            for w in u.words[:4]:
+                lines.append(f"      in words: {w[:220]}")
             if u.same_as:
                 lines.append(f"      (and {len(u.same_as)} more cell(s) the same way)")
             lines.append(f"      rerun: {_rerun(ch, u.cell)}")
         if len(diag.unmatched) > 8:
             lines.append(f"  ... {len(diag.unmatched) - 8} more in check.json")
+    if ch.flaky:
+        lines.append(f"flaky (not counted): {len(ch.flaky)} cell(s) failed in the full run "
+                     f"and passed when rerun alone, one at a time:")
+        for f in ch.flaky[:5]:
+            lines.append(f"  {f.cell}: first {f.first_verdict}: {f.first_reason[:150]}; "
+                         f"alone: {f.alone_verdict}")
+        if len(ch.flaky) > 5:
+            lines.append(f"  ... {len(ch.flaky) - 5} more in check.json")
     xf = [r for r in ch.results if r.verdict == verdict.XFAIL]
     if xf:
         kf = xf[0].judgement.known_failure
@@ -647,6 +747,8 @@ def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: floa
         "bugs": [b.as_json() for b in d.bugs] if d else [],
         "unmatched": [dataclasses.asdict(u) for u in d.unmatched] if d else [],
         "probe": {"addresses": ch.probe[0], "port": ch.probe[1]} if ch.probe else None,
+        "flaky": [f.as_json() for f in ch.flaky],
+        "reruns": {cid: r.verdict for cid, r in ch.rerun.items()},
         "counts": dict(Counter(r.verdict for r in ch.results)),
         "cells": cells,
         "duration_s": round(duration, 3),
