@@ -750,10 +750,18 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
         g = (role, r.cell.scenario.name, _short_reason(r.reason))
         if plain.get(key) is False and (key + (role,)) in groups:
             g = key + (role,)  # fails in plain already: one failure, listed once
+        fb = None
+        if g not in groups:
+            # The same difference in words (scenario aside) is one failure.
+            fb = feedback(r, role)
+            if fb.words:
+                same = ("words", role) + tuple(re.sub(r"\d+", "N", w) for w in fb.words)
+                g = same if same in groups else g
+                groups.setdefault(same, fb)
         if g in groups:
             groups[g].same_as.append(r.cell.id)
         else:
-            groups[g] = feedback(r, role)
+            groups[g] = fb or feedback(r, role)
             unmatched.append(groups[g])
             if r.cell.mode == modes.PLAIN:
                 groups[key + (role,)] = groups[g]
