@@ -45,6 +45,8 @@ QUICK_MODES = ("plain", "segment", "coalesce", "ipv6", "locale-c", "two-hosts")
 # bug or of a group of other failures rerun alone, first this many, then
 # (when none failed again) the rest of the group, at most RERUN_MAX per
 # student; RERUN_ROUNDS rounds of diagnosis and reruns.
+DEFAULT_POINTS = 100  # the score's scale when check.yaml sets no `points`
+ERROR_LINES = 12  # lines of a build error in the terminal (all in class.csv)
 RERUN_FIRST = 3
 RERUN_MAX = 30
 RERUN_ROUNDS = 3
@@ -98,6 +100,13 @@ class Checked:
     out: Path | None = None
     rerun: dict[str, runner.CellResult] = field(default_factory=dict)  # cell id -> alone
     flaky: list[Flaky] = field(default_factory=list)
+    class_points: float | None = None  # the class folder's check.yaml `points`
+    build_dir: Path | None = None  # the references' build (for cmd.sh)
+
+    @property
+    def points(self) -> float:
+        """The score's scale: the student's check.yaml, the class's, or 100."""
+        return self.student.points or self.class_points or DEFAULT_POINTS
 
     @property
     def name(self) -> str:
@@ -212,13 +221,14 @@ def _students(args, m: Matrix) -> list[Checked]:
         root = Path(args.class_dir)
         if not root.is_dir():
             raise Usage(f"--class {root}: not a folder")
+        scale = students.class_points(root)
         for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
                 st = students.detect(d, taken=taken)
-                ch = Checked(st, st.protocol or args.protocol)
+                ch = Checked(st, st.protocol or args.protocol, class_points=scale)
             except FolderError as e:
                 st = Student(students.peer_name(d.name, taken), d.resolve(), None)
-                ch = Checked(st, args.protocol, error=str(e))
+                ch = Checked(st, args.protocol, error=str(e), class_points=scale)
             taken.add(st.name)
             out.append(ch)
         if not out:
@@ -515,6 +525,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
     try:
         for ch in checked:
             ch.out = base / ch.name if args.class_dir else base
+            ch.build_dir = build
             if ch.error:
                 continue
             # Compiled programs go with the results, so each cell's cmd.sh
@@ -622,8 +633,19 @@ def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bo
                          for r, p in st.programs.items()) or "no programs"
     lines = [f"== {ch.name}: {ch.protocol or '?'} -- {roles}"]
     if ch.error:
-        lines.append("ERROR: " + ch.error.replace("\n", "\n    "))
+        err = ch.error.splitlines()
+        shown = err[:ERROR_LINES] + ([f"[... {len(err) - ERROR_LINES} more lines in check.json "
+                                      f"and class.csv]"] if len(err) > ERROR_LINES else [])
+        lines.append("ERROR: " + "\n    ".join(shown))
         return "\n".join(lines)
+    for n in st.notes:
+        lines.append(f"note: {n}")
+    if st.warnings:
+        warn = st.warnings.splitlines()
+        lines.append("compiler warnings:")
+        lines += [f"    {w}" for w in warn[:ERROR_LINES]]
+        if len(warn) > ERROR_LINES:
+            lines.append(f"    [... {len(warn) - ERROR_LINES} more lines in build.log]")
     lines.append(format_grid(ch, ms, colour, unicode))
     diag = ch.diagnosis
     assert diag is not None
@@ -684,11 +706,24 @@ def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bo
     return "\n".join(lines)
 
 
+def _weigh(tests: list[dict], points: float) -> list[dict]:
+    """Every test an equal share of points (the teacher's scale, not the
+    number of cells or tests): a passed test scores its share."""
+    share = points / len(tests) if tests else 0.0
+    for t in tests:
+        passed = t.pop("passed")
+        t["max_score"] = round(share, 4)
+        t["score"] = round(share, 4) if passed else 0
+    return tests
+
+
 def tests_for(ch: Checked) -> list[dict]:
-    """Gradescope tests: one per role x scenario, all partners and modes."""
+    """Gradescope tests: one per role x scenario, all partners and modes;
+    scores on the scale of check.yaml's `points`."""
     if ch.error:
-        return [{"name": "build and run the programs", "score": 0, "max_score": 1,
-                 "status": "failed", "output": ch.error}]
+        return _weigh([{"name": "build and run the programs", "passed": False,
+                        "status": "failed", "output": ch.error, "tags": ["build-error"]}],
+                      ch.points)
     groups: dict[tuple[str, str], list[runner.CellResult]] = {}
     for r in ch.results:
         role = diagnose.role_of(r, ch.name)
@@ -706,15 +741,23 @@ def tests_for(ch: Checked) -> list[dict]:
         named = sorted({b for r in bad for b in bugs_of.get(r.cell.id, [])})
         for b in named:
             out.append(f"{b}: {diagnose.CATALOGUE[b][1]}")
+            out.append(f"  fix: {diagnose.CATALOGUE[b][2]}")
+        words = {w for u in ch.diagnosis.unmatched
+                 if u.cell in {r.cell.id for r in bad} or
+                 any(x in {r.cell.id for r in bad} for x in u.same_as) for w in u.words}
+        for w in sorted(words)[:4]:
+            out.append(f"  {w}")
         for r in bad[:5]:
             out.append(f"  {r.cell.id}: {r.reason[:300]}")
-        tests.append({"name": f"{role}: {sc}", "score": 0 if bad else 1, "max_score": 1,
-                      "status": "failed" if bad else "passed", "output": "\n".join(out)})
+        tests.append({"name": f"{role}: {sc}", "passed": not bad,
+                      "status": "failed" if bad else "passed", "output": "\n".join(out),
+                      "tags": named})
     bind = [b for b in ch.diagnosis.bugs if "probe:bind" in b.evidence]
     for b in bind:
-        tests.append({"name": "server: bind address", "score": 0, "max_score": 1,
-                      "status": "failed", "output": f"{b.id}: {b.words}\n" + "\n".join(b.details)})
-    return tests
+        tests.append({"name": "server: bind address", "passed": False, "status": "failed",
+                      "output": f"{b.id}: {b.words}\n" + "\n".join(b.details)
+                      + f"\nfix: {diagnose.CATALOGUE[b.id][2]}", "tags": [b.id]})
+    return _weigh(tests, ch.points)
 
 
 def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: float,
@@ -742,8 +785,10 @@ def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: floa
                          "command": p.template} for r, p in st.programs.items()},
         "references": refs,
         "modes": list(ms),
-        "score": sum(t["score"] for t in tests),
-        "max_score": sum(t["max_score"] for t in tests),
+        "score": round(sum(t["score"] for t in tests), 2),
+        "max_score": ch.points,
+        "notes": st.notes,
+        "warnings": st.warnings,
         "bugs": [b.as_json() for b in d.bugs] if d else [],
         "unmatched": [dataclasses.asdict(u) for u in d.unmatched] if d else [],
         "probe": {"addresses": ch.probe[0], "port": ch.probe[1]} if ch.probe else None,
@@ -755,16 +800,65 @@ def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: floa
     }
 
 
-def gradescope_json(ch: Checked) -> dict:
+def gradescope_json(ch: Checked, duration: float = 0.0) -> dict:
+    """The Gradescope autograder's results.json: the score on the teacher's
+    scale, the bugs as tags, each with its fix, and the run's duration."""
     tests = tests_for(ch)
     bugs = ch.diagnosis.bugs if ch.diagnosis else []
     summary = [f"{ch.name}: {ch.verdict}"]
-    summary += [f"{b.id}: {b.words}" for b in bugs]
-    return {"score": sum(t["score"] for t in tests),
+    for b in bugs:
+        summary.append(f"{b.id}: {b.words}")
+        summary += [f"  {d}" for d in b.details]
+        summary.append(f"  fix: {diagnose.CATALOGUE[b.id][2]}")
+    if ch.flaky:
+        summary.append(f"{len(ch.flaky)} cell(s) failed under load and passed when rerun "
+                       f"alone: not counted")
+    return {"score": round(sum(t["score"] for t in tests), 2),
+            "max_score": ch.points,
+            "execution_time": round(duration, 3),
             "output": "\n".join(summary),
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": tests}
+
+
+def _rerun_script(ch: Checked, r: runner.CellResult, d: Path, cm: CheckMatrix) -> None:
+    """cmd.sh reruns the cell as check ran it, through the driver (relay,
+    mode, robustness steps, sandbox, the cell's own namespaces made anew),
+    so it works after the run; the by-hand script (programs only, no relay,
+    no steps) is kept as cmd-by-hand.sh."""
+    by_hand = d / "cmd.sh"
+    if by_hand.exists():
+        by_hand.replace(d / "cmd-by-hand.sh")
+    q = shlex.quote
+    st = ch.student
+    if st.folder is not None and (st.folder / students.CHECK_YAML).exists() or \
+            st.folder is not None and all(p.source for p in st.programs.values()):
+        who = [str(st.folder)]  # found there again, as this run found it
+    else:
+        who = [w for role, p in st.programs.items() for w in (f"--{role}-cmd", p.template)]
+    part = partner(r, ch.name)
+    refs = part if part in DEFAULT_REFERENCES or cm.peers.get(part, None) is not None and \
+        cm.peers[part].default else "c"
+    argv = [sys.executable, "-m", "harness", "check", *who, "--name", ch.name,
+            "-p", ch.protocol or "", "--references", refs, "--mode", r.cell.mode,
+            "-k", r.cell.id, "--no-probe", "--no-rerun", "--jobs", "1"]
+    if ch.build_dir is not None:
+        argv += ["--build", str(ch.build_dir)]
+    text = "\n".join([
+        "#!/bin/sh",
+        f"# Rerun cell {r.cell.id} as check ran it: through the driver, with the",
+        "# relay, the mode, the robustness steps and the sandbox (a two-hosts cell",
+        "# gets new namespaces). Its folder lands in $OUT (default: rerun/ here).",
+        "# The programs alone, by hand, without the relay: cmd-by-hand.sh.",
+        "set -u",
+        'here=$(cd "$(dirname "$0")" && pwd)',
+        f"cd {q(str(cm.root))}",
+        f'exec {" ".join(q(a) for a in argv)} --out "${{OUT:-$here/rerun}}" "$@"',
+    ]) + "\n"
+    by_hand = d / "cmd.sh"
+    by_hand.write_text(text, encoding="utf-8")
+    by_hand.chmod(0o755)
 
 
 def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
@@ -777,12 +871,13 @@ def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
     report.clear_out(run_dir)
     if write_cells and ch.results:
         for r in ch.results:
-            report.write_cell(r, run_dir, cm.root)
+            d = report.write_cell(r, run_dir, cm.root)
+            _rerun_script(ch, r, d, cm)
         meta = {"started": report.now_iso(), "duration_s": round(duration, 3), "strict": True,
                 "student": ch.name, "exit_code": 0 if ch.verdict == "pass" else 1}
         report.write_run(ch.results, cm, run_dir, meta)
     for name, data in (("check.json", check_json(ch, refs, ms, duration, cm)),
-                       ("results.json", gradescope_json(ch))):
+                       ("results.json", gradescope_json(ch, duration))):
         (out / name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
                                 encoding="utf-8")
     if ch.student.build_log:

@@ -15,6 +15,7 @@ instead: what was sent, what the contract expected, what came back.
 from __future__ import annotations
 
 import re
+import signal
 from dataclasses import dataclass, field
 
 from harness import modes, transcript, verdict, wordiff
@@ -105,6 +106,13 @@ OK = (verdict.PASS, verdict.XFAIL, verdict.XPASS, verdict.DEVIATES)
 SEGMENTING = ("segment", "coalesce")
 # What a crash leaves on stderr (Python, Java) when the process lives on.
 CRASH_MARKERS = (b"Traceback (most recent call last)", b"Exception in thread")
+# What a resource limit of the sandbox leaves on stderr, and the signals
+# the kernel sends when one is reached.
+LIMIT_MARKERS = (b"File too large", b"Resource temporarily unavailable", b"MemoryError",
+                 b"Cannot allocate memory", b"Too many open files", b"can't start new thread",
+                 b"OutOfMemoryError", b"unable to create native thread", b"Disk quota exceeded")
+LIMIT_SIGNALS = {signal.SIGXFSZ: "the file size limit (File too large)",
+                 signal.SIGXCPU: "the CPU time limit"}
 # What a split UTF-8 character leaves on stderr (Python, Java).
 DECODE_MARKERS = (b"UnicodeDecodeError", b"MalformedInputException")
 # Lines a runtime prints about itself, never about the program: the JVM's
@@ -607,7 +615,27 @@ def feedback(r, role: str) -> Unmatched:
             got = f'stdout "{transcript.escape(c.stdout[:200])}"'
     if not exp and r.server_stderr.strip() and role == "server":
         got = f"server stderr: {crash_line(r.server_stderr)}"
-    return Unmatched(r.cell.id, role, r.reason, sent, exp, got, words=in_words(r, role))
+    crash = program_crash(r, role)
+    words = ([crash] if crash else []) + in_words(r, role)
+    return Unmatched(r.cell.id, role, r.reason, sent, exp, got, words=words)
+
+
+def program_crash(r, role: str) -> str | None:
+    """The program's own crash, quoted from its stderr (server.log or
+    client.log), or the resource limit that stopped it; None if neither."""
+    err = _program_stderr(r, role)
+    where = "server.log" if role == "server" else "client.log"
+    exits = [r.outcome.server_exit] if role == "server" else \
+        [c.exit for c in r.outcome.clients]
+    for x in exits:
+        if x is not None and x.signal in LIMIT_SIGNALS and not x.stopped_by_driver:
+            return f"your {role} was stopped by {LIMIT_SIGNALS[x.signal]}"
+    line = _marker_line(err, LIMIT_MARKERS)
+    if line:
+        return f"your {role} hit a limit: {line} ({where})"
+    if any(mk in err for mk in CRASH_MARKERS):
+        return f"your {role} crashed: {crash_line(err)} ({where})"
+    return None
 
 
 def _upper_note(protocol: str):
@@ -755,7 +783,9 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
             # The same difference in words (scenario aside) is one failure.
             fb = feedback(r, role)
             if fb.words:
-                same = ("words", role) + tuple(re.sub(r"\d+", "N", w) for w in fb.words)
+                crashed = program_crash(r, role)
+                key_words = [crashed] if crashed else fb.words  # one crash, one failure
+                same = ("words", role) + tuple(re.sub(r"\d+", "N", w) for w in key_words)
                 g = same if same in groups else g
                 groups.setdefault(same, fb)
         if g in groups:

@@ -136,6 +136,71 @@ class BuildTest(FolderTestCase):
         self.assertIn(" Server {port}", st.programs["server"].template)
 
 
+class WhereTeachersPutThemTest(FolderTestCase):
+    """Issue 14: students found where teachers put them; when nothing is
+    found, the files seen and a ready check.yaml; warnings and the whole
+    build error kept."""
+
+    def test_portuguese_names_and_a_src_tree(self):
+        st = students.detect(self.folder("pt", {"servidor.py": "", "cliente.py": ""}))
+        self.assertEqual({r: p.source.name for r, p in st.programs.items()},
+                         {"server": "servidor.py", "client": "cliente.py"})
+        d = self.folder("tree", {})
+        (d / "src" / "br" / "edu").mkdir(parents=True)
+        (d / "src" / "br" / "edu" / "Servidor.java").write_text(
+            "package br.edu;\n" + JAVA_SERVER.format(name="Servidor"))
+        (d / "src" / "br" / "edu" / "Cliente.java").write_text(
+            "package br.edu;\n" + JAVA_CLIENT.format(name="Cliente"))
+        st = students.build(students.detect(d), self.dir / "scratch-tree")
+        self.assertIsNone(st.build_error, st.build_log)
+        self.assertEqual({r: p.java_class for r, p in st.programs.items()},
+                         {"server": "br.edu.Servidor", "client": "br.edu.Cliente"})
+        self.assertTrue((self.dir / "scratch-tree" / "classes" / "br" / "edu" /
+                         "Servidor.class").is_file())
+
+    def test_nothing_found_lists_the_files_and_a_ready_check_yaml(self):
+        d = self.folder("odd", {"a.py": "import socket\ns=socket.socket()\ns.bind(('', 1))\n",
+                                "b.py": "import socket\nsocket.create_connection(('h', 1))\n",
+                                "notes.txt": "hi"})
+        with self.assertRaises(FolderError) as cm:
+            students.detect(d)
+        msg = str(cm.exception)
+        self.assertIn("Files seen: a.py, b.py, notes.txt", msg)
+        self.assertIn("    protocol: PROTOCOL\n    server: a.py\n    client: b.py", msg)
+
+    def test_c_warnings_kept_bzero_declared_makefile_reported(self):
+        d = self.folder("cw", {"server.c": "#include <strings.h>\n#include <string.h>\n"
+                                           "int helper(void);\n"
+                                           "int main(void) { char b[4]; int unused; "
+                                           "bzero(b, 4); return helper(); }\n",
+                               "util.c": "int helper(void) { return 0; }\n",
+                               "Makefile": "all:\n\tcc -o server server.c util.c\n"})
+        st = students.detect(d)
+        self.assertIn("Makefile found and not run", st.notes[0])
+        st = students.build(st, self.dir / "scratch-cw")
+        self.assertIsNone(st.build_error, st.build_log)
+        self.assertIn("unused", st.warnings)
+
+    def test_the_whole_build_error_is_kept(self):
+        body = "".join(f"int f{i}(void) {{ return x{i}; }}\n" for i in range(20))
+        st = students.build(students.detect(self.folder("many", {"server.c": body})),
+                            self.dir / "scratch-many")
+        self.assertIn("x19", st.build_error)
+
+
+class ScoreTest(unittest.TestCase):
+    def test_the_teachers_scale_not_the_cell_count(self):
+        st = students.from_commands("ana", "{python} s.py {port}", None, "upper")
+        ch = check.Checked(st, "upper", error="cc failed (exit 1):\nserver.c:1: error: x")
+        self.assertEqual(ch.points, 100)
+        [t] = check.tests_for(ch)
+        self.assertEqual((t["score"], t["max_score"], t["tags"]), (0, 100, ["build-error"]))
+        st.points = 10
+        g = check.gradescope_json(ch, 3.25)
+        self.assertEqual((g["score"], g["max_score"], g["execution_time"]), (0, 10, 3.25))
+        self.assertIn("server.c:1: error: x", g["tests"][0]["output"])
+
+
 class CheckMatrixTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

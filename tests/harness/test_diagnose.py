@@ -362,6 +362,35 @@ class FalseNamesTest(unittest.TestCase):
                          ["your reply has one extra `\\n` at the end"])
 
 
+class CrashQuotedTest(unittest.TestCase):
+    def test_the_programs_own_crash_is_quoted_and_groups_its_cells(self):
+        # A Python calc server whose handler thread dies on int('0.1'): the
+        # clients only time out; the traceback is in server.log.
+        trace = (b"Exception in thread Thread-1 (serve):\nTraceback (most recent call last):\n"
+                 b"  File \"server.py\", line 12, in serve\n    a = int(parts[1])\n"
+                 b"ValueError: invalid literal for int() with base 10: '0.1'\n")
+        rs = [result(f"calc/decimals/{ME}/c/{m}", reason="timeout: client still running",
+                     timed_out=True, stdout=b"", server_stderr=trace,
+                     turns=[d(CLIENT, b"DIV 1 3\n")]) for m in ("plain", "segment")]
+        rs.append(result(f"calc/basic/{ME}/c/plain", reason="timeout: client still running",
+                         timed_out=True, stdout=b"", server_stderr=trace,
+                         turns=[d(CLIENT, b"SOMA 2 2\n")]))
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual(diag.bugs, [])
+        [u] = diag.unmatched
+        self.assertEqual(u.words[0], "your server crashed: ValueError: invalid literal for "
+                                     "int() with base 10: '0.1' (server.log)")
+        self.assertEqual(len(u.same_as), 2)
+
+    def test_a_limit_is_named(self):
+        from harness.processes import Exit as X
+        r = result(f"calc/basic/{ME}/c/plain", reason="client exit code 1", code=1,
+                   stdout=b"", server_exit=X(None, 25), early=True,
+                   turns=[d(CLIENT, b"SOMA 2 2\n"), Turn(SERVER, RST)])
+        self.assertEqual(diagnose.program_crash(r, "server"),
+                         "your server was stopped by the file size limit (File too large)")
+
+
 class WordiffTest(unittest.TestCase):
     def test_extra_missing_changed(self):
         from harness.wordiff import describe
