@@ -93,7 +93,14 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
         "server",
         "your server never closed the connection, so the client waits forever",
         "after the reply (or after the client's EOF), shutdown(SHUT_WR) and close() the "
-        "connection"),
+        "connection; a fork() server must also close() the connected socket in the parent, "
+        "or the client never sees EOF"),
+    "unflushed-output": (
+        "either",
+        "your program's output was still in a buffer when it ended (or was stopped): it "
+        "never reached stdout",
+        "flush after writing (C: fflush(stdout) or setvbuf; Java: flush() or close() the "
+        "BufferedWriter/PrintWriter; Python: print(..., flush=True))"),
     "ipv4-only": (
         "either",
         "your program speaks IPv4 only: it cannot use ::1",
@@ -473,6 +480,36 @@ def _printed_part(r) -> str | None:
     return None
 
 
+def _lost_output(r, role: str) -> str | None:
+    """Evidence of output left in a buffer: the whole exchange is on the
+    wire as the contract has it, yet the stdout the contract judges is
+    empty; the client exited 0 by itself, or the receiver (udp) was stopped
+    by the driver without a crash."""
+    sc = r.cell.scenario
+    golden = _golden_turns(r)
+    conns = _judged(r)
+    if not conns:
+        return None
+    if role == "client" and (sc.stdout or sc.stdout_pattern is not None):
+        exp = Expect.of_turns(golden, SERVER)
+        for k, c in enumerate(r.outcome.clients[:3]):
+            if c.timed_out or c.exit is None or c.exit.code != 0 or c.stdout:
+                continue
+            got = _data(conns[k], SERVER) if k < len(conns) else b""
+            if got and exp.matches(got):
+                return ("your client received the whole reply and exited 0, but printed "
+                        "nothing")
+    if role == "server" and sc.server_stdout and not r.server_stdout:
+        sx = r.outcome.server_exit
+        sent = Expect.of_turns(golden, CLIENT)
+        if sx is not None and sx.stopped_by_driver and \
+                not any(mk in clean_stderr(r.server_stderr) for mk in CRASH_MARKERS) and \
+                all(sent.matches(_data(c, CLIENT)) for c in conns[:1]):
+            return ("the datagram arrived, but your receiver had printed nothing when it was "
+                    "stopped (SIGTERM)")
+    return None
+
+
 def _no_connection(r) -> bool:
     return r.recorded is not None and not any(_judged(r)) and r.outcome.clients != []
 
@@ -556,6 +593,9 @@ def classify(r, student: str, plain_ok: bool | None,
             f'{r.cell.scenario.name}: your server closed the connection on '
             f'"{transcript.escape(bad[0][:60])}" instead of answering '
             f'"{transcript.escape(bad[1][:60])}"' + (f": {tail}" if tail else ""))
+    lost = _lost_output(r, role)
+    if lost:
+        return "unflushed-output", lost
     hit = _wire_problem(r, role)
     if hit and (hit[0] != "charset" or mode.kind == "locale-c" or not plain_ok):
         return hit

@@ -362,6 +362,21 @@ class FalseNamesTest(unittest.TestCase):
                          ["your reply has one extra `\\n` at the end"])
 
 
+class UnflushedTest(unittest.TestCase):
+    def test_a_client_that_received_everything_and_printed_nothing(self):
+        r = result(f"upper/hello/c/{ME}/plain", stdout=b"")
+        self.assertEqual(names([r]), [("unflushed-output", "client")])
+        # Printed nothing because nothing came: not this bug.
+        r = result(f"upper/hello/c/{ME}/plain", stdout=b"", turns=[HELLO_REQ, Turn(SERVER, EOF)])
+        self.assertNotIn(("unflushed-output", "client"), names([r]))
+
+    def test_a_receiver_stopped_with_its_line_in_a_buffer(self):
+        from harness.processes import Exit as X
+        r = result(f"udp/hello/{ME}/c/plain", reason="missing effect", stdout=b"",
+                   server_exit=X(None, 15, True))
+        self.assertEqual(names([r]), [("unflushed-output", "server")])
+
+
 class CrashQuotedTest(unittest.TestCase):
     def test_the_programs_own_crash_is_quoted_and_groups_its_cells(self):
         # A Python calc server whose handler thread dies on int('0.1'): the
@@ -461,17 +476,18 @@ class AggregationTest(unittest.TestCase):
         self.assertEqual((diag.bugs, diag.unmatched), ([], []))
 
     def test_catalogue_ids_are_the_briefs(self):
-        # The brief's fourteen, and utf8-split (issue 14): a split character.
+        # The brief's fourteen, and issue 14's utf8-split and unflushed-output.
         self.assertEqual(sorted(diagnose.CATALOGUE), sorted(
             "one-recv-server one-recv-client no-newline crlf loopback-only charset "
             "single-client one-at-a-time bytes-repr extra-output wrong-port "
-            "crash-on-bad-input never-closes ipv4-only utf8-split".split()))
+            "crash-on-bad-input never-closes ipv4-only utf8-split unflushed-output".split()))
 
     def test_every_catalogue_id_is_in_the_teachers_table(self):
         table = (support.ROOT / "docs" / "teachers.md").read_text(encoding="utf-8")
         for bug in diagnose.CATALOGUE:
             with self.subTest(bug=bug):
-                self.assertRegex(table, rf"\n\| `{re.escape(bug)}` \|")
+                self.assertTrue(re.search(rf"\n\| `{re.escape(bug)}` \|", table),
+                                f"docs/teachers.md has no row for {bug}")
 
 
 if __name__ == "__main__":
