@@ -45,7 +45,8 @@ def summary(checked: list["check.Checked"], colour: bool) -> str:
         score = f"{r['score']}/{r['max_score']}"
         lines.append(f"{report._pad(r['student'], widths['student'])}  "
                      f"{report._pad(r['protocol'], widths['protocol'])}  {v}  "
-                     f"{report._pad(score, 6)}  {r['bugs'] or r['error'].split(chr(10))[0][:60] or '-'}")
+                     f"{report._pad(score, 6)}  "
+                     f"{r['bugs'] or r['error'].split(chr(10))[0][:60] or '-'}")
     n = Counter(r["verdict"] for r in rs)
     lines.append(f"{n.get('pass', 0)} pass, {n.get('fail', 0)} fail, {n.get('error', 0)} error")
     return "\n".join(lines)

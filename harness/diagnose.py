@@ -541,11 +541,11 @@ def classify(r, student: str, plain_ok: bool | None,
         c = o.clients[0]
         err = crash_line(c.stderr)
         if mode.kind == "ipv6" and (plain_connected or plain_ok):
-            return "ipv4-only", (f"with host ::1 your client never connected, with 127.0.0.1 "
-                                 f"it did" + (f": {err}" if err else ""))
+            return "ipv4-only", ("with host ::1 your client never connected, with 127.0.0.1 "
+                                 "it did" + (f": {err}" if err else ""))
         if mode.kind != "ipv6" and not c.timed_out and c.exit is not None and \
                 c.exit.code not in (None, 0) and not plain_connected:
-            return "wrong-port", (f"your client never connected to the port it was given"
+            return "wrong-port", ("your client never connected to the port it was given"
                                   + (f": {err}" if err else ""))
     if mode.kind in SEGMENTING and plain_ok:
         hit = _split_char(r, role)
@@ -748,9 +748,10 @@ def in_words(r, role: str) -> list[str]:
             # udp: the contract's line is the datagram's repr
             line = got.split(b"\n")[0] if got else b""
             if not line.startswith(b"received message: "):
-                return [f"the receiver printed {wordiff.show(list(line.decode('utf-8', 'replace')))}"
-                        f" where the contract prints the datagram's repr "
-                        f"({wordiff.show(list(exp_text.decode('utf-8', 'replace')))})"]
+                printed = wordiff.show(line.decode("utf-8", "replace"))
+                want = wordiff.show(exp_text.decode("utf-8", "replace"))
+                return [f"the receiver printed {printed} where the contract prints the "
+                        f"datagram's repr ({want})"]
         return wordiff.describe(exp_text, got[:len(exp_text) + 40], "output",
                                 "your server's", "was printed as")
     return []

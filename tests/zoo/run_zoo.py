@@ -85,9 +85,9 @@ def students():
                   and not d.startswith(('.', '_')))
 
 
-def run_check(build, out):
+def run_check(build, out, ports=PORTS):
     cmd = [sys.executable, '-m', 'harness', 'check', '--class', ZOO,
-           '--out', out, '--build', build, '--ports', PORTS] + CHECK_OPTIONS
+           '--out', out, '--build', build, '--ports', ports] + CHECK_OPTIONS
     print('$', ' '.join(cmd), flush=True)
     start = time.monotonic()
     try:
@@ -201,6 +201,8 @@ def check_summary(out, names):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--build', required=True, help='the CMake build dir')
+    parser.add_argument('--ports', default=PORTS, metavar='LO-HI',
+                        help=f'the port range check owns (default {PORTS})')
     parser.add_argument('--load', type=int, default=0, metavar='N',
                         help='keep N CPU-bound processes running during the check')
     parser.add_argument('--out', help='where check writes (default: '
@@ -221,7 +223,7 @@ def main():
     hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
             for _ in range(args.load)]
     try:
-        rc = run_check(build, out)
+        rc = run_check(build, out, args.ports)
     finally:
         for h in hogs:  # ours, by PID
             h.kill()
