@@ -341,3 +341,49 @@ class BuildDirTest(unittest.TestCase):
                              builddir.Choice(root / "build", None))
             self.assertEqual(builddir.resolve("elsewhere", root, cwd=root),
                              builddir.Choice(root / "elsewhere", None))
+
+
+class RerunTest(unittest.TestCase):
+    """Issue 14: before a bug is named its deciding cells are rerun alone
+    (one at a time); what passes alone is flaky, never the student's bug.
+    runner.run_cells is replaced by a recorder returning prepared results,
+    so what _confirm asks for and what it concludes are both checked."""
+
+    def setUp(self):
+        import test_diagnose as td
+        self.td = td
+        self.seg = td.result(f"upper/hello/{td.ME}/c/segment", reason="client exit code 1",
+                             code=1, turns=[td.HELLO_REQ, td.d(td.SERVER, b"H"),
+                                            td.Turn(td.CLIENT, td.RST)])
+        st = students.from_commands(td.ME, "{python} s.py {port}", None, "upper")
+        self.ch = check.Checked(st, "upper", results=[td.ok(f"upper/hello/{td.ME}/c/plain"),
+                                                      self.seg])
+        self.calls = []
+
+    def confirm(self, alone):
+        from unittest import mock
+
+        from harness import runner
+
+        async def fake_run_cells(cm, cells, ctx, opts, *rest):
+            self.calls.append(([c.id for c in cells], opts.jobs))
+            return [alone(cells[0].id)]
+        with mock.patch.object(check.runner, "run_cells", fake_run_cells):
+            import asyncio
+            asyncio.run(check._confirm(self.td.CM["upper"], [self.ch], None,
+                                       runner.RunOptions(jobs=2)))
+
+    def test_a_failure_that_passes_alone_is_flaky_not_a_bug(self):
+        self.assertEqual([b.id for b in check._diagnose(self.ch).bugs], ["one-recv-server"])
+        self.confirm(self.td.ok)
+        self.assertEqual(self.calls, [([self.seg.cell.id], 1)])
+        self.assertEqual([(f.cell, f.first_verdict, f.alone_verdict) for f in self.ch.flaky],
+                         [(self.seg.cell.id, "fail", "pass")])
+        self.assertEqual(check._diagnose(self.ch).bugs, [])
+
+    def test_a_failure_that_reproduces_alone_stays_named(self):
+        self.confirm(lambda cell_id: self.seg)
+        self.assertEqual(self.calls, [([self.seg.cell.id], 1)])  # once: it failed again
+        self.assertEqual(self.ch.flaky, [])
+        self.assertEqual([b.id for b in check._diagnose(self.ch).bugs], ["one-recv-server"])
+        self.assertIn(self.seg.cell.id, self.ch.rerun)
