@@ -110,9 +110,21 @@ def class_html(checked: list["check.Checked"], ms, refs: list[str]) -> str:
             parts.append("<p>other failures:</p><ul>")
             for u in d.unmatched[:10]:
                 parts.append(f"<li><code>{e(u.cell)}</code>: {e(u.reason[:300])}"
+                             + "".join(f"<br><b>{e(w[:300])}</b>" for w in u.words[:4])
                              + (f"<br><small>expected {e(u.expected[:200])}; got "
                                 f"{e(u.got[:200])}</small>" if u.expected else "") + "</li>")
             parts.append("</ul>")
+        if ch.flaky:
+            parts.append(f"<p>flaky (not counted): {len(ch.flaky)} cell(s) failed in the full "
+                         f"run and passed when rerun alone:</p><ul>")
+            for f in ch.flaky[:10]:
+                parts.append(f"<li><code>{e(f.cell)}</code>: first {e(f.first_verdict)}: "
+                             f"{e(f.first_reason[:200])}; alone: {e(f.alone_verdict)}</li>")
+            parts.append("</ul>")
+        for n in ch.student.notes:
+            parts.append(f"<p><small>note: {e(n)}</small></p>")
+        if ch.student.warnings:
+            parts.append(f"<p>compiler warnings:</p><pre>{e(ch.student.warnings)}</pre>")
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
