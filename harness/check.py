@@ -50,6 +50,7 @@ ERROR_LINES = 12  # lines of a build error in the terminal (all in class.csv)
 RERUN_FIRST = 3
 RERUN_MAX = 30
 RERUN_ROUNDS = 3
+RERUN_SLACK = 2  # a rerun's client timeout, times the scenario's
 MODE_LABELS = {"segment": "seg", "segment=delim": "delim", "segment=crlf": "crlf",
                "segment=utf8": "utf8", "coalesce": "coal", "slow-reader": "slow",
                "locale-c": "loc-c", "two-hosts": "2hosts"}
@@ -454,7 +455,11 @@ async def _confirm(cm: CheckMatrix, todo: list[Checked], ctx, opts) -> None:
             for cell_id in plan:
                 i = by_id[cell_id]
                 first = ch.results[i]
-                [again] = await runner.run_cells(cm, [first.cell], ctx, alone)
+                # Twice the client timeout: alone, a slow start is no excuse,
+                # and a real hang still hangs.
+                slack = dataclasses.replace(alone, timeout_s=RERUN_SLACK * (
+                    opts.timeout_s or first.cell.scenario.timeout_s))
+                [again] = await runner.run_cells(cm, [first.cell], ctx, slack)
                 ch.rerun[cell_id] = again
                 ch.results[i] = again
                 if first.verdict in diagnose.FAILING and again.verdict not in diagnose.FAILING:

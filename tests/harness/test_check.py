@@ -366,7 +366,7 @@ class RerunTest(unittest.TestCase):
         from harness import runner
 
         async def fake_run_cells(cm, cells, ctx, opts, *rest):
-            self.calls.append(([c.id for c in cells], opts.jobs))
+            self.calls.append(([c.id for c in cells], opts.jobs, opts.timeout_s))
             return [alone(cells[0].id)]
         with mock.patch.object(check.runner, "run_cells", fake_run_cells):
             import asyncio
@@ -376,14 +376,15 @@ class RerunTest(unittest.TestCase):
     def test_a_failure_that_passes_alone_is_flaky_not_a_bug(self):
         self.assertEqual([b.id for b in check._diagnose(self.ch).bugs], ["one-recv-server"])
         self.confirm(self.td.ok)
-        self.assertEqual(self.calls, [([self.seg.cell.id], 1)])
+        # One cell, alone, with twice upper/hello's 10 s client timeout.
+        self.assertEqual(self.calls, [([self.seg.cell.id], 1, 20)])
         self.assertEqual([(f.cell, f.first_verdict, f.alone_verdict) for f in self.ch.flaky],
                          [(self.seg.cell.id, "fail", "pass")])
         self.assertEqual(check._diagnose(self.ch).bugs, [])
 
     def test_a_failure_that_reproduces_alone_stays_named(self):
         self.confirm(lambda cell_id: self.seg)
-        self.assertEqual(self.calls, [([self.seg.cell.id], 1)])  # once: it failed again
+        self.assertEqual(self.calls, [([self.seg.cell.id], 1, 20)])  # once: it failed again
         self.assertEqual(self.ch.flaky, [])
         self.assertEqual([b.id for b in check._diagnose(self.ch).bugs], ["one-recv-server"])
         self.assertIn(self.seg.cell.id, self.ch.rerun)

@@ -85,17 +85,17 @@ def students():
                   and not d.startswith(('.', '_')))
 
 
-def run_check(build, out, ports=PORTS):
+def run_check(build, out, ports=PORTS, timeout=CHECK_TIMEOUT_S):
     cmd = [sys.executable, '-m', 'harness', 'check', '--class', ZOO,
            '--out', out, '--build', build, '--ports', ports] + CHECK_OPTIONS
     print('$', ' '.join(cmd), flush=True)
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=CHECK_TIMEOUT_S)
+                              stderr=subprocess.STDOUT, timeout=timeout)
     except subprocess.TimeoutExpired as err:
         print((err.output or b'').decode('utf-8', 'replace'))
-        print(f'check still running after {CHECK_TIMEOUT_S} s: stopped')
+        print(f'check still running after {timeout} s: stopped')
         return None
     took = time.monotonic() - start
     text = proc.stdout.decode('utf-8', 'replace')
@@ -203,6 +203,8 @@ def main():
     parser.add_argument('--build', required=True, help='the CMake build dir')
     parser.add_argument('--ports', default=PORTS, metavar='LO-HI',
                         help=f'the port range check owns (default {PORTS})')
+    parser.add_argument('--timeout', type=float, default=CHECK_TIMEOUT_S, metavar='S',
+                        help=f'how long check may run (default {CHECK_TIMEOUT_S} s)')
     parser.add_argument('--load', type=int, default=0, metavar='N',
                         help='keep N CPU-bound processes running during the check')
     parser.add_argument('--out', help='where check writes (default: '
@@ -223,7 +225,7 @@ def main():
     hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
             for _ in range(args.load)]
     try:
-        rc = run_check(build, out, args.ports)
+        rc = run_check(build, out, args.ports, args.timeout)
     finally:
         for h in hogs:  # ours, by PID
             h.kill()
