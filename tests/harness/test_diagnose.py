@@ -314,6 +314,16 @@ class FalseNamesTest(unittest.TestCase):
                 self.assertEqual(diag.bugs, [])
                 self.assertEqual(len(diag.unmatched), 1)
 
+    def test_a_close_after_a_timeout_is_no_evidence(self):
+        # The driver's teardown after the clients gave up can put the
+        # server's EOF on record: still no named bug.
+        seg = result(f"upper/hello/{ME}/c/segment", reason="timeout", timed_out=True,
+                     stdout=b"", turns=[HELLO_REQ, d(SERVER, b"HELLO"), Turn(SERVER, EOF)])
+        err = result(f"calc/errors/{ME}/c/plain", reason="timeout", timed_out=True,
+                     stdout=b"", turns=[d(CLIENT, b"DIV 1 0\n"), Turn(SERVER, EOF)])
+        self.assertEqual(names([ok(f"upper/hello/{ME}/c/plain"), seg]), [])
+        self.assertEqual(names([err]), [])
+
     def test_a_client_that_timed_out_is_not_one_recv_client(self):
         rs = [ok(f"upper/hello/c/{ME}/plain"),
               result(f"upper/hello/c/{ME}/segment", stdout=b"", timed_out=True)]
