@@ -28,8 +28,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (diagnose, filters, matrix, modes, netns, processes, report, runner, sandbox,
-                     students, verdict)
+from harness import (builddir, diagnose, filters, matrix, modes, netns, processes, report,
+                     runner, sandbox, students, verdict)
 from harness.matrix import Cell, Matrix, Peer
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
 from harness.students import FolderError, Student
@@ -41,6 +41,16 @@ PROBE_TIMEOUT_S = 10.0
 # --quick: one mode of each kind that names a bug, robustness scenarios in
 # plain mode only, the C reference only (docs/teachers.md has the costs).
 QUICK_MODES = ("plain", "segment", "coalesce", "ipv6", "locale-c", "two-hosts")
+# Reruns that confirm a named bug (docs/teachers.md, "Reruns"): cells of a
+# bug or of a group of other failures rerun alone, first this many, then
+# (when none failed again) the rest of the group, at most RERUN_MAX per
+# student; RERUN_ROUNDS rounds of diagnosis and reruns.
+DEFAULT_POINTS = 100  # the score's scale when check.yaml sets no `points`
+ERROR_LINES = 12  # lines of a build error in the terminal (all in class.csv)
+RERUN_FIRST = 3
+RERUN_MAX = 30
+RERUN_ROUNDS = 3
+RERUN_SLACK = 2  # a rerun's client timeout, times the scenario's
 MODE_LABELS = {"segment": "seg", "segment=delim": "delim", "segment=crlf": "crlf",
                "segment=utf8": "utf8", "coalesce": "coal", "slow-reader": "slow",
                "locale-c": "loc-c", "two-hosts": "2hosts"}
@@ -64,6 +74,20 @@ class CheckMatrix(Matrix):
 
 
 @dataclass
+class Flaky:
+    """A cell that failed in the full run and passed when rerun alone."""
+
+    cell: str
+    first_verdict: str
+    first_reason: str
+    alone_verdict: str
+    alone_reason: str
+
+    def as_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
 class Checked:
     """One student's check: the programs, their cells and the diagnosis."""
 
@@ -75,6 +99,15 @@ class Checked:
     probe: tuple[list[str], int] | None = None  # (bound addresses, port)
     diagnosis: diagnose.Diagnosis | None = None
     out: Path | None = None
+    rerun: dict[str, runner.CellResult] = field(default_factory=dict)  # cell id -> alone
+    flaky: list[Flaky] = field(default_factory=list)
+    class_points: float | None = None  # the class folder's check.yaml `points`
+    build_dir: Path | None = None  # the references' build (for cmd.sh)
+
+    @property
+    def points(self) -> float:
+        """The score's scale: the student's check.yaml, the class's, or 100."""
+        return self.student.points or self.class_points or DEFAULT_POINTS
 
     @property
     def name(self) -> str:
@@ -148,6 +181,9 @@ def add_parser(sub) -> None:
                         "results/check/<class folder> with --class)")
     p.add_argument("--no-probe", action="store_true",
                    help="do not start the student's server alone to read the address it binds")
+    p.add_argument("--no-rerun", action="store_true",
+                   help="name bugs from the full run alone, without rerunning their cells one "
+                        "at a time (faster; a loaded machine can then fake bugs)")
     p.add_argument("--matrix", default=None, metavar="FILE",
                    help="the matrix file (default: matrix.yaml at the repository root)")
     p.add_argument("--build", default="build", metavar="DIR",
@@ -186,13 +222,14 @@ def _students(args, m: Matrix) -> list[Checked]:
         root = Path(args.class_dir)
         if not root.is_dir():
             raise Usage(f"--class {root}: not a folder")
+        scale = students.class_points(root)
         for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
                 st = students.detect(d, taken=taken)
-                ch = Checked(st, st.protocol or args.protocol)
+                ch = Checked(st, st.protocol or args.protocol, class_points=scale)
             except FolderError as e:
                 st = Student(students.peer_name(d.name, taken), d.resolve(), None)
-                ch = Checked(st, args.protocol, error=str(e))
+                ch = Checked(st, args.protocol, error=str(e), class_points=scale)
             taken.add(st.name)
             out.append(ch)
         if not out:
@@ -332,7 +369,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
 
 
 async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
-                   scratch: Path, progress) -> bool:
+                   scratch: Path, progress, rerun: bool = True) -> bool:
     """Probes, then every student's cells in ONE run_cells call (so --jobs
     keeps the machine busy across students). Returns True if interrupted."""
     processes.become_subreaper()
@@ -361,12 +398,76 @@ async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
         loop.add_signal_handler(sig, main.cancel)
     try:
         await main
+        if rerun:
+            main = asyncio.ensure_future(_confirm(cm, todo, ctx, opts))
+            await main
         return False
     except asyncio.CancelledError:
         return True
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _diagnose(ch: Checked) -> diagnose.Diagnosis:
+    addrs, port = ch.probe or (None, None)
+    return diagnose.diagnose(ch.results, ch.name, addrs, port)
+
+
+def _groups(diag: diagnose.Diagnosis) -> list[list[str]]:
+    """The cells that decide each named bug, and each group of other
+    failures (cells that fail the same way)."""
+    out = [[e for e in b.evidence if e != "probe:bind"] for b in diag.bugs]
+    out += [[u.cell] + list(u.same_as) for u in diag.unmatched]
+    return [g for g in out if g]
+
+
+def _rerun_plan(ch: Checked) -> list[str]:
+    """Cells to rerun alone next: the first RERUN_FIRST of each group with
+    none rerun yet; all the rest of a group whose rerun cells all passed."""
+    plan: list[str] = []
+    for g in _groups(_diagnose(ch)):
+        done = [c for c in g if c in ch.rerun]
+        if any(ch.rerun[c].verdict in diagnose.FAILING for c in done):
+            continue  # confirmed: it failed again alone
+        rest = [c for c in g if c not in ch.rerun and c not in plan]
+        plan += rest if done else rest[:RERUN_FIRST]
+    room = RERUN_MAX - len(ch.rerun)
+    return plan[:max(0, room)]
+
+
+async def _confirm(cm: CheckMatrix, todo: list[Checked], ctx, opts) -> None:
+    """Reruns the cells that decide each named bug (and each group of
+    other failures) alone: one at a time, nothing else of this run going
+    on. A cell that passes alone takes its rerun's result and is listed as
+    flaky with both outcomes; one that fails again takes the rerun's result
+    too (the cleaner evidence). Then the diagnosis is made again."""
+    alone = dataclasses.replace(opts, jobs=1)
+    for _ in range(RERUN_ROUNDS):
+        ran = False
+        for ch in todo:
+            plan = _rerun_plan(ch)
+            if not plan:
+                continue
+            by_id = {r.cell.id: i for i, r in enumerate(ch.results)}
+            print(f"{ch.name}: rerunning {len(plan)} cell(s) alone to confirm what they show",
+                  file=sys.stderr, flush=True)
+            for cell_id in plan:
+                i = by_id[cell_id]
+                first = ch.results[i]
+                # Twice the client timeout: alone, a slow start is no excuse,
+                # and a real hang still hangs.
+                slack = dataclasses.replace(alone, timeout_s=RERUN_SLACK * (
+                    opts.timeout_s or first.cell.scenario.timeout_s))
+                [again] = await runner.run_cells(cm, [first.cell], ctx, slack)
+                ch.rerun[cell_id] = again
+                ch.results[i] = again
+                if first.verdict in diagnose.FAILING and again.verdict not in diagnose.FAILING:
+                    ch.flaky.append(Flaky(cell_id, first.verdict, first.reason,
+                                          again.verdict, again.reason))
+                ran = True
+        if not ran:
+            break
 
 
 class Progress:
@@ -416,8 +517,10 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
             raise Usage(f"--references: no peer {r!r} (known: {', '.join(m.peers)})")
     ms, notes = _modes(args)
     checked = _students(args, m)
-    build = Path(args.build)
-    build = build if build.is_absolute() else Path.cwd() / build
+    choice = builddir.resolve(args.build)
+    if choice.note:
+        print(f"python3 -m harness check: {choice.note}", file=sys.stderr)
+    build = choice.path
     ctx = matrix.CommandContext.create(m.root, build)
     base = Path(args.out) if args.out else Path("results/check") / (
         Path(args.class_dir).resolve().name if args.class_dir else checked[0].name)
@@ -427,6 +530,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
     try:
         for ch in checked:
             ch.out = base / ch.name if args.class_dir else base
+            ch.build_dir = build
             if ch.error:
                 continue
             # Compiled programs go with the results, so each cell's cmd.sh
@@ -460,7 +564,8 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
             print(f"checking {len(todo)} student(s): {progress.total} cells, jobs {args.jobs}",
                   file=sys.stderr, flush=True)
             interrupted = asyncio.run(_run_all(cm, todo, ctx, opts, not args.no_probe,
-                                               scratch, progress))
+                                               scratch, progress,
+                                               rerun=not getattr(args, "no_rerun", False)))
         progress.clear()
         if interrupted:
             raise KeyboardInterrupt
@@ -468,8 +573,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
             order = {c.id: i for i, c in enumerate(ch.cells)}
             ch.results.sort(key=lambda r: order.get(r.cell.id, 0))
             if ch.error is None:
-                addrs, port = ch.probe or (None, None)
-                ch.diagnosis = diagnose.diagnose(ch.results, ch.name, addrs, port)
+                ch.diagnosis = _diagnose(ch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return cm, checked, time.monotonic() - t0, refs, notes, ms, base
@@ -534,8 +638,19 @@ def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bo
                          for r, p in st.programs.items()) or "no programs"
     lines = [f"== {ch.name}: {ch.protocol or '?'} -- {roles}"]
     if ch.error:
-        lines.append("ERROR: " + ch.error.replace("\n", "\n    "))
+        err = ch.error.splitlines()
+        shown = err[:ERROR_LINES] + ([f"[... {len(err) - ERROR_LINES} more lines in check.json "
+                                      f"and class.csv]"] if len(err) > ERROR_LINES else [])
+        lines.append("ERROR: " + "\n    ".join(shown))
         return "\n".join(lines)
+    for n in st.notes:
+        lines.append(f"note: {n}")
+    if st.warnings:
+        warn = st.warnings.splitlines()
+        lines.append("compiler warnings:")
+        lines += [f"    {w}" for w in warn[:ERROR_LINES]]
+        if len(warn) > ERROR_LINES:
+            lines.append(f"    [... {len(warn) - ERROR_LINES} more lines in build.log]")
     lines.append(format_grid(ch, ms, colour, unicode))
     diag = ch.diagnosis
     assert diag is not None
@@ -548,6 +663,10 @@ def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bo
             lines.append(f"      {len(b.evidence)} cell(s), e.g. {b.evidence[0]}"
                          if b.evidence[0] != "probe:bind" or len(b.evidence) == 1
                          else f"      {len(b.evidence)} cell(s)")
+            again = [e for e in b.evidence if e in ch.rerun]
+            if again:
+                lines.append(f"      failed again when rerun alone: {len(again)} cell(s), "
+                             f"e.g. {again[0]}")
             lines.append(f"      fix: {diagnose.CATALOGUE[b.id][2]}")
     if diag.unmatched:
         lines.append("other failures:")
@@ -562,11 +681,21 @@ def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bo
             if u.got:
                 lines.append(f"      got:      {u.got[:200]}" + (" ..." if len(u.got) > 200
                                                                    else ""))
+            for w in u.words[:4]:
+                lines.append(f"      in words: {w[:220]}")
             if u.same_as:
                 lines.append(f"      (and {len(u.same_as)} more cell(s) the same way)")
             lines.append(f"      rerun: {_rerun(ch, u.cell)}")
         if len(diag.unmatched) > 8:
             lines.append(f"  ... {len(diag.unmatched) - 8} more in check.json")
+    if ch.flaky:
+        lines.append(f"flaky (not counted): {len(ch.flaky)} cell(s) failed in the full run "
+                     f"and passed when rerun alone, one at a time:")
+        for f in ch.flaky[:5]:
+            lines.append(f"  {f.cell}: first {f.first_verdict}: {f.first_reason[:150]}; "
+                         f"alone: {f.alone_verdict}")
+        if len(ch.flaky) > 5:
+            lines.append(f"  ... {len(ch.flaky) - 5} more in check.json")
     xf = [r for r in ch.results if r.verdict == verdict.XFAIL]
     if xf:
         kf = xf[0].judgement.known_failure
@@ -582,11 +711,24 @@ def format_student(ch: Checked, cm: CheckMatrix, ms: tuple[str, ...], colour: bo
     return "\n".join(lines)
 
 
+def _weigh(tests: list[dict], points: float) -> list[dict]:
+    """Every test an equal share of points (the teacher's scale, not the
+    number of cells or tests): a passed test scores its share."""
+    share = points / len(tests) if tests else 0.0
+    for t in tests:
+        passed = t.pop("passed")
+        t["max_score"] = round(share, 4)
+        t["score"] = round(share, 4) if passed else 0
+    return tests
+
+
 def tests_for(ch: Checked) -> list[dict]:
-    """Gradescope tests: one per role x scenario, all partners and modes."""
+    """Gradescope tests: one per role x scenario, all partners and modes;
+    scores on the scale of check.yaml's `points`."""
     if ch.error:
-        return [{"name": "build and run the programs", "score": 0, "max_score": 1,
-                 "status": "failed", "output": ch.error}]
+        return _weigh([{"name": "build and run the programs", "passed": False,
+                        "status": "failed", "output": ch.error, "tags": ["build-error"]}],
+                      ch.points)
     groups: dict[tuple[str, str], list[runner.CellResult]] = {}
     for r in ch.results:
         role = diagnose.role_of(r, ch.name)
@@ -604,15 +746,23 @@ def tests_for(ch: Checked) -> list[dict]:
         named = sorted({b for r in bad for b in bugs_of.get(r.cell.id, [])})
         for b in named:
             out.append(f"{b}: {diagnose.CATALOGUE[b][1]}")
+            out.append(f"  fix: {diagnose.CATALOGUE[b][2]}")
+        words = {w for u in ch.diagnosis.unmatched
+                 if u.cell in {r.cell.id for r in bad} or
+                 any(x in {r.cell.id for r in bad} for x in u.same_as) for w in u.words}
+        for w in sorted(words)[:4]:
+            out.append(f"  {w}")
         for r in bad[:5]:
             out.append(f"  {r.cell.id}: {r.reason[:300]}")
-        tests.append({"name": f"{role}: {sc}", "score": 0 if bad else 1, "max_score": 1,
-                      "status": "failed" if bad else "passed", "output": "\n".join(out)})
+        tests.append({"name": f"{role}: {sc}", "passed": not bad,
+                      "status": "failed" if bad else "passed", "output": "\n".join(out),
+                      "tags": named})
     bind = [b for b in ch.diagnosis.bugs if "probe:bind" in b.evidence]
     for b in bind:
-        tests.append({"name": "server: bind address", "score": 0, "max_score": 1,
-                      "status": "failed", "output": f"{b.id}: {b.words}\n" + "\n".join(b.details)})
-    return tests
+        tests.append({"name": "server: bind address", "passed": False, "status": "failed",
+                      "output": f"{b.id}: {b.words}\n" + "\n".join(b.details)
+                      + f"\nfix: {diagnose.CATALOGUE[b.id][2]}", "tags": [b.id]})
+    return _weigh(tests, ch.points)
 
 
 def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: float,
@@ -640,27 +790,80 @@ def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: floa
                          "command": p.template} for r, p in st.programs.items()},
         "references": refs,
         "modes": list(ms),
-        "score": sum(t["score"] for t in tests),
-        "max_score": sum(t["max_score"] for t in tests),
+        "score": round(sum(t["score"] for t in tests), 2),
+        "max_score": ch.points,
+        "notes": st.notes,
+        "warnings": st.warnings,
         "bugs": [b.as_json() for b in d.bugs] if d else [],
         "unmatched": [dataclasses.asdict(u) for u in d.unmatched] if d else [],
         "probe": {"addresses": ch.probe[0], "port": ch.probe[1]} if ch.probe else None,
+        "flaky": [f.as_json() for f in ch.flaky],
+        "reruns": {cid: r.verdict for cid, r in ch.rerun.items()},
         "counts": dict(Counter(r.verdict for r in ch.results)),
         "cells": cells,
         "duration_s": round(duration, 3),
     }
 
 
-def gradescope_json(ch: Checked) -> dict:
+def gradescope_json(ch: Checked, duration: float = 0.0) -> dict:
+    """The Gradescope autograder's results.json: the score on the teacher's
+    scale, the bugs as tags, each with its fix, and the run's duration."""
     tests = tests_for(ch)
     bugs = ch.diagnosis.bugs if ch.diagnosis else []
     summary = [f"{ch.name}: {ch.verdict}"]
-    summary += [f"{b.id}: {b.words}" for b in bugs]
-    return {"score": sum(t["score"] for t in tests),
+    for b in bugs:
+        summary.append(f"{b.id}: {b.words}")
+        summary += [f"  {d}" for d in b.details]
+        summary.append(f"  fix: {diagnose.CATALOGUE[b.id][2]}")
+    if ch.flaky:
+        summary.append(f"{len(ch.flaky)} cell(s) failed under load and passed when rerun "
+                       f"alone: not counted")
+    return {"score": round(sum(t["score"] for t in tests), 2),
+            "max_score": ch.points,
+            "execution_time": round(duration, 3),
             "output": "\n".join(summary),
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": tests}
+
+
+def _rerun_script(ch: Checked, r: runner.CellResult, d: Path, cm: CheckMatrix) -> None:
+    """cmd.sh reruns the cell as check ran it, through the driver (relay,
+    mode, robustness steps, sandbox, the cell's own namespaces made anew),
+    so it works after the run; the by-hand script (programs only, no relay,
+    no steps) is kept as cmd-by-hand.sh."""
+    by_hand = d / "cmd.sh"
+    if by_hand.exists():
+        by_hand.replace(d / "cmd-by-hand.sh")
+    q = shlex.quote
+    st = ch.student
+    if st.folder is not None and (st.folder / students.CHECK_YAML).exists() or \
+            st.folder is not None and all(p.source for p in st.programs.values()):
+        who = [str(st.folder)]  # found there again, as this run found it
+    else:
+        who = [w for role, p in st.programs.items() for w in (f"--{role}-cmd", p.template)]
+    part = partner(r, ch.name)
+    refs = part if part in DEFAULT_REFERENCES or cm.peers.get(part, None) is not None and \
+        cm.peers[part].default else "c"
+    argv = [sys.executable, "-m", "harness", "check", *who, "--name", ch.name,
+            "-p", ch.protocol or "", "--references", refs, "--mode", r.cell.mode,
+            "-k", r.cell.id, "--no-probe", "--no-rerun", "--jobs", "1"]
+    if ch.build_dir is not None:
+        argv += ["--build", str(ch.build_dir)]
+    text = "\n".join([
+        "#!/bin/sh",
+        f"# Rerun cell {r.cell.id} as check ran it: through the driver, with the",
+        "# relay, the mode, the robustness steps and the sandbox (a two-hosts cell",
+        "# gets new namespaces). Its folder lands in $OUT (default: rerun/ here).",
+        "# The programs alone, by hand, without the relay: cmd-by-hand.sh.",
+        "set -u",
+        'here=$(cd "$(dirname "$0")" && pwd)',
+        f"cd {q(str(cm.root))}",
+        f'exec {" ".join(q(a) for a in argv)} --out "${{OUT:-$here/rerun}}" "$@"',
+    ]) + "\n"
+    by_hand = d / "cmd.sh"
+    by_hand.write_text(text, encoding="utf-8")
+    by_hand.chmod(0o755)
 
 
 def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
@@ -673,12 +876,13 @@ def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
     report.clear_out(run_dir)
     if write_cells and ch.results:
         for r in ch.results:
-            report.write_cell(r, run_dir, cm.root)
+            d = report.write_cell(r, run_dir, cm.root)
+            _rerun_script(ch, r, d, cm)
         meta = {"started": report.now_iso(), "duration_s": round(duration, 3), "strict": True,
                 "student": ch.name, "exit_code": 0 if ch.verdict == "pass" else 1}
         report.write_run(ch.results, cm, run_dir, meta)
     for name, data in (("check.json", check_json(ch, refs, ms, duration, cm)),
-                       ("results.json", gradescope_json(ch))):
+                       ("results.json", gradescope_json(ch, duration))):
         (out / name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
                                 encoding="utf-8")
     if ch.student.build_log:

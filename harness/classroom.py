@@ -22,10 +22,11 @@ def rows(checked: list["check.Checked"]) -> list[dict]:
         failing = sum(1 for r in ch.results
                       if check.student_verdict(r.verdict) in (verdict.FAIL, verdict.ERROR))
         out.append({"student": ch.name, "protocol": ch.protocol or "", "verdict": ch.verdict,
-                    "score": sum(t["score"] for t in tests),
-                    "max_score": sum(t["max_score"] for t in tests),
+                    "score": round(sum(t["score"] for t in tests), 2),
+                    "max_score": ch.points,
                     "bugs": " ".join(ch.bug_ids()), "failing_cells": failing,
-                    "error": (ch.error or "").splitlines()[0] if ch.error else ""})
+                    # The whole build error: a teacher reads it in the CSV.
+                    "error": ch.error or ""})
     return out
 
 
@@ -44,7 +45,8 @@ def summary(checked: list["check.Checked"], colour: bool) -> str:
         score = f"{r['score']}/{r['max_score']}"
         lines.append(f"{report._pad(r['student'], widths['student'])}  "
                      f"{report._pad(r['protocol'], widths['protocol'])}  {v}  "
-                     f"{report._pad(score, 6)}  {r['bugs'] or r['error'][:60] or '-'}")
+                     f"{report._pad(score, 6)}  "
+                     f"{r['bugs'] or r['error'].split(chr(10))[0][:60] or '-'}")
     n = Counter(r["verdict"] for r in rs)
     lines.append(f"{n.get('pass', 0)} pass, {n.get('fail', 0)} fail, {n.get('error', 0)} error")
     return "\n".join(lines)
@@ -72,7 +74,7 @@ def class_html(checked: list["check.Checked"], ms, refs: list[str]) -> str:
              "<table><tr><th>student</th><th>protocol</th><th>verdict</th><th>score</th>"
              "<th>named bugs</th></tr>"]
     for r in rs:
-        bugs = r["bugs"] or e(r["error"]) or "&ndash;"
+        bugs = r["bugs"] or e(r["error"].split("\n")[0]) or "&ndash;"
         parts.append(f'<tr><td><a href="#s-{e(r["student"])}">{e(r["student"])}</a></td>'
                      f'<td>{e(r["protocol"])}</td><td class="{e(r["verdict"])}">'
                      f'{e(r["verdict"])}</td><td>{r["score"]}/{r["max_score"]}</td>'
@@ -108,9 +110,21 @@ def class_html(checked: list["check.Checked"], ms, refs: list[str]) -> str:
             parts.append("<p>other failures:</p><ul>")
             for u in d.unmatched[:10]:
                 parts.append(f"<li><code>{e(u.cell)}</code>: {e(u.reason[:300])}"
+                             + "".join(f"<br><b>{e(w[:300])}</b>" for w in u.words[:4])
                              + (f"<br><small>expected {e(u.expected[:200])}; got "
                                 f"{e(u.got[:200])}</small>" if u.expected else "") + "</li>")
             parts.append("</ul>")
+        if ch.flaky:
+            parts.append(f"<p>flaky (not counted): {len(ch.flaky)} cell(s) failed in the full "
+                         f"run and passed when rerun alone:</p><ul>")
+            for f in ch.flaky[:10]:
+                parts.append(f"<li><code>{e(f.cell)}</code>: first {e(f.first_verdict)}: "
+                             f"{e(f.first_reason[:200])}; alone: {e(f.alone_verdict)}</li>")
+            parts.append("</ul>")
+        for n in ch.student.notes:
+            parts.append(f"<p><small>note: {e(n)}</small></p>")
+        if ch.student.warnings:
+            parts.append(f"<p>compiler warnings:</p><pre>{e(ch.student.warnings)}</pre>")
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

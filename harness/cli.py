@@ -22,8 +22,8 @@ import time
 import traceback
 from pathlib import Path
 
-from harness import (__version__, check, doctor, filters, matrix, merge, modes, netns, report,
-                     runner, sandbox, verdict)
+from harness import (__version__, builddir, check, doctor, filters, matrix, merge, modes, netns,
+                     report, runner, sandbox, verdict)
 from harness.errors import ConfigError, InfraError, resource_line
 from harness.matrix import Cell, Matrix
 from harness.ports import DEFAULT_RANGE, parse_range
@@ -258,22 +258,79 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _show_cells(m: Matrix, want: str) -> list[Cell]:
+    """Every cell of the matrix in every mode that runs it (modes.ALL, plus
+    the mode named in want when it is another one, e.g. latency=50)."""
+    names = list(modes.ALL)
+    parts = want.split("/")
+    if len(parts) == 5 and not any(ch in parts[4] for ch in "*?["):
+        try:
+            extra = modes.parse(parts[4]).text
+        except ValueError:
+            extra = None
+        if extra and extra not in names:
+            names.append(extra)
+    out = []
+    for c in matrix.expand(m):
+        for mode in names:
+            if mode == c.mode or matrix.mode_absence(c.protocol, c.scenario, mode) is None:
+                out.append(c if mode == c.mode else dataclasses.replace(c, mode=mode))
+    return out
+
+
+def _show_recorded(args: argparse.Namespace, want: str) -> int | None:
+    """A cell that is not in the matrix (a student's, from check) but whose
+    folder is in --out: its recorded files. None if there is no folder."""
+    d = Path(args.out) / "cells" / want
+    if not (d / "cmd.sh").is_file():
+        return None
+    rec = _recorded(Path(args.out), want)
+    print(f"cell {want} (recorded in {_rel(d)}; not a cell of the matrix)")
+    if rec:
+        print(f"last verdict: {rec['verdict']}" + (f": {rec['reason']}" if rec["reason"] else ""))
+    _show_files(d)
+    print(f"--- rerun by hand: sh {_rel(d / 'cmd.sh')}")
+    return EXIT_OK
+
+
+def _show_files(d: Path) -> None:
+    for name, label in (("transcript.txt", "recorded transcript"), ("diff.txt", "diff"),
+                        ("server.log", "server log"), ("client.log", "client log")):
+        f = d / name
+        if f.is_file():
+            text = f.read_text(encoding="utf-8", errors="replace")
+            if not text.strip():
+                continue
+            print(f"--- {label} ({_rel(f)}) ---")
+            print(report.tail(text, 60), end="" if text.endswith("\n") else "\n")
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     m = load_matrix(args)
     want = args.cell.strip("/")
     if want.count("/") == 3:
         want += "/plain"
-    cells = matrix.expand(m)
+    cells = _show_cells(m, want)
     hits = [c for c in cells if c.id == want] or \
         [c for c in cells if fnmatch.fnmatchcase(c.id, want) or
          (not any(ch in want for ch in "*?[") and want in c.id)]
     if not hits:
-        raise UsageError(f"no cell matches {args.cell!r} (see: python3 -m harness list)")
+        shown = _show_recorded(args, want)
+        if shown is not None:
+            return shown
+        raise UsageError(f"no cell matches {args.cell!r} in any mode, and {args.out}/cells "
+                         f"has no such folder (see: python3 -m harness list)")
     cell = hits[0]
+    if modes.parse(cell.mode).kind == "ipv6":
+        ctx_host = "::1"  # the mode's {host}
+    else:
+        ctx_host = None
     if len(hits) > 1:
         print(f"# {len(hits)} cells match; showing the first. Others: "
               + ", ".join(c.id for c in hits[1:6]) + (" ..." if len(hits) > 6 else ""))
     ctx = matrix.CommandContext.create(m.root, _build_dir(args.build))
+    if ctx_host:
+        ctx = dataclasses.replace(ctx, host=ctx_host)
     out = Path(args.out)
     d = out / "cells" / cell.id
     rec = _recorded(out, cell.id)
@@ -301,15 +358,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if rec:
         print(f"last verdict: {rec['verdict']}" + (f": {rec['reason']}" if rec["reason"] else "")
               + f"  ({rec['duration_s']} s)")
-    for name, label in (("transcript.txt", "recorded transcript"), ("diff.txt", "diff"),
-                        ("server.log", "server log"), ("client.log", "client log")):
-        f = d / name
-        if f.is_file():
-            text = f.read_text(encoding="utf-8", errors="replace")
-            if not text.strip():
-                continue
-            print(f"--- {label} ({_rel(f)}) ---")
-            print(report.tail(text, 60), end="" if text.endswith("\n") else "\n")
+    _show_files(d)
     print(f"--- rerun by hand: sh {_rel(d / 'cmd.sh')}")
     return EXIT_OK
 
@@ -333,8 +382,10 @@ def _rel(p: Path) -> str:
 
 
 def _build_dir(b: str) -> Path:
-    p = Path(b)
-    return p if p.is_absolute() else (Path.cwd() / p)
+    choice = builddir.resolve(b)
+    if choice.note:
+        print(f"python3 -m harness: {choice.note}", file=sys.stderr)
+    return choice.path
 
 
 def raise_nofile() -> dict:

@@ -15,9 +15,10 @@ instead: what was sent, what the contract expected, what came back.
 from __future__ import annotations
 
 import re
+import signal
 from dataclasses import dataclass, field
 
-from harness import diagnose_smtp, modes, transcript, verdict
+from harness import diagnose_smtp, modes, transcript, verdict, wordiff
 from harness.transcript import CLIENT, DATA, EOF, RST, SERVER, Pattern
 
 # id -> (role, plain words for the student, how to fix it)
@@ -28,6 +29,13 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
         "returns one message",
         "keep reading (append to a buffer) until the delimiter (\\n) or EOF the contract "
         "names, then answer"),
+    "utf8-split": (
+        "either",
+        "your program decodes each recv() chunk as UTF-8 on its own: a character whose bytes "
+        "arrive in two reads cannot be decoded (UnicodeDecodeError, or U+FFFD in its place)",
+        "collect the bytes until the delimiter (\\n) or EOF, then decode the whole message "
+        "once (or use codecs.getincrementaldecoder('utf-8')); in Java read through one "
+        "InputStreamReader, never new String() per chunk"),
     "one-recv-client": (
         "client",
         "your client stopped reading before the whole reply arrived: it assumes one recv() "
@@ -85,7 +93,14 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
         "server",
         "your server never closed the connection, so the client waits forever",
         "after the reply (or after the client's EOF), shutdown(SHUT_WR) and close() the "
-        "connection"),
+        "connection; a fork() server must also close() the connected socket in the parent, "
+        "or the client never sees EOF"),
+    "unflushed-output": (
+        "either",
+        "your program's output was still in a buffer when it ended (or was stopped): it "
+        "never reached stdout",
+        "flush after writing (C: fflush(stdout) or setvbuf; Java: flush() or close() the "
+        "BufferedWriter/PrintWriter; Python: print(..., flush=True))"),
     "ipv4-only": (
         "either",
         "your program speaks IPv4 only: it cannot use ::1",
@@ -100,6 +115,18 @@ OK = (verdict.PASS, verdict.XFAIL, verdict.XPASS, verdict.DEVIATES)
 SEGMENTING = ("segment", "coalesce")
 # What a crash leaves on stderr (Python, Java) when the process lives on.
 CRASH_MARKERS = (b"Traceback (most recent call last)", b"Exception in thread")
+# What a resource limit of the sandbox leaves on stderr, and the signals
+# the kernel sends when one is reached.
+LIMIT_MARKERS = (b"File too large", b"Resource temporarily unavailable", b"MemoryError",
+                 b"Cannot allocate memory", b"Too many open files", b"can't start new thread",
+                 b"OutOfMemoryError", b"unable to create native thread", b"Disk quota exceeded")
+LIMIT_SIGNALS = {signal.SIGXFSZ: "the file size limit (File too large)",
+                 signal.SIGXCPU: "the CPU time limit"}
+# What a split UTF-8 character leaves on stderr (Python, Java).
+DECODE_MARKERS = (b"UnicodeDecodeError", b"MalformedInputException")
+# Lines a runtime prints about itself, never about the program: the JVM's
+# "Picked up JDK_JAVA_OPTIONS: ..." (also JAVA_TOOL_OPTIONS, _JAVA_OPTIONS).
+RUNTIME_NOISE = re.compile(rb"^(NOTE: )?Picked up [A-Z_]*JAVA[A-Z_]*OPTIONS:.*$\n?", re.M)
 # Arguments of the raw client's steps that send what no good client sends.
 BAD_INPUT_STEP_ARGS = ("--reset-after", "--half-close-first")
 
@@ -128,6 +155,7 @@ class Unmatched:
     expected: str = ""
     got: str = ""
     same_as: list[str] = field(default_factory=list)  # more cells failing the same way
+    words: list[str] = field(default_factory=list)  # the difference in words (wordiff)
 
 
 @dataclass
@@ -300,11 +328,18 @@ def _golden_turns(r) -> list[transcript.Turn]:
     return g.connections[0] if g.connections else []
 
 
+def clean_stderr(stderr: bytes) -> bytes:
+    """stderr without the lines a runtime prints about itself (never
+    evidence of anything the program did)."""
+    return RUNTIME_NOISE.sub(b"", stderr)
+
+
 def crash_line(stderr: bytes) -> str:
     """The most informative line of a crash on stderr: the last one that is
     not a stack frame. Java prints the exception first and its frames
     (tab-indented "at ...") after it; Python's frames and source lines are
     space-indented and its exception comes last."""
+    stderr = clean_stderr(stderr)
     lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     unindented = [ln for ln in lines if not ln[0].isspace()]
     return verdict._tail_line("\n".join(unindented or lines).encode())
@@ -325,6 +360,8 @@ def unanswered_error(r) -> tuple[bytes, bytes] | None:
     before it, closed or reset the connection instead. A malformed request
     whatever the client: the raw client's or a reference client's."""
     golden = _golden_turns(r)
+    if _gave_up(r) and not _died(r):
+        return None  # a close after a timeout may be the driver's teardown
     for conn in _judged(r)[:3]:
         got = _data(conn, SERVER)
         if not _closed(conn, SERVER) or not (got or _died(r)):
@@ -367,32 +404,137 @@ def _wire_problem(r, role: str) -> tuple[str, str] | None:
     return None
 
 
-def _partial(r, role: str) -> str:
-    """The moment a one-recv program acted on part of a message, in words."""
+def _program_stderr(r, role: str) -> bytes:
+    """The student's program's stderr, without runtime noise."""
     if role == "server":
-        # The relay records what it read, not when each piece arrived, so
-        # say what the reply was, not after which piece.
-        golden = Expect.of_turns(_golden_turns(r), SERVER)
-        for turns in _judged(r)[:1]:
-            got = _data(turns, SERVER)
-            if not golden.matches(got):
-                return (f'your server replied "{transcript.escape(got[:60])}" where the '
-                        f"contract has {golden.text()[:80]}")
-        return ""
+        return clean_stderr(r.server_stderr)
+    return clean_stderr(b"".join(c.stderr for c in r.outcome.clients))
+
+
+def _marker_line(err: bytes, markers: tuple[bytes, ...]) -> str | None:
+    for ln in err.splitlines():
+        if any(mk in ln for mk in markers):
+            return ln.decode("utf-8", "replace").strip()[:160]
+    return None
+
+
+def _split_char(r, role: str) -> str | None:
+    """Evidence that a UTF-8 character cut between two reads broke the
+    program: a decode error on its stderr, or U+FFFD in its bytes where the
+    contract has none."""
+    line = _marker_line(_program_stderr(r, role), DECODE_MARKERS)
+    if line:
+        return f"in {r.cell.mode} mode (a character's bytes in two pieces): {line}"
+    fffd = "\ufffd".encode()
+    direction = SERVER if role == "server" else CLIENT
+    exp = Expect.of_turns(_golden_turns(r), direction)
+    outs = [_data(t, direction) for t in _judged(r)[:3]]
+    if role == "client":
+        outs += [c.stdout for c in r.outcome.clients[:3]]
+    for got in outs:
+        if fffd in got and exp.count(fffd) == 0:
+            return (f'in {r.cell.mode} mode your {role} turned a split character into '
+                    f'U+FFFD: "{transcript.escape(got[:80])}"')
+    return None
+
+
+def _answered_part(r) -> str | None:
+    """Evidence that the server acted on part of a request: a reply that is
+    not the contract's and not a beginning of it, a close or reset before
+    the whole reply, a crash, or (coalesce) some whole requests answered and
+    the rest never. A reply that is only late (a timeout) is no evidence."""
+    golden = Expect.of_turns(_golden_turns(r), SERVER)
+    for conn in _judged(r)[:3]:
+        got = _data(conn, SERVER)
+        if golden.matches(got):
+            continue
+        prefix = golden.pattern is None and (golden.data or b"").startswith(got)
+        # Ended, not given up on: every client ended by itself. After a
+        # timeout, a close on record may be the driver's teardown.
+        closed = not _gave_up(r)
+        if got and (not prefix or closed):
+            return (f'your server replied "{transcript.escape(got[:60])}" where the '
+                    f"contract has {golden.text()[:80]}")
+        if not got and closed:
+            return "your server closed the connection without a reply"
+        if got and prefix and modes.parse(r.cell.mode).kind == "coalesce" and \
+                got.endswith(b"\n") and got.count(b"\n") < (golden.data or b"").count(b"\n"):
+            return (f"with two requests in one read, your server answered "
+                    f'"{transcript.escape(got[:60])}" and never the rest')
+    if _died(r):
+        return f"your server crashed: {crash_line(r.server_stderr)}"
+    return None
+
+
+def _gave_up(r) -> bool:
+    """Did a client (or the cell) time out?"""
+    return any(c.timed_out for c in r.outcome.clients) or bool(r.outcome.cell_timeout_s)
+
+
+def _printed_part(r) -> str | None:
+    """Evidence that the client stopped reading early: it ended (no
+    timeout) having printed a proper beginning of the reply it was sent
+    (or of the contract's stdout)."""
     want = r.cell.scenario.stdout
-    for c in r.outcome.clients[:1]:
-        if want and c.stdout and want.startswith(c.stdout) and c.stdout != want:
-            return (f'your client printed "{transcript.escape(c.stdout[:40])}" of '
-                    f'"{transcript.escape(want[:40])}"')
-    return ""
+    conns = _judged(r)
+    for k, c in enumerate(r.outcome.clients[:3]):
+        if c.timed_out or not c.stdout:
+            continue
+        out = c.stdout.rstrip(b"\n")
+        for whole in (want, _data(conns[k], SERVER) if k < len(conns) else None):
+            if whole and out and whole.startswith(out) and len(out) < len(whole.rstrip(b"\n")):
+                return (f'your client printed "{transcript.escape(c.stdout[:40])}" of '
+                        f'"{transcript.escape(whole[:40])}"')
+    return None
+
+
+def _lost_output(r, role: str) -> str | None:
+    """Evidence of output left in a buffer: the whole exchange is on the
+    wire as the contract has it, yet the stdout the contract judges is
+    empty; the client exited 0 by itself, or the receiver (udp) was stopped
+    by the driver without a crash."""
+    sc = r.cell.scenario
+    golden = _golden_turns(r)
+    conns = _judged(r)
+    if not conns:
+        return None
+    if role == "client" and (sc.stdout or sc.stdout_pattern is not None):
+        exp = Expect.of_turns(golden, SERVER)
+        for k, c in enumerate(r.outcome.clients[:3]):
+            if c.timed_out or c.exit is None or c.exit.code != 0 or c.stdout:
+                continue
+            got = _data(conns[k], SERVER) if k < len(conns) else b""
+            if got and exp.matches(got):
+                return ("your client received the whole reply and exited 0, but printed "
+                        "nothing")
+    if role == "server" and sc.server_stdout and not r.server_stdout:
+        sx = r.outcome.server_exit
+        sent = Expect.of_turns(golden, CLIENT)
+        if sx is not None and sx.stopped_by_driver and \
+                not any(mk in clean_stderr(r.server_stderr) for mk in CRASH_MARKERS) and \
+                all(sent.matches(_data(c, CLIENT)) for c in conns[:1]):
+            return ("the datagram arrived, but your receiver had printed nothing when it was "
+                    "stopped (SIGTERM)")
+    return None
 
 
 def _no_connection(r) -> bool:
     return r.recorded is not None and not any(_judged(r)) and r.outcome.clients != []
 
 
-def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
-    """(bug id, one line of evidence) for a failing cell, or None."""
+def _charset_hit(r, role: str) -> tuple[str, str] | None:
+    """A charset difference in the student's bytes (wire or stdout)."""
+    hit = _wire_problem(r, role)
+    return hit if hit and hit[0] == "charset" else None
+
+
+def classify(r, student: str, plain_ok: bool | None,
+             plain_connected: bool | None = None) -> tuple[str, str] | None:
+    """(bug id, one line of evidence) for a failing cell, or None. Rules
+    run specific before general, and each needs evidence that nothing in
+    the cell contradicts (docs/teachers.md, "The named bugs"): a timeout
+    alone names nothing. plain_ok / plain_connected: did the same pairing
+    pass / did the student's client connect, in plain mode."""
     o = r.outcome
     role = role_of(r, student)
     mode = modes.parse(r.cell.mode)
@@ -410,12 +552,17 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
     if role == "client" and _no_connection(r):
         c = o.clients[0]
         err = crash_line(c.stderr)
-        if mode.kind == "ipv6" and plain_ok is not False:
-            return "ipv4-only", (f"with host ::1 your client never connected"
-                                 + (f": {err}" if err else ""))
-        if c.timed_out or (c.exit is not None and c.exit.code not in (None, 0)):
-            return "wrong-port", (f"your client never connected to the port it was given"
+        if mode.kind == "ipv6" and (plain_connected or plain_ok):
+            return "ipv4-only", ("with host ::1 your client never connected, with 127.0.0.1 "
+                                 "it did" + (f": {err}" if err else ""))
+        if mode.kind != "ipv6" and not c.timed_out and c.exit is not None and \
+                c.exit.code not in (None, 0) and not plain_connected:
+            return "wrong-port", ("your client never connected to the port it was given"
                                   + (f": {err}" if err else ""))
+    if mode.kind in SEGMENTING and plain_ok:
+        hit = _split_char(r, role)
+        if hit:
+            return "utf8-split", hit
     sx = o.server_exit
     if role == "server" and o.server_exited_early and sx is not None and \
             "before binding" not in reason:
@@ -432,21 +579,22 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
                 return "crash-on-bad-input", (f"{r.cell.scenario.name}: your server {how}"
                                               + (f": {tail}" if tail else ""))
     if plain_ok:
-        if mode.kind in SEGMENTING:
-            bug = f"one-recv-{role}"
-            what = "request" if role == "server" else "reply"
-            if role == "client" and mode.kind == "coalesce":
-                bug = None
-            if bug:
-                return bug, (f"passes in plain mode; in {r.cell.mode} mode (the {what} in "
-                             f"pieces) {_partial(r, role) or reason}")
+        if mode.kind in SEGMENTING and role == "server":
+            part = _answered_part(r)
+            if part:
+                return "one-recv-server", (f"passes in plain mode; in {r.cell.mode} mode (the "
+                                           f"request in pieces) {part}")
+        if mode.kind in SEGMENTING and role == "client" and mode.kind != "coalesce":
+            part = _printed_part(r)
+            if part:
+                return "one-recv-client", (f"passes in plain mode; in {r.cell.mode} mode (the "
+                                           f"reply in pieces) {part}")
         if mode.kind == "locale-c":
-            hit = _wire_problem(r, role)
-            return "charset", ("passes with LANG=C.UTF-8; with LC_ALL=C "
-                               + (hit[1] if hit else reason))
-        if mode.kind == "ipv6" and role == "client":
-            return "ipv4-only", f"passes with 127.0.0.1, fails with ::1: {reason}"
-    if role == "server" and bad_input(r) and any(mk in r.server_stderr for mk in CRASH_MARKERS):
+            hit = _charset_hit(r, role)
+            if hit:
+                return "charset", "passes with LANG=C.UTF-8; with LC_ALL=C " + hit[1]
+    if role == "server" and bad_input(r) and \
+            any(mk in clean_stderr(r.server_stderr) for mk in CRASH_MARKERS):
         # A thread (or handler) died on the input while the process lived on.
         tail = crash_line(r.server_stderr)
         return "crash-on-bad-input", f"{r.cell.scenario.name}: your server failed: {tail}"
@@ -457,8 +605,11 @@ def classify(r, student: str, plain_ok: bool | None) -> tuple[str, str] | None:
             f'{r.cell.scenario.name}: your server closed the connection on '
             f'"{transcript.escape(bad[0][:60])}" instead of answering '
             f'"{transcript.escape(bad[1][:60])}"' + (f": {tail}" if tail else ""))
+    lost = _lost_output(r, role)
+    if lost:
+        return "unflushed-output", lost
     hit = _wire_problem(r, role)
-    if hit:
+    if hit and (hit[0] != "charset" or mode.kind == "locale-c" or not plain_ok):
         return hit
     conns = _judged(r)
     timed_out = any(c.timed_out for c in o.clients) or o.cell_timeout_s is not None
@@ -516,7 +667,106 @@ def feedback(r, role: str) -> Unmatched:
             got = f'stdout "{transcript.escape(c.stdout[:200])}"'
     if not exp and r.server_stderr.strip() and role == "server":
         got = f"server stderr: {crash_line(r.server_stderr)}"
-    return Unmatched(r.cell.id, role, r.reason, sent, exp, got)
+    crash = program_crash(r, role)
+    words = ([crash] if crash else []) + in_words(r, role)
+    return Unmatched(r.cell.id, role, r.reason, sent, exp, got, words=words)
+
+
+def program_crash(r, role: str) -> str | None:
+    """The program's own crash, quoted from its stderr (server.log or
+    client.log), or the resource limit that stopped it; None if neither."""
+    err = _program_stderr(r, role)
+    where = "server.log" if role == "server" else "client.log"
+    exits = [r.outcome.server_exit] if role == "server" else \
+        [c.exit for c in r.outcome.clients]
+    for x in exits:
+        if x is not None and x.signal in LIMIT_SIGNALS and not x.stopped_by_driver:
+            return f"your {role} was stopped by {LIMIT_SIGNALS[x.signal]}"
+    line = _marker_line(err, LIMIT_MARKERS)
+    if line:
+        return f"your {role} hit a limit: {line} ({where})"
+    if any(mk in err for mk in CRASH_MARKERS):
+        return f"your {role} crashed: {crash_line(err)} ({where})"
+    return None
+
+
+def _upper_note(protocol: str):
+    """The contract's reason for a changed character, where it has one."""
+    if protocol != "upper":
+        return None
+
+    def note(exp: str, got: str) -> str | None:
+        if any(ord(c) > 127 for c in exp + got):
+            return "only a-z may change (ASCII-only uppercase)"
+        return None
+    return note
+
+
+def _literal_words(exp: Expect, got: bytes, what: str, who: str, came: str,
+                   note=None) -> list[str]:
+    if exp.pattern is None:
+        return wordiff.describe(exp.data or b"", got, what, who, came, note)
+    # A pattern (a time): compare the literal text before its first
+    # placeholder, then how the bytes end.
+    src = exp.pattern.source
+    first, last = src.find("{"), src.rfind("}")
+    head = transcript.unescape(src[:first]) if first > 0 else b""
+    tail = transcript.unescape(src[last + 1:]) if last >= 0 else b""
+    subject = f"{who} {what}"
+    words = []
+    if head and not got.startswith(head):
+        words += wordiff.describe(head, got[:len(head)], f"{what}'s beginning", who, came, note)
+    if tail and got.endswith(tail + tail[-1:]):
+        words.append(f"{subject} has one extra {wordiff.show(tail[-1:].decode())} at the end")
+    elif tail == b"\n" and got.endswith(b"\r\n"):
+        words.append(f"{subject} ends with `\\r\\n` where the contract has `\\n`")
+    elif tail and not got.endswith(tail):
+        words.append(f"{subject} does not end with "
+                     f"{wordiff.show(tail.decode('utf-8', 'replace'))}")
+    elif not tail and got.endswith(b"\n"):
+        words.append(f"{subject} has one extra `\\n` at the end")
+    return words
+
+
+def in_words(r, role: str) -> list[str]:
+    """The first difference from the contract in the student's bytes, in
+    words (harness/wordiff.py): on the wire, then on stdout (a client) or
+    the server's judged stdout (udp)."""
+    sc = r.cell.scenario
+    note = _upper_note(r.cell.protocol.name)
+    direction = SERVER if role == "server" else CLIENT
+    exp = Expect.of_turns(_golden_turns(r), direction)
+    what = "reply" if role == "server" else "request"
+    came = "came back as" if role == "server" else "was sent as"
+    for turns in _judged(r)[:1]:
+        got = _data(turns, direction)
+        if (got or role == "server") and not exp.matches(got):
+            words = _literal_words(exp, got, what, "your", came, note)
+            if words:
+                return words
+    if role == "client" and r.outcome.clients:
+        out = r.outcome.clients[0].stdout
+        want = Expect(sc.stdout) if sc.stdout is not None else \
+            Expect(pattern=sc.stdout_pattern) if sc.stdout_pattern is not None else None
+        if want is not None and not want.matches(out):
+            words = _literal_words(want, out, "output", "your client's", "was printed as")
+            if words:
+                return words
+    if role == "server" and sc.server_stdout is not None and \
+            sc.server_stdout not in r.server_stdout:
+        got = r.server_stdout
+        exp_text = sc.server_stdout
+        if exp_text.startswith(b"received message: b"):
+            # udp: the contract's line is the datagram's repr
+            line = got.split(b"\n")[0] if got else b""
+            if not line.startswith(b"received message: "):
+                printed = wordiff.show(line.decode("utf-8", "replace"))
+                want = wordiff.show(exp_text.decode("utf-8", "replace"))
+                return [f"the receiver printed {printed} where the contract prints the "
+                        f"datagram's repr ({want})"]
+        return wordiff.describe(exp_text, got[:len(exp_text) + 40], "output",
+                                "your server's", "was printed as")
+    return []
 
 
 def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
@@ -525,9 +775,11 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
     probe_addrs: the addresses the student's server bound in a probe run
     (harness/check.py), to catch loopback-only without namespaces."""
     plain: dict[tuple[str, str, str], bool] = {}
+    connected: dict[tuple[str, str, str], bool] = {}
     for r in results:
         if r.cell.mode == modes.PLAIN:
             plain[_pair_key(r)] = r.verdict in OK
+            connected[_pair_key(r)] = any(_judged(r))
     bugs: dict[tuple[str, str], Bug] = {}
     unmatched: list[Unmatched] = []
 
@@ -555,7 +807,7 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
     for r in failing:
         role = role_of(r, student)
         key = _pair_key(r)
-        hit = classify(r, student, plain.get(key))
+        hit = classify(r, student, plain.get(key), connected.get(key))
         if hit:
             add(hit[0], role, r.cell.id, hit[1])
             if r.cell.mode == modes.PLAIN:
@@ -579,10 +831,20 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
         g = (role, r.cell.scenario.name, _short_reason(r.reason))
         if plain.get(key) is False and (key + (role,)) in groups:
             g = key + (role,)  # fails in plain already: one failure, listed once
+        fb = None
+        if g not in groups:
+            # The same difference in words (scenario aside) is one failure.
+            fb = feedback(r, role)
+            if fb.words:
+                crashed = program_crash(r, role)
+                key_words = [crashed] if crashed else fb.words  # one crash, one failure
+                same = ("words", role) + tuple(re.sub(r"\d+", "N", w) for w in key_words)
+                g = same if same in groups else g
+                groups.setdefault(same, fb)
         if g in groups:
             groups[g].same_as.append(r.cell.id)
         else:
-            groups[g] = feedback(r, role)
+            groups[g] = fb or feedback(r, role)
             unmatched.append(groups[g])
             if r.cell.mode == modes.PLAIN:
                 groups[key + (role,)] = groups[g]

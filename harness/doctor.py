@@ -20,19 +20,21 @@ import re
 import shlex
 import shutil
 import signal
+import socket
+import struct
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import filters, matrix, netns, processes, runner, transcript, verdict
+from harness import builddir, filters, matrix, netns, processes, runner, transcript, verdict
 from harness.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECKS = ("usage", "bad-port", "scenario", "binds", "second-client", "sigterm",
-          "refused", "ipv6", "empty-stdin")
+          "refused", "ipv6", "empty-stdin", "server-closes")
 # Stack traces of the usual runtimes: Python, Java, Node.js, Go.
 _TRACE = re.compile(r"^(Traceback \(most recent call last\)|Exception in thread |\s+at \S|"
                     r"goroutine \d+ \[|panic: )", re.M)
@@ -142,9 +144,10 @@ def main(args: argparse.Namespace) -> int:
         pool = PortPool(*port_range)
     except ValueError as e:
         return _usage(f"--ports: {e}")
-    build = Path(args.build)
-    ctx = matrix.CommandContext.create(m.root, build if build.is_absolute()
-                                       else Path.cwd() / build)
+    choice = builddir.resolve(args.build)
+    if choice.note:
+        print(f"python3 -m harness doctor: {choice.note}", file=sys.stderr)
+    ctx = matrix.CommandContext.create(m.root, choice.path)
     sections = [Section(m.protocols[p], r, peer) for p in wanted for r in roles]
     print(f"doctor: peer {peer.name}, {len(wanted)} protocol{'s' if len(wanted) != 1 else ''}"
           f", scenarios against {ref.name} (protocols/README.md, Programs)")
@@ -195,14 +198,30 @@ def _has_trace(err: bytes) -> bool:
     return _TRACE.search(err.decode("utf-8", "replace")) is not None
 
 
-def _stderr_problem(err: bytes) -> str | None:
-    """What is wrong with an error message: the contract wants one line."""
-    lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
+def prompt_of(err: bytes) -> str:
+    """The prompt a client left open on stderr in a run that worked: the
+    text after its last newline ('' when stderr ends with one)."""
+    text = err.decode("utf-8", "replace")
+    return text.rsplit("\n", 1)[-1]
+
+
+def _stderr_problem(err: bytes, prompt: str = "") -> str | None:
+    """What is wrong with an error message: the contract wants one line,
+    on a line of its own (not glued to a prompt without a newline)."""
+    text = err.decode("utf-8", "replace")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         return "nothing on stderr"
     if _has_trace(err):
         return f"a stack trace on stderr ({len(lines)} lines, last: {verdict._tail_line(err)!r})"
-    if len(lines) > 1:
+    if prompt.strip() and prompt.strip() in lines[-1]:
+        head, _, message = lines[-1].partition(prompt.strip())
+        if message.strip() and not head.strip():
+            return (f"the message follows the prompt {prompt!r} on the same line "
+                    f"({lines[-1]!r}); write \"\\n\" before it, so it starts on a "
+                    f"line of its own")
+    prompts = [ln for ln in lines if prompt.strip() and ln.strip() == prompt.strip()]
+    if len(lines) - len(prompts) > 1:
         return f"{len(lines)} lines on stderr (last: {verdict._tail_line(err)!r})"
     return None
 
@@ -328,9 +347,11 @@ class Doctor:
                                    timed_out=not ran.finished)
         return verdict._client_problem(cell, co, timeout)
 
-    def _expect_exit(self, ran: Ran, code: int, timeout: float, what: str) -> tuple[str, str]:
+    def _expect_exit(self, ran: Ran, code: int, timeout: float, what: str,
+                     prompt: str = "") -> tuple[str, str]:
         """(status, detail) for a run that should exit with code and a
-        one-line stderr message, printing nothing on stdout."""
+        one-line stderr message (on a line of its own after the prompt),
+        printing nothing on stdout."""
         if not ran.finished:
             bound = f" (listening on {', '.join(map(str, ran.ports))}: a fixed port?)" \
                 if ran.ports else ""
@@ -342,7 +363,7 @@ class Doctor:
             got = ex.describe() + (f" ({tail!r})" if tail else "")
             trace = " after a stack trace" if _has_trace(ran.stderr) else ""
             return "FAIL", f"{got}{trace}; the contract wants exit {code} ({what})"
-        bad = _stderr_problem(ran.stderr)
+        bad = _stderr_problem(ran.stderr, prompt)
         if bad:
             return "FAIL", f"exit {code}, but {bad}; the contract wants a one-line message"
         if ran.stdout:
@@ -540,6 +561,17 @@ class Doctor:
         stdin = sc.stdin if sc else b""
         await self._usage_checks(sec, timeout, stdin)
         env = self.cells.env_for(sec.peer)
+        if cell is None:
+            sec.add("scenario", "skip", f"no scenario with one client pairs this client "
+                                        f"with the {self.ref.name} server")
+        works = True
+        if cell is not None and self._wanted("scenario"):
+            works = await self._judged(sec, cell)
+        # The runs against a reference server also show the client's prompt
+        # (stderr without a final newline), which the error checks below need.
+        prompt = ""
+        if cell is not None and (self._wanted("ipv6") or self._wanted("empty-stdin")):
+            prompt = await self._against_server(sec, cell, timeout, works)
         if self._wanted("refused"):
             if sec.protocol.transport != "tcp":
                 sec.add("connection refused", "skip",
@@ -551,22 +583,64 @@ class Doctor:
                     ran = await self._run(self._argv(sec, port), env, stdin, timeout)
                 finally:
                     self.pool.release([port])
-                status, detail = self._expect_exit(ran, 1, timeout, "a runtime error")
+                status, detail = self._expect_exit(ran, 1, timeout, "a runtime error",
+                                                   prompt)
                 sec.add("connection refused", status, detail)
-        if cell is None:
-            sec.add("scenario", "skip", f"no scenario with one client pairs this client "
-                                        f"with the {self.ref.name} server")
-        works = True
-        if cell is not None and self._wanted("scenario"):
-            works = await self._judged(sec, cell)
-        if cell is not None and (self._wanted("ipv6") or self._wanted("empty-stdin")):
-            await self._against_server(sec, cell, timeout, works)
+        if self._wanted("server-closes") and sec.protocol.transport == "tcp":
+            await self._server_closes(sec, stdin, timeout, prompt)
+
+    async def _server_closes(self, sec: Section, stdin: bytes, timeout: float,
+                             prompt: str) -> None:
+        """A server that accepts and closes at once, without a byte: the
+        client must end; an exit 1 needs a one-line message on a line of its
+        own (after a prompt without a newline, a "\\n" first)."""
+        env = self.cells.env_for(sec.peer)
+        port = self.pool.acquire(1)[0]
+
+        async def close_at_once(reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> None:
+            # Half-close at once, then wait for the client's own close and
+            # reset (no TIME_WAIT left on the doctor's port).
+            writer.write_eof()
+            try:
+                while await asyncio.wait_for(reader.read(65536), timeout):
+                    pass
+            except (OSError, asyncio.TimeoutError):
+                pass
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.close()
+
+        srv = None
+        try:
+            srv = await asyncio.start_server(close_at_once, "127.0.0.1", port)
+            ran = await self._run(self._argv(sec, port), env, stdin, timeout)
+        finally:
+            if srv is not None:
+                srv.close()
+                await srv.wait_closed()
+            self.pool.release([port])
+        if not ran.finished:
+            sec.add("server closes", "FAIL", f"still running {timeout:g} s after the server "
+                                             f"closed the connection without a byte")
+        elif ran.exit.code == 1:
+            sec.add("server closes", *self._expect_exit(
+                ran, 1, timeout, "the server closed without a reply", prompt))
+        elif ran.exit.code == 0:
+            sec.add("server closes", "ok", f"exit 0, stdout \"{_clip(ran.stdout)}\"")
+        else:
+            sec.add("server closes", "FAIL", f"{ran.exit.describe()}; the contract wants exit "
+                                             f"0, or 1 with a one-line message")
 
     async def _against_server(self, sec: Section, cell: Cell, timeout: float,
-                              works: bool) -> None:
+                              works: bool) -> str:
         """One reference server for two client runs: the scenario with
         {host} = ::1 (the ipv6 mode's address), then an empty stdin, which
-        must end the client: exit 0, or 1 with a one-line message."""
+        must end the client: exit 0, or 1 with a one-line message. Returns
+        the prompt the client left open on stderr in a run that worked."""
+        prompt = ""
+        learned = False  # a run that worked showed what the client leaves on stderr
         transport = sec.protocol.transport
         assert self.ref.server is not None
         port = self.pool.acquire(1)[0]
@@ -580,7 +654,7 @@ class Doctor:
             if not ready.ready:
                 sec.add("reference server", "skip", f"the {self.ref.name} server did not "
                                                     f"bind port {port}")
-                return
+                return prompt
             if self._wanted("ipv6"):
                 if not works:
                     sec.add("ipv6 host", "skip", f"{cell.scenario.name} does not work over "
@@ -590,20 +664,28 @@ class Doctor:
                     ran = await self._run(argv, env, cell.scenario.stdin, timeout, transport)
                     problem = self._client_problem(cell, 1, argv, ran, timeout)
                     if problem is None:
+                        prompt, learned = prompt_of(ran.stderr), True
                         sec.add("ipv6 host", "ok", f"{cell.scenario.name} with HOST ::1")
                     else:
                         sec.add("ipv6 host", *self._known(
                             cell, "ipv6", f"{cell.scenario.name} with HOST ::1: {problem[0]}; "
                                           f"the contract wants HOST resolved, IPv4 or IPv6"))
+            if not learned:
+                # Not from ipv6 (skipped or failing): the scenario over IPv4.
+                ran = await self._run(self._argv(sec, port) + list(cell.scenario.args), env,
+                                      cell.scenario.stdin, timeout, transport)
+                if self._client_problem(cell, 1, self._argv(sec, port), ran, timeout) is None:
+                    prompt = prompt_of(ran.stderr)
             if self._wanted("empty-stdin"):
                 ran = await self._run(self._argv(sec, port), env, b"", timeout, transport)
-                self._empty_stdin(sec, ran, timeout)
+                self._empty_stdin(sec, ran, timeout, prompt)
         finally:
             if server is not None:
                 await server.stop(STOP_GRACE_S)
             self.pool.release([port])
+        return prompt
 
-    def _empty_stdin(self, sec: Section, ran: Ran, timeout: float) -> None:
+    def _empty_stdin(self, sec: Section, ran: Ran, timeout: float, prompt: str = "") -> None:
         if not ran.finished:
             sec.add("empty stdin", "FAIL", f"still running {timeout:g} s after its stdin "
                                            f"ended empty; the contract wants the client to "
@@ -611,7 +693,7 @@ class Doctor:
         elif ran.exit.code == 0:
             sec.add("empty stdin", "ok", f"exit 0, stdout \"{_clip(ran.stdout)}\"")
         elif ran.exit.code == 1:
-            bad = _stderr_problem(ran.stderr)
+            bad = _stderr_problem(ran.stderr, prompt)
             if bad:
                 sec.add("empty stdin", "FAIL", f"exit 1, but {bad}; the contract wants a "
                                                f"one-line message")

@@ -2,11 +2,15 @@
 them into a matrix peer (docs/teachers.md, "Student folders").
 
 A folder holds one student's programs for one protocol: `server.py` /
-`client.py`, `Server.java` / `Client.java` (or any class with a main,
-classified by whether it opens a ServerSocket/DatagramSocket) or `server.c`
-/ `client.c`, and an optional `check.yaml` with `protocol`, `server` and
-`client` (command templates, or just a file name). Java and C are compiled
-into a scratch directory; a compile error is a result, not a crash.
+`client.py` (or `servidor.py` / `cliente.py`), `Server.java` / `Client.java`
+(`Servidor.java` / `Cliente.java`, or any class with a main, classified by
+whether it opens a ServerSocket/DatagramSocket; in a package too) or
+`server.c` / `client.c`, at the top or in a subfolder such as `src/`, and
+an optional `check.yaml` with `protocol`, `server`, `client` (command
+templates, or just a file name) and `points` (the score's scale). Java and
+C are compiled into a scratch directory; a compile error is a result, not a
+crash, and warnings are kept. When nothing is found, the error lists the
+files seen and a ready check.yaml.
 """
 
 from __future__ import annotations
@@ -24,10 +28,17 @@ from harness.matrix import NAME_RE, Peer, Template, _substitute
 
 ROLES = ("server", "client")
 CHECK_YAML = "check.yaml"
-CHECK_KEYS = {"protocol", "server", "client"}
+CHECK_KEYS = {"protocol", "server", "client", "points"}
+# The names teachers give the two programs (file stems, any case).
+ROLE_NAMES = {"server": ("server", "servidor"), "client": ("client", "cliente")}
+# Folders never searched for programs.
+SKIP_DIRS = {"build", "bin", "out", "target", "classes", "__pycache__", "node_modules"}
+MAX_DEPTH = 6
 # Placeholders a check.yaml template may use besides the matrix's own.
 EXTRA_PLACEHOLDERS = ("dir", "classes", "bin")
-CC = ["cc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O1"]
+# gnu11: the POSIX and BSD calls students use (bzero, strdup, getaddrinfo)
+# are declared, as with a plain `cc`; -Wall: the warnings are shown.
+CC = ["cc", "-std=gnu11", "-Wall", "-O1"]
 JAVA_FLAGS = "{java} {jvm} -XX:-UsePerfData -Xlog:all=warning:stderr"
 COMPILE_TIMEOUT_S = 120
 ERROR_LINES = 8  # compiler output lines kept in the report
@@ -57,8 +68,11 @@ class Student:
     folder: Path | None
     protocol: str | None  # from check.yaml (or None: the caller decides)
     programs: dict[str, Program] = field(default_factory=dict)
-    build_error: str | None = None  # set: the check's verdict is "error"
+    build_error: str | None = None  # set: the check's verdict is "error" (the whole output)
     build_log: str = ""
+    warnings: str = ""  # the compilers' warnings (a successful build)
+    notes: list[str] = field(default_factory=list)  # what the teacher should know
+    points: float | None = None  # check.yaml's score scale
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -129,18 +143,37 @@ def _by_file(folder: Path, role: str, name: str) -> Program:
     return p
 
 
+def _files(folder: Path, suffix: str) -> list[Path]:
+    """Files with suffix under folder (hidden and build folders skipped),
+    shallowest first."""
+    out = []
+    for p in folder.rglob(f"*{suffix}"):
+        rel = p.relative_to(folder).parts
+        if len(rel) > MAX_DEPTH or any(x.startswith(".") or x in SKIP_DIRS for x in rel[:-1]):
+            continue
+        if p.is_file() and not rel[-1].startswith("."):
+            out.append(p)
+    return sorted(out, key=lambda p: (len(p.relative_to(folder).parts), str(p)))
+
+
+def _shallowest(paths: list[Path], folder: Path) -> list[Path]:
+    if not paths:
+        return []
+    depth = min(len(p.relative_to(folder).parts) for p in paths)
+    return [p for p in paths if len(p.relative_to(folder).parts) == depth]
+
+
 def _detect(folder: Path) -> dict[str, list[Program]]:
     """Candidates per role from the file names (and Java sources' content)."""
     found: dict[str, list[Program]] = {r: [] for r in ROLES}
     for role in ROLES:
-        for name, lang in ((f"{role}.py", "python"), (f"{role}.c", "c")):
-            if (folder / name).is_file():
-                found[role].append(Program(role, lang, folder / name))
-    javas = sorted(folder.glob("*.java"))
-    named = {p.stem: p for p in javas}
+        for suffix, lang in ((".py", "python"), (".c", "c")):
+            named = [p for p in _files(folder, suffix) if p.stem.lower() in ROLE_NAMES[role]]
+            found[role] += [Program(role, lang, p) for p in _shallowest(named, folder)]
+    javas = _files(folder, ".java")
     for role in ROLES:
-        p = named.get(role.capitalize())
-        if p is not None:
+        named = [p for p in javas if p.stem.lower() in ROLE_NAMES[role]]
+        for p in _shallowest(named, folder):
             found[role].append(Program(role, "java", p, java_class=_java_main_class(p, _read(p))))
     if javas and not any(pr.language == "java" for r in ROLES for pr in found[r]):
         # No Server.java/Client.java: classify every class with a main.
@@ -150,6 +183,44 @@ def _detect(folder: Path) -> dict[str, list[Program]]:
             if role is not None:
                 found[role].append(Program(role, "java", p, java_class=_java_main_class(p, text)))
     return found
+
+
+def _guess_role(path: Path) -> str | None:
+    """server / client from what a source does (for the check.yaml the
+    error suggests), None when it does neither."""
+    text = _read(path)
+    if path.suffix == ".java":
+        return _java_role(text)
+    if re.search(r"\.listen\s*\(|\blisten\s*\(|\.bind\s*\(|\bbind\s*\(|recvfrom", text):
+        return "server"
+    if re.search(r"connect\s*\(|create_connection|sendto", text):
+        return "client"
+    return None
+
+
+def _nothing_found(folder: Path, protocol: str | None) -> str:
+    """The error when no program is found: the files seen, and a check.yaml
+    ready to copy with the best guess for each role."""
+    seen = [str(p.relative_to(folder)) for p in _files(folder, "")
+            if p.name != CHECK_YAML][:20]
+    guess: dict[str, str] = {}
+    for suffix in (".py", ".java", ".c"):
+        for p in _files(folder, suffix):
+            role = _guess_role(p)
+            if role and role not in guess:
+                guess[role] = str(p.relative_to(folder))
+    lines = [f"{folder}: no server or client found. Expected server.py/client.py "
+             f"(or servidor.py/cliente.py), Server.java/Client.java (or Servidor/Cliente, or "
+             f"any class with a main), server.c/client.c, at the top or in a subfolder, or a "
+             f"{CHECK_YAML} naming them.",
+             "Files seen: " + (", ".join(seen) if seen else "none")]
+    if guess:
+        lines.append(f"A {CHECK_YAML} for this folder (check the guesses):")
+        lines.append(f"    protocol: {protocol or 'PROTOCOL'}")
+        for role in ROLES:
+            if role in guess:
+                lines.append(f"    {role}: {guess[role]}")
+    return "\n".join(lines)
 
 
 def _load_check_yaml(folder: Path) -> dict[str, str]:
@@ -170,10 +241,23 @@ def _load_check_yaml(folder: Path) -> dict[str, str]:
                           f"(allowed: {', '.join(sorted(CHECK_KEYS))})")
     out = {}
     for k, v in data.items():
+        if k == "points":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                raise FolderError(f"{path}: points must be a number > 0 (the score's scale)")
+            out[k] = v
+            continue
         if not isinstance(v, str) or not v.strip():
             raise FolderError(f"{path}: {k} must be a non-empty string")
         out[k] = v.strip()
     return out
+
+
+def class_points(class_dir: Path) -> float | None:
+    """The score's scale a teacher set in the class folder's check.yaml."""
+    try:
+        return _load_check_yaml(class_dir).get("points")
+    except FolderError:
+        return None
 
 
 def detect(folder: Path, name: str | None = None,
@@ -185,6 +269,7 @@ def detect(folder: Path, name: str | None = None,
         raise FolderError(f"{folder} is not a folder")
     conf = _load_check_yaml(folder)
     st = Student(peer_name(name or folder.name, taken), folder, conf.get("protocol"))
+    st.points = conf.get("points")
     found = _detect(folder)
     for role in ROLES:
         given = conf.get(role)
@@ -196,14 +281,19 @@ def detect(folder: Path, name: str | None = None,
             continue
         cands = found[role]
         if len(cands) > 1:
-            names = ", ".join(p.source.name for p in cands if p.source)
+            names = ", ".join(str(p.source.relative_to(folder)) for p in cands if p.source)
             raise FolderError(f"{folder}: more than one {role}: {names}; keep one, or name it "
                               f"in {CHECK_YAML} ({role}: FILE)")
         if cands:
             st.programs[role] = cands[0]
     if not st.programs:
-        raise FolderError(f"{folder}: no server or client found (expected server.py/client.py, "
-                          f"Server.java/Client.java or server.c/client.c, or {CHECK_YAML})")
+        raise FolderError(_nothing_found(folder, st.protocol))
+    for mk in ("Makefile", "makefile", "GNUmakefile"):
+        if (folder / mk).is_file() and any(p.language == "c" for p in st.programs.values()):
+            st.notes.append(f"{mk} found and not run: check compiles the C programs itself "
+                            f"({' '.join(CC)}, with the .c files without a main() of the same "
+                            f"folder); to run other commands, name them in {CHECK_YAML} "
+                            f"(server: '{{dir}}/server {{port}}') and build them first")
     return st
 
 
@@ -225,6 +315,22 @@ def _first_lines(text: str, n: int = ERROR_LINES) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     more = f"\n[... {len(lines) - n} more lines]" if len(lines) > n else ""
     return "\n".join(lines[:n]) + more
+
+
+def _all_lines(text: str) -> str:
+    """The compiler's whole output (blank lines dropped): the report clips
+    it, class.csv and check.json keep it."""
+    return "\n".join(ln for ln in text.splitlines() if ln.strip())
+
+
+def _c_helpers(source: Path) -> list[str]:
+    """The other .c files of the program's folder that have no main(): the
+    student's own modules, linked in as a Makefile would."""
+    out = []
+    for p in sorted(source.parent.glob("*.c")):
+        if p != source and not re.search(r"\bmain\s*\(", _read(p)):
+            out.append(str(p))
+    return out
 
 
 def _run(argv: list[str], cwd: Path) -> tuple[int, str]:
@@ -260,25 +366,30 @@ def build(st: Student, scratch: Path) -> Student:
     scratch.mkdir(mode=0o755, parents=True, exist_ok=True)
     classes, binaries = scratch / "classes", scratch / "bin"
     logs: list[str] = []
+    warns: list[str] = []
     progs = st.programs.values()
     if any(p.language == "java" for p in progs) or any(
             p.language == "command" and "{classes}" in p.template for p in progs):
-        sources = sorted(str(p) for p in (st.folder or scratch).glob("*.java"))
+        sources = [str(p) for p in _files(st.folder or scratch, ".java")]
         classes.mkdir(mode=0o755, exist_ok=True)
         argv = ["javac", "-encoding", "UTF-8", "-d", str(classes)] + sources
         rc, out = _run(argv, st.folder or scratch)
         logs.append(f"$ {shlex.join(argv)}\n{out}")
         if rc != 0:
-            st.build_error = f"javac failed (exit {rc}):\n{_first_lines(out)}"
+            st.build_error = f"javac failed (exit {rc}):\n{_all_lines(out)}"
+        elif out.strip():
+            warns.append(_all_lines(out))
     for p in progs:
         if p.language == "c" and p.source is not None:
             binaries.mkdir(mode=0o755, exist_ok=True)
             exe = binaries / p.role
-            argv = CC + ["-o", str(exe), str(p.source)]
+            argv = CC + ["-o", str(exe), str(p.source)] + _c_helpers(p.source)
             rc, out = _run(argv, p.source.parent)
             logs.append(f"$ {shlex.join(argv)}\n{out}")
             if rc != 0 and st.build_error is None:
-                st.build_error = f"cc failed on {p.source.name} (exit {rc}):\n{_first_lines(out)}"
+                st.build_error = f"cc failed on {p.source.name} (exit {rc}):\n{_all_lines(out)}"
+            elif rc == 0 and out.strip():
+                warns.append(_all_lines(out))
             p.template = f"{shlex.quote(str(exe))} " + ("{port}" if p.role == "server"
                                                          else "{host} {port}")
         elif p.language == "python" and p.source is not None:
@@ -302,6 +413,7 @@ def build(st: Student, scratch: Path) -> Student:
             p.template = _resolve_words(p.template, st.folder, {
                 "dir": str(st.folder or ""), "classes": str(classes), "bin": str(binaries)})
     st.build_log = "\n".join(logs)
+    st.warnings = "\n".join(warns)
     if shutil.which("javac") is None and st.build_error and "javac" in st.build_error:
         st.build_error += "\n(javac is in the Debian package openjdk-17-jdk-headless)"
     return st

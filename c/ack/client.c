@@ -16,6 +16,7 @@
 #include <err.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -23,6 +24,32 @@
 
 /* Far more than the 36-byte reply; anything longer is not an ack. */
 #define ACK_MAX_REPLY 65536
+
+/* Set once the prompt (which has no newline) is on stderr. */
+static int prompt_open;
+
+/*
+ * Like err(1, ...) (use_errno) or errx(1, ...), but the message starts on a
+ * line of its own after the prompt (protocols/ack/README.md).
+ */
+static void fail(int use_errno, const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+
+    if (prompt_open) {
+        fputc('\n', stderr);
+    }
+    errno = saved;
+    va_start(ap, fmt);
+    if (use_errno) {
+        vwarn(fmt, ap);
+    } else {
+        vwarnx(fmt, ap);
+    }
+    va_end(ap);
+    exit(1);
+}
 
 int main(int argc, char *argv[])
 {
@@ -45,29 +72,33 @@ int main(int argc, char *argv[])
     }
 
     fprintf(stderr, "Informe a mensagem: ");
+    prompt_open = 1;
     errno = 0;
     linelen = getline(&line, &linecap, stdin);
     if (linelen < 0) {
         if (ferror(stdin)) {
-            err(1, "reading stdin");
+            fail(1, "reading stdin");
         }
         linelen = 0; /* empty stdin: the message is empty */
     }
     if (io_write_all(fd, line, (size_t)linelen) < 0) {
-        err(1, "sending to %s:%d", argv[1], port);
+        fail(1, "sending to %s:%d", argv[1], port);
     }
     free(line);
     /* The half-close ends the message for a server reading to EOF. */
     if (shutdown(fd, SHUT_WR) < 0) {
-        err(1, "shutdown");
+        fail(1, "shutdown");
     }
     if (io_read_eof(fd, &reply, ACK_MAX_REPLY) < 0) {
-        err(1, "receiving from %s:%d", argv[1], port);
+        fail(1, "receiving from %s:%d", argv[1], port);
     }
     close(fd);
+    if (reply.len == 0) {
+        fail(0, "connection closed without a reply");
+    }
     if (io_write_all(STDOUT_FILENO, reply.data, reply.len) < 0 ||
         io_write_all(STDOUT_FILENO, "\n", 1) < 0) {
-        err(1, "writing stdout");
+        fail(1, "writing stdout");
     }
     io_buf_free(&reply);
     return 0;

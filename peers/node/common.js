@@ -23,9 +23,20 @@ function progName() {
     return path.join(path.basename(path.dirname(file)), path.basename(file));
 }
 
-/* Prints one line on stderr and exits 1 (a runtime error). */
+let promptOpen = false;
+
+/*
+ * Writes a prompt without a newline on stderr; an error message that
+ * follows it starts on a line of its own (protocols/README.md).
+ */
+function prompt(text) {
+    process.stderr.write(text);
+    promptOpen = true;
+}
+
+/* Prints one line on stderr, on a line of its own, and exits 1. */
 function fail(message) {
-    process.stderr.write(`${progName()}: ${message}\n`);
+    process.stderr.write(`${promptOpen ? '\n' : ''}${progName()}: ${message}\n`);
     process.exit(1);
 }
 
@@ -368,6 +379,6 @@ function javaDate(d) {
 
 module.exports = {
     Reader, clientArgs, connect, ctime, fail, finish, javaDate, lineFramer,
-    lingeringClose, pyRepr, readStdin, reason, send, serverArgs, splitLines,
+    lingeringClose, prompt, pyRepr, readStdin, reason, send, serverArgs, splitLines,
     startServer, stopOnSignals,
 };

@@ -58,6 +58,24 @@ def _stop(signum, frame):
     raise KeyboardInterrupt
 
 
+_prompt_open = False
+
+
+def prompt(text):
+    """Write a prompt without a newline on stderr; an error message that
+    follows it starts on a line of its own (protocols/README.md)."""
+    global _prompt_open
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    _prompt_open = True
+
+
+def _error_line(text):
+    if _prompt_open:
+        text = '\n' + text
+    print(text, file=sys.stderr)
+
+
 def run(main):
     """Run main(argv) and exit with the program contract's status."""
     signal.signal(signal.SIGTERM, _stop)
@@ -67,11 +85,11 @@ def run(main):
         print(err, file=sys.stderr)
         status = 2
     except PeerError as err:
-        print(f'{_prog()}: {err}', file=sys.stderr)
+        _error_line(f'{_prog()}: {err}')
         status = 1
     except OSError as err:
         reason = err.strerror or str(err) or type(err).__name__
-        print(f'{_prog()}: {reason}', file=sys.stderr)
+        _error_line(f'{_prog()}: {reason}')
         status = 1
     except KeyboardInterrupt:
         # A server stopped by SIGINT/SIGTERM: its normal end.

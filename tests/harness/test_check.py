@@ -136,6 +136,71 @@ class BuildTest(FolderTestCase):
         self.assertIn(" Server {port}", st.programs["server"].template)
 
 
+class WhereTeachersPutThemTest(FolderTestCase):
+    """Issue 14: students found where teachers put them; when nothing is
+    found, the files seen and a ready check.yaml; warnings and the whole
+    build error kept."""
+
+    def test_portuguese_names_and_a_src_tree(self):
+        st = students.detect(self.folder("pt", {"servidor.py": "", "cliente.py": ""}))
+        self.assertEqual({r: p.source.name for r, p in st.programs.items()},
+                         {"server": "servidor.py", "client": "cliente.py"})
+        d = self.folder("tree", {})
+        (d / "src" / "br" / "edu").mkdir(parents=True)
+        (d / "src" / "br" / "edu" / "Servidor.java").write_text(
+            "package br.edu;\n" + JAVA_SERVER.format(name="Servidor"))
+        (d / "src" / "br" / "edu" / "Cliente.java").write_text(
+            "package br.edu;\n" + JAVA_CLIENT.format(name="Cliente"))
+        st = students.build(students.detect(d), self.dir / "scratch-tree")
+        self.assertIsNone(st.build_error, st.build_log)
+        self.assertEqual({r: p.java_class for r, p in st.programs.items()},
+                         {"server": "br.edu.Servidor", "client": "br.edu.Cliente"})
+        self.assertTrue((self.dir / "scratch-tree" / "classes" / "br" / "edu" /
+                         "Servidor.class").is_file())
+
+    def test_nothing_found_lists_the_files_and_a_ready_check_yaml(self):
+        d = self.folder("odd", {"a.py": "import socket\ns=socket.socket()\ns.bind(('', 1))\n",
+                                "b.py": "import socket\nsocket.create_connection(('h', 1))\n",
+                                "notes.txt": "hi"})
+        with self.assertRaises(FolderError) as cm:
+            students.detect(d)
+        msg = str(cm.exception)
+        self.assertIn("Files seen: a.py, b.py, notes.txt", msg)
+        self.assertIn("    protocol: PROTOCOL\n    server: a.py\n    client: b.py", msg)
+
+    def test_c_warnings_kept_bzero_declared_makefile_reported(self):
+        d = self.folder("cw", {"server.c": "#include <strings.h>\n#include <string.h>\n"
+                                           "int helper(void);\n"
+                                           "int main(void) { char b[4]; int unused; "
+                                           "bzero(b, 4); return helper(); }\n",
+                               "util.c": "int helper(void) { return 0; }\n",
+                               "Makefile": "all:\n\tcc -o server server.c util.c\n"})
+        st = students.detect(d)
+        self.assertIn("Makefile found and not run", st.notes[0])
+        st = students.build(st, self.dir / "scratch-cw")
+        self.assertIsNone(st.build_error, st.build_log)
+        self.assertIn("unused", st.warnings)
+
+    def test_the_whole_build_error_is_kept(self):
+        body = "".join(f"int f{i}(void) {{ return x{i}; }}\n" for i in range(20))
+        st = students.build(students.detect(self.folder("many", {"server.c": body})),
+                            self.dir / "scratch-many")
+        self.assertIn("x19", st.build_error)
+
+
+class ScoreTest(unittest.TestCase):
+    def test_the_teachers_scale_not_the_cell_count(self):
+        st = students.from_commands("ana", "{python} s.py {port}", None, "upper")
+        ch = check.Checked(st, "upper", error="cc failed (exit 1):\nserver.c:1: error: x")
+        self.assertEqual(ch.points, 100)
+        [t] = check.tests_for(ch)
+        self.assertEqual((t["score"], t["max_score"], t["tags"]), (0, 100, ["build-error"]))
+        st.points = 10
+        g = check.gradescope_json(ch, 3.25)
+        self.assertEqual((g["score"], g["max_score"], g["execution_time"]), (0, 10, 3.25))
+        self.assertIn("server.c:1: error: x", g["tests"][0]["output"])
+
+
 class CheckMatrixTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -248,3 +313,78 @@ class EndToEndTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BuildDirTest(unittest.TestCase):
+    """The driver and the CMake presets agree on the build folder: left at
+    its default, --build falls back to a preset's configured folder and
+    says so; with no build anywhere it names every folder it looked in."""
+
+    def test_preset_fallback_and_where_it_looked(self):
+        from harness import builddir
+        with tempfile.TemporaryDirectory() as t:
+            root = Path(t)
+            (root / "CMakePresets.json").write_text(json.dumps({"configurePresets": [
+                {"name": "default", "binaryDir": "${sourceDir}/build"},
+                {"name": "dev", "binaryDir": "${sourceDir}/build-dev"}]}))
+            none = builddir.resolve(None, root, cwd=root)
+            self.assertEqual(none.path, root / "build")
+            self.assertIn(f"looked in {root}/build, {root}/build-dev", none.note)
+            (root / "build-dev").mkdir()
+            (root / "build-dev" / "CMakeCache.txt").write_text("")
+            dev = builddir.resolve("build", root, cwd=root)
+            self.assertEqual(dev.path, root / "build-dev")
+            self.assertIn("CMake preset 'dev'", dev.note)
+            (root / "build").mkdir()
+            (root / "build" / "CMakeCache.txt").write_text("")
+            self.assertEqual(builddir.resolve(None, root, cwd=root),
+                             builddir.Choice(root / "build", None))
+            self.assertEqual(builddir.resolve("elsewhere", root, cwd=root),
+                             builddir.Choice(root / "elsewhere", None))
+
+
+class RerunTest(unittest.TestCase):
+    """Issue 14: before a bug is named its deciding cells are rerun alone
+    (one at a time); what passes alone is flaky, never the student's bug.
+    runner.run_cells is replaced by a recorder returning prepared results,
+    so what _confirm asks for and what it concludes are both checked."""
+
+    def setUp(self):
+        import test_diagnose as td
+        self.td = td
+        self.seg = td.result(f"upper/hello/{td.ME}/c/segment", reason="client exit code 1",
+                             code=1, turns=[td.HELLO_REQ, td.d(td.SERVER, b"H"),
+                                            td.Turn(td.CLIENT, td.RST)])
+        st = students.from_commands(td.ME, "{python} s.py {port}", None, "upper")
+        self.ch = check.Checked(st, "upper", results=[td.ok(f"upper/hello/{td.ME}/c/plain"),
+                                                      self.seg])
+        self.calls = []
+
+    def confirm(self, alone):
+        from unittest import mock
+
+        from harness import runner
+
+        async def fake_run_cells(cm, cells, ctx, opts, *rest):
+            self.calls.append(([c.id for c in cells], opts.jobs, opts.timeout_s))
+            return [alone(cells[0].id)]
+        with mock.patch.object(check.runner, "run_cells", fake_run_cells):
+            import asyncio
+            asyncio.run(check._confirm(self.td.CM["upper"], [self.ch], None,
+                                       runner.RunOptions(jobs=2)))
+
+    def test_a_failure_that_passes_alone_is_flaky_not_a_bug(self):
+        self.assertEqual([b.id for b in check._diagnose(self.ch).bugs], ["one-recv-server"])
+        self.confirm(self.td.ok)
+        # One cell, alone, with twice upper/hello's 10 s client timeout.
+        self.assertEqual(self.calls, [([self.seg.cell.id], 1, 20)])
+        self.assertEqual([(f.cell, f.first_verdict, f.alone_verdict) for f in self.ch.flaky],
+                         [(self.seg.cell.id, "fail", "pass")])
+        self.assertEqual(check._diagnose(self.ch).bugs, [])
+
+    def test_a_failure_that_reproduces_alone_stays_named(self):
+        self.confirm(lambda cell_id: self.seg)
+        self.assertEqual(self.calls, [([self.seg.cell.id], 1, 20)])  # once: it failed again
+        self.assertEqual(self.ch.flaky, [])
+        self.assertEqual([b.id for b in check._diagnose(self.ch).bugs], ["one-recv-server"])
+        self.assertIn(self.seg.cell.id, self.ch.rerun)

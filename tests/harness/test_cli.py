@@ -178,3 +178,35 @@ def _cmd(pid: int) -> bytes:
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ShowModesTest(support.HarnessTestCase):
+    """show finds a cell in every mode that runs it (issue 14), and a
+    recorded cell folder that is not in the matrix (a student's)."""
+
+    def test_cells_in_every_mode(self):
+        out_dir = str(self.tmp / "none")
+        for cell, host in (("calc/errors/c/java/segment=utf8", "127.0.0.1"),
+                           ("echo/hello/c/c/ipv6", "::1"),
+                           ("calc/errors/c/java/latency=50", "127.0.0.1")):
+            with self.subTest(cell=cell):
+                code, out, err = call("show", "--matrix", REPO_MATRIX, "--out", out_dir, cell)
+                self.assertEqual(code, 0, err)
+                self.assertIn(f"cell {cell}\n", out)
+                self.assertIn(f" {host} 20001", out)
+        # udp has no segment mode: no such cell, and the message says where it looked.
+        code, _, err = call("show", "--matrix", REPO_MATRIX, "--out", out_dir,
+                            "udp/big/c/c/segment")
+        self.assertEqual(code, 2)
+        self.assertIn("in any mode", err)
+
+    def test_recorded_student_cell(self):
+        d = self.tmp / "out" / "cells" / "upper" / "hello" / "ana" / "c" / "segment"
+        d.mkdir(parents=True)
+        (d / "cmd.sh").write_text("#!/bin/sh\n")
+        (d / "server.log").write_text("Traceback (most recent call last):\nValueError: x\n")
+        code, out, err = call("show", "--matrix", REPO_MATRIX, "--out", str(self.tmp / "out"),
+                              "upper/hello/ana/c/segment")
+        self.assertEqual(code, 0, err)
+        self.assertIn("not a cell of the matrix", out)
+        self.assertIn("ValueError: x", out)

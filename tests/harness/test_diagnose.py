@@ -3,6 +3,7 @@ bug from the evidence that identifies it, the mode rules (fails only in
 segment / locale-c / ipv6), a plain failure explaining the other modes,
 and plain feedback for what no rule explains."""
 
+import re
 import unittest
 
 import support
@@ -21,7 +22,7 @@ def _matrix(protocol: str) -> check.CheckMatrix:
     return check.check_matrix(M, [check.Checked(st, protocol)], ["c", "python", "java"])
 
 
-CM = {p: _matrix(p) for p in ("upper", "echo", "timeofday", "calc")}
+CM = {p: _matrix(p) for p in ("upper", "echo", "timeofday", "calc", "udp")}
 
 
 def d(direction: str, data: bytes) -> Turn:
@@ -283,6 +284,174 @@ class ClientBugsTest(unittest.TestCase):
         self.assertEqual(names([r]), [("wrong-port", "client")])
 
 
+class FalseNamesTest(unittest.TestCase):
+    """Issue 14: a rule names a bug only with evidence that nothing in the
+    cell contradicts; specific rules win over general ones."""
+
+    def test_utf8_split_wins_over_one_recv_server(self):
+        trace = (b"Traceback (most recent call last):\n  File \"server.py\", line 9\n"
+                 b"UnicodeDecodeError: 'utf-8' codec can't decode byte 0xc3 in position 3: "
+                 b"unexpected end of data\n")
+        rs = [ok(f"upper/accents/{ME}/c/plain"),
+              result(f"upper/accents/{ME}/c/segment=utf8", code=1, stdout=b"",
+                     turns=[d(CLIENT, "ação é ok\n".encode()), Turn(SERVER, RST)],
+                     server_stderr=trace)]
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual([b.id for b in diag.bugs], ["utf8-split"])
+        self.assertIn("UnicodeDecodeError", diag.bugs[0].details[0])
+
+    def test_timeouts_in_segment_mode_are_not_one_recv(self):
+        # A correct server on a busy machine: the clients gave up waiting;
+        # the server sent a beginning of the reply or nothing, and never
+        # closed. No reply made from a prefix of the request.
+        for got in (b"", b"HELLO"):
+            with self.subTest(got=got):
+                turns = [HELLO_REQ] + ([d(SERVER, got)] if got else [])
+                rs = [ok(f"upper/hello/{ME}/c/plain"),
+                      result(f"upper/hello/{ME}/c/segment", reason="timeout", timed_out=True,
+                             stdout=b"", turns=turns)]
+                diag = diagnose.diagnose(rs, ME)
+                self.assertEqual(diag.bugs, [])
+                self.assertEqual(len(diag.unmatched), 1)
+
+    def test_a_close_after_a_timeout_is_no_evidence(self):
+        # The driver's teardown after the clients gave up can put the
+        # server's EOF on record: still no named bug.
+        seg = result(f"upper/hello/{ME}/c/segment", reason="timeout", timed_out=True,
+                     stdout=b"", turns=[HELLO_REQ, d(SERVER, b"HELLO"), Turn(SERVER, EOF)])
+        err = result(f"calc/errors/{ME}/c/plain", reason="timeout", timed_out=True,
+                     stdout=b"", turns=[d(CLIENT, b"DIV 1 0\n"), Turn(SERVER, EOF)])
+        self.assertEqual(names([ok(f"upper/hello/{ME}/c/plain"), seg]), [])
+        self.assertEqual(names([err]), [])
+
+    def test_a_client_that_timed_out_is_not_one_recv_client(self):
+        rs = [ok(f"upper/hello/c/{ME}/plain"),
+              result(f"upper/hello/c/{ME}/segment", stdout=b"", timed_out=True)]
+        self.assertEqual(names(rs), [])
+
+    def test_charset_needs_a_charset_difference_in_the_bytes(self):
+        rs = [ok(f"echo/concurrent/{ME}/c/plain"),
+              result(f"echo/concurrent/{ME}/c/locale-c", reason="client 2 of 20: reset",
+                     code=1, stdout=b"", turns=[d(CLIENT, b"Hello, world"), Turn(SERVER, RST)])]
+        self.assertNotIn("charset", [b for b, _ in names(rs)])
+
+    def test_ipv4_only_even_when_plain_fails_for_another_reason(self):
+        rs = [result(f"upper/hello/c/{ME}/plain", stdout=b"HELLO, WORLD\n\n"),
+              result(f"upper/hello/c/{ME}/ipv6", code=1, stdout=b"", conns=[],
+                     stderr=b"OSError: [Errno 97] Address family not supported by protocol\n")]
+        ids = [b for b, _ in names(rs)]
+        self.assertIn("ipv4-only", ids)
+        self.assertNotIn("wrong-port", ids)
+
+    def test_a_jvm_banner_and_a_timeout_are_not_wrong_port(self):
+        banner = b"Picked up JDK_JAVA_OPTIONS: -Xss512k\n"
+        r = result(f"calc/basic/c/{ME}/plain", reason="timeout", stdout=b"", conns=[],
+                   timed_out=True, stderr=banner)
+        self.assertEqual(names([r]), [])
+        self.assertEqual(diagnose.crash_line(banner + b"Exception in thread \"main\" x\n"),
+                         'Exception in thread "main" x')
+        self.assertEqual(diagnose.crash_line(banner), "")
+
+    def test_unicode_upper_is_no_named_bug_and_is_put_in_words(self):
+        req = "ação é ok\n".encode()
+        turns = [d(CLIENT, req), d(SERVER, "AÇÃO É OK\n".encode()), Turn(CLIENT, EOF),
+                 Turn(SERVER, EOF)]
+        r = result(f"upper/accents/{ME}/c/plain", turns=turns)
+        diag = diagnose.diagnose([r], ME)
+        self.assertEqual(diag.bugs, [])
+        words = " ".join(diag.unmatched[0].words)
+        self.assertIn("`çã` (c3 a7 c3 a3) came back as `ÇÃ` (c3 87 c3 83), at byte 1", words)
+        self.assertIn("`é` (c3 a9) came back as `É` (c3 89)", words)
+        self.assertIn("only a-z may change", words)
+
+    def test_an_extra_trailing_newline_is_put_in_words(self):
+        turns = [HELLO_REQ, d(SERVER, b"HELLO, WORLD\n\n"), Turn(CLIENT, EOF), Turn(SERVER, EOF)]
+        diag = diagnose.diagnose([result(f"upper/hello/{ME}/c/plain", turns=turns)], ME)
+        self.assertEqual(diag.bugs, [])
+        self.assertEqual(diag.unmatched[0].words,
+                         ["your reply has one extra `\\n` at the end"])
+
+
+class UnflushedTest(unittest.TestCase):
+    def test_a_client_that_received_everything_and_printed_nothing(self):
+        r = result(f"upper/hello/c/{ME}/plain", stdout=b"")
+        self.assertEqual(names([r]), [("unflushed-output", "client")])
+        # Printed nothing because nothing came: not this bug.
+        r = result(f"upper/hello/c/{ME}/plain", stdout=b"", turns=[HELLO_REQ, Turn(SERVER, EOF)])
+        self.assertNotIn(("unflushed-output", "client"), names([r]))
+
+    def test_a_receiver_stopped_with_its_line_in_a_buffer(self):
+        from harness.processes import Exit as X
+        r = result(f"udp/hello/{ME}/c/plain", reason="missing effect", stdout=b"",
+                   server_exit=X(None, 15, True))
+        self.assertEqual(names([r]), [("unflushed-output", "server")])
+
+
+class CrashQuotedTest(unittest.TestCase):
+    def test_the_programs_own_crash_is_quoted_and_groups_its_cells(self):
+        # A Python calc server whose handler thread dies on int('0.1'): the
+        # clients only time out; the traceback is in server.log.
+        trace = (b"Exception in thread Thread-1 (serve):\nTraceback (most recent call last):\n"
+                 b"  File \"server.py\", line 12, in serve\n    a = int(parts[1])\n"
+                 b"ValueError: invalid literal for int() with base 10: '0.1'\n")
+        rs = [result(f"calc/decimals/{ME}/c/{m}", reason="timeout: client still running",
+                     timed_out=True, stdout=b"", server_stderr=trace,
+                     turns=[d(CLIENT, b"DIV 1 3\n")]) for m in ("plain", "segment")]
+        rs.append(result(f"calc/basic/{ME}/c/plain", reason="timeout: client still running",
+                         timed_out=True, stdout=b"", server_stderr=trace,
+                         turns=[d(CLIENT, b"SOMA 2 2\n")]))
+        diag = diagnose.diagnose(rs, ME)
+        self.assertEqual(diag.bugs, [])
+        [u] = diag.unmatched
+        self.assertEqual(u.words[0], "your server crashed: ValueError: invalid literal for "
+                                     "int() with base 10: '0.1' (server.log)")
+        self.assertEqual(len(u.same_as), 2)
+
+    def test_a_limit_is_named(self):
+        from harness.processes import Exit as X
+        r = result(f"calc/basic/{ME}/c/plain", reason="client exit code 1", code=1,
+                   stdout=b"", server_exit=X(None, 25), early=True,
+                   turns=[d(CLIENT, b"SOMA 2 2\n"), Turn(SERVER, RST)])
+        self.assertEqual(diagnose.program_crash(r, "server"),
+                         "your server was stopped by the file size limit (File too large)")
+
+
+class WordiffTest(unittest.TestCase):
+    def test_extra_missing_changed(self):
+        from harness.wordiff import describe
+        self.assertEqual(describe(b"OK\n", b"OK\n"), [])
+        self.assertEqual(describe(b"4\n", b"4\n\n"), ["your reply has one extra `\\n` at the end"])
+        self.assertEqual(describe(b"4\n", b"4"), ["your reply lacks the final `\\n`"])
+        self.assertEqual(describe(b"HELLO\n", b"H"),
+                         ["your reply stops after 1 byte(s): `ELLO\\n` is missing at the end"])
+        self.assertEqual(describe(b"abc\n", b"Resposta: abc\n", "output", "your client's"),
+                         ["your client's output begins with `Resposta: `, which the contract "
+                          "does not have"])
+        self.assertEqual(describe("xé\n".encode(), "xÉ\n".encode()),
+                         ["`é` (c3 a9) came back as `É` (c3 89), at byte 1"])
+        self.assertEqual(describe(b"a\xffb", b"a?b"),
+                         ["`\\xff` (ff) came back as `?` (3f), at byte 1"])
+        self.assertEqual(describe(b"1\n", b""),
+                         ["your reply is empty where the contract has `1\\n`"])
+
+    def test_whole_difference_and_many_pieces(self):
+        from harness.wordiff import describe
+        [w] = describe(b"received message: b'Hello'\n", b"got a datagram\n", "output",
+                       "your receiver's")
+        self.assertIn("is `got a datagram\\n` where the contract has `received message", w)
+        ws = describe(b"4\n2\n4\n2\n", b"4.0\n2.0\n4.0\n2.0\n")
+        self.assertEqual(ws[0], "your reply has 2 extra bytes `.0` at byte 1")
+        self.assertEqual(ws[-1], "(and 1 more difference(s))")
+
+    def test_udp_receiver_in_words(self):
+        rs = result(f"udp/hello/{ME}/c/plain", reason="missing effect: server stdout lacks",
+                    stdout=b"", conns=[[d(CLIENT, b"Hello, World!")]])
+        rs.server_stdout = b"got a datagram\n"
+        diag = diagnose.diagnose([rs], ME)
+        self.assertIn("the receiver printed `got a datagram` where the contract prints "
+                      "the datagram's repr", diag.unmatched[0].words[0])
+
+
 class AggregationTest(unittest.TestCase):
     def test_a_plain_failure_explains_the_same_pairing_in_other_modes(self):
         turns = [HELLO_REQ, d(SERVER, b"HELLO, WORLD"), Turn(CLIENT, EOF), Turn(SERVER, EOF)]
@@ -317,13 +486,21 @@ class AggregationTest(unittest.TestCase):
         self.assertEqual((diag.bugs, diag.unmatched), ([], []))
 
     def test_catalogue_ids_are_the_briefs(self):
+        # The brief's fourteen, and issue 14's utf8-split and unflushed-output.
         self.assertEqual(sorted(diagnose.CATALOGUE), sorted(
             "one-recv-server one-recv-client no-newline crlf loopback-only charset "
             "single-client one-at-a-time bytes-repr extra-output wrong-port "
-            "crash-on-bad-input never-closes ipv4-only".split()
+            "crash-on-bad-input never-closes ipv4-only utf8-split unflushed-output".split()
             # the SMTP lab's own (harness/diagnose_smtp.py)
             + "smtp-bare-lf smtp-no-dot-stuffing smtp-no-354-wait smtp-base64-lines "
               "smtp-no-blank-line".split()))
+
+    def test_every_catalogue_id_is_in_the_teachers_table(self):
+        table = (support.ROOT / "docs" / "teachers.md").read_text(encoding="utf-8")
+        for bug in diagnose.CATALOGUE:
+            with self.subTest(bug=bug):
+                self.assertTrue(re.search(rf"\n\| `{re.escape(bug)}` \|", table),
+                                f"docs/teachers.md has no row for {bug}")
 
 
 if __name__ == "__main__":

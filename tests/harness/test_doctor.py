@@ -26,7 +26,8 @@ SERVER = f"{{python}} {support.FAKES / 'doctor_server.py'}"
 CLIENT = f"{{python}} {support.FAKES / 'doctor_client.py'}"
 SERVER_MODES = ("good", "naive", "hang", "flood", "loopback", "otherport", "oneshot",
                 "ignoreterm", "crash")
-CLIENT_MODES = ("good", "naive", "quiet", "chatty", "emptyhang", "floodrefused", "ipv4only")
+CLIENT_MODES = ("good", "naive", "quiet", "chatty", "emptyhang", "floodrefused", "ipv4only",
+                "prompt", "gluedprompt")
 BUILD = Path(os.environ.get("SL_BUILD_DIR", support.ROOT / "build"))
 
 
@@ -98,9 +99,9 @@ class DoctorFakesTest(support.HarnessTestCase):
         self.assertIn("s-good: 7 checks: 7 ok, 0 FAIL", out)
         _, out, found = self.doctor("c-good", code=0)
         self.assertEqual([k for k in found], ["no arguments", "port 'x'", "port '70000'",
-                                              "connection refused",
                                               "hello with the ref server", "ipv6 host",
-                                              "empty stdin"])
+                                              "empty stdin", "connection refused",
+                                              "server closes"])
         self.assertCheck(found, "connection refused", "ok", "exit 1", "Connection refused")
         self.assertCheck(found, "empty stdin", "ok", "exit 0")
 
@@ -176,6 +177,17 @@ class DoctorFakesTest(support.HarnessTestCase):
         self.assertCheck(found, "hello with the ref server", "ok")
         self.assertCheck(found, "empty stdin", "FAIL", "still running 2 s after its stdin "
                                                        "ended empty")
+
+    def test_error_message_glued_to_the_prompt(self):
+        # protocols/README.md: the one-line message starts on a line of its
+        # own; after a prompt without a newline the client writes "\n" first.
+        _, _, found = self.doctor("c-gluedprompt", "--skip", "usage,bad-port,ipv6", code=1)
+        self.assertCheck(found, "connection refused", "FAIL",
+                         "the message follows the prompt 'Msg: ' on the same line",
+                         "'Msg: doctor_client.py: Connection refused'")
+        self.assertCheck(found, "server closes", "ok", "exit 0")
+        _, _, found = self.doctor("c-prompt", "--skip", "usage,bad-port,ipv6", code=0)
+        self.assertCheck(found, "connection refused", "ok", "Connection refused")
 
     def test_client_ipv4_only(self):
         _, _, found = self.doctor("c-ipv4only", "--skip", "usage,bad-port,refused,empty-stdin",

@@ -6,7 +6,16 @@ reads each <out>/<student>/check.json, prints one table row per student
 and, for every mismatch, the evidence check gave. It also checks that the
 class summary (class.csv, class.html) lists every student.
 
-Usage: python3 tests/zoo/run_zoo.py --build BUILD [--out DIR]
+A student's entry in expected.yaml is `pass`, a list of bug ids (exactly
+these are named, no other), or a mapping `{bugs: [...], words: [...]}`:
+the student fails, exactly `bugs` are named (often none: a difference no
+rule names), and each `words` fragment is in the words check gives for its
+other failures (harness/wordiff.py).
+
+--load N keeps N CPU-bound processes running during the check (issue 14:
+a loaded machine must not fake a bug); they are ended by their PIDs.
+
+Usage: python3 tests/zoo/run_zoo.py --build BUILD [--out DIR] [--load N]
 Exit status: 0 all as expected, 1 a mismatch, 2 check did not run.
 """
 
@@ -40,18 +49,33 @@ CHECK_OPTIONS = ['--quick', '--jobs', '2']
 CHECK_TIMEOUT_S = 900
 
 
+class Want:
+    """What check must say about one student."""
+
+    def __init__(self, bugs, fail, words=()):
+        self.bugs = sorted(bugs)
+        self.fail = fail
+        self.words = list(words)
+
+    def __bool__(self):
+        return self.fail
+
+
 def load_expected():
     with open(os.path.join(ZOO, 'expected.yaml'), encoding='utf-8') as f:
         raw = yaml.safe_load(f)
     expected = {}
     for student, value in raw.items():
         if value == 'pass':
-            expected[student] = []
+            expected[student] = Want([], False)
         elif isinstance(value, list) and value:
-            expected[student] = sorted(value)
+            expected[student] = Want(value, True)
+        elif isinstance(value, dict) and set(value) <= {'bugs', 'words'} \
+                and value.get('words'):
+            expected[student] = Want(value.get('bugs') or [], True, value['words'])
         else:
-            raise SystemExit(f'expected.yaml: {student}: want `pass` or a '
-                             f'list of bug ids, got {value!r}')
+            raise SystemExit(f'expected.yaml: {student}: want `pass`, a list '
+                             f'of bug ids or {{bugs, words}}, got {value!r}')
     return expected
 
 
@@ -61,17 +85,17 @@ def students():
                   and not d.startswith(('.', '_')))
 
 
-def run_check(build, out):
+def run_check(build, out, ports=PORTS, timeout=CHECK_TIMEOUT_S):
     cmd = [sys.executable, '-m', 'harness', 'check', '--class', ZOO,
-           '--out', out, '--build', build, '--ports', PORTS] + CHECK_OPTIONS
+           '--out', out, '--build', build, '--ports', ports] + CHECK_OPTIONS
     print('$', ' '.join(cmd), flush=True)
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=CHECK_TIMEOUT_S)
+                              stderr=subprocess.STDOUT, timeout=timeout)
     except subprocess.TimeoutExpired as err:
         print((err.output or b'').decode('utf-8', 'replace'))
-        print(f'check still running after {CHECK_TIMEOUT_S} s: stopped')
+        print(f'check still running after {timeout} s: stopped')
         return None
     took = time.monotonic() - start
     text = proc.stdout.decode('utf-8', 'replace')
@@ -112,17 +136,18 @@ def describe(report):
 
 
 def check_student(name, want, out):
-    """Returns (row, problems) for one student."""
+    """Returns (row, problems) for one student (want: a Want)."""
     path = os.path.join(out, name, 'check.json')
     try:
         with open(path, encoding='utf-8') as f:
             report = json.load(f)
     except (OSError, ValueError) as err:
-        return (name, '?', '?', fmt(want), f'no report: {err}'), \
+        return (name, '?', '?', fmt(want.bugs), f'no report: {err}'), \
             [f'{name}: {path}: {err}']
     got = bug_ids(report)
     verdict = report.get('verdict')
-    row = (name, report.get('protocol', '?'), verdict, fmt(want),
+    row = (name, report.get('protocol', '?'), verdict,
+           fmt(want.bugs) if want.bugs or not want.fail else 'fail, no bug',
            fmt(got) if got or verdict != 'pass' else 'pass')
     problems = []
     if report.get('student') not in (None, name):
@@ -132,9 +157,15 @@ def check_student(name, want, out):
         problems.append(f'{name}: a correct program, but check says '
                         f'{verdict} {fmt(got)}')
     elif want and verdict == 'pass':
-        problems.append(f'{name}: has {fmt(want)}, but check passes it')
-    elif want and got != want:
-        problems.append(f'{name}: has {fmt(want)}, check names {fmt(got)}')
+        problems.append(f'{name}: has {fmt(want.bugs)}, but check passes it')
+    elif want and got != want.bugs:
+        problems.append(f'{name}: has {fmt(want.bugs)}, check names '
+                        f'{fmt(got)} (nothing else may be named)')
+    said = [w for u in report.get('unmatched', []) for w in u.get('words') or []]
+    for fragment in want.words:
+        if not any(fragment in w for w in said):
+            problems.append(f'{name}: no other failure says "{fragment}" in '
+                            f'words; it says: {said[:6]}')
     if problems:
         problems.extend(describe(report))
     return row, problems
@@ -170,6 +201,12 @@ def check_summary(out, names):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--build', required=True, help='the CMake build dir')
+    parser.add_argument('--ports', default=PORTS, metavar='LO-HI',
+                        help=f'the port range check owns (default {PORTS})')
+    parser.add_argument('--timeout', type=float, default=CHECK_TIMEOUT_S, metavar='S',
+                        help=f'how long check may run (default {CHECK_TIMEOUT_S} s)')
+    parser.add_argument('--load', type=int, default=0, metavar='N',
+                        help='keep N CPU-bound processes running during the check')
     parser.add_argument('--out', help='where check writes (default: '
                         'BUILD/results/zoo)')
     args = parser.parse_args()
@@ -185,14 +222,21 @@ def main():
                         f'only as folders {sorted(set(names) - set(expected))}')
     if os.path.isdir(out):
         shutil.rmtree(out)  # no report may survive from an earlier run
-    rc = run_check(build, out)
+    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+            for _ in range(args.load)]
+    try:
+        rc = run_check(build, out, args.ports, args.timeout)
+    finally:
+        for h in hogs:  # ours, by PID
+            h.kill()
+            h.wait()
     if rc is None or not os.path.isdir(out):
         print(f'FAIL: check (exit {rc}) wrote nothing to {out}')
         return 2
 
     rows = [('student', 'protocol', 'verdict', 'expected', 'check says')]
     for name in names:
-        row, found = check_student(name, expected.get(name, []), out)
+        row, found = check_student(name, expected.get(name, Want([], False)), out)
         rows.append(row + ('ok' if not found else 'MISMATCH',))
         problems.extend(found)
     rows[0] += ('',)
@@ -207,7 +251,8 @@ def main():
         return 1
     print(f'\nOK: {len(names)} students as expected '
           f'({sum(1 for n in names if not expected.get(n))} pass, '
-          f'{sum(1 for n in names if expected.get(n))} mutants named)')
+          f'{sum(1 for n in names if expected.get(n))} mutants as expected'
+          + (f', under {args.load} CPU-bound processes' if args.load else '') + ')')
     return 0
 
 

@@ -22,13 +22,15 @@ public final class Client {
         int port = Cli.port(args, 2, PROG, "HOST PORT");
         try (Socket s = Net.connect(args[0], port)) {
             // the prompt is chatter, so it goes to stderr (stdout is judged)
-            System.err.print("Informe a mensagem: ");
-            System.err.flush();
+            Cli.prompt("Informe a mensagem: ");
             byte[] line = new LineReader(System.in).readLine(Integer.MAX_VALUE);
             if (line == null) {
                 line = new byte[0];
             }
             byte[] reply = Net.exchange(s, line);
+            if (reply.length == 0) {
+                Cli.fail(PROG, "connection closed without a reply");
+            }
             reply = Arrays.copyOf(reply, reply.length + 1);
             reply[reply.length - 1] = '\n';
             Cli.out(reply);

@@ -18,7 +18,8 @@ import java.util.Arrays;
 public final class Client {
     private static final String PROG = "calc.Client";
     /** Longer than any reply the contract allows. */
-    private static final int MAX_REPLY = 1024;
+    /** A reply line is at most 256 bytes, its "\n" included (contract). */
+    private static final int MAX_REPLY = 256;
 
     private Client() {
     }
@@ -46,8 +47,9 @@ public final class Client {
                 Cli.out(reply);
             }
             s.shutdownOutput();
-            while (!in.atEof()) {
-                in.skipLine();
+            // Lock-step: nothing may follow the last reply but the EOF.
+            if (!in.atEof()) {
+                throw new ProtocolException("unexpected bytes after the last reply");
             }
         } catch (IOException e) {
             Cli.fail(PROG, e);

@@ -38,9 +38,21 @@ public final class Cli {
         fail(prog, describe(e));
     }
 
-    /** Prints "prog: message" on stderr and exits 1. */
+    private static boolean promptOpen;
+
+    /**
+     * Writes a prompt without a newline on stderr; an error message that
+     * follows it starts on a line of its own (protocols/README.md).
+     */
+    public static void prompt(String text) {
+        System.err.print(text);
+        System.err.flush();
+        promptOpen = true;
+    }
+
+    /** Prints "prog: message" on stderr, on a line of its own, and exits 1. */
     public static void fail(String prog, String message) {
-        System.err.println(prog + ": " + message);
+        System.err.println((promptOpen ? "\n" : "") + prog + ": " + message);
         System.exit(1);
     }
 

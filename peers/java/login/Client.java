@@ -20,7 +20,8 @@ import java.nio.charset.StandardCharsets;
 public final class Client {
     private static final String PROG = "login.Client";
     /** Longer than any reply the contract allows. */
-    private static final int MAX_REPLY = 1024;
+    /** A reply line is at most 256 bytes, its "\n" included (contract). */
+    private static final int MAX_REPLY = 256;
 
     private Client() {
     }

@@ -8,7 +8,7 @@
  *
  * Run:  echo 'Oi, sou o cliente!' | node peers/node/ack/client.js 127.0.0.1 5488
  */
-const {Reader, clientArgs, connect, fail, finish, readStdin, splitLines} = require('../common');
+const {Reader, clientArgs, connect, fail, finish, prompt, readStdin, splitLines} = require('../common');
 
 /* Far more than the 36-byte reply; anything longer is not an ack. */
 const REPLY_MAX = 65536;
@@ -17,7 +17,7 @@ async function main() {
     const {host, port} = clientArgs();
     const sock = await connect(host, port);
     const reader = new Reader(sock);
-    process.stderr.write('Informe a mensagem: ');
+    prompt('Informe a mensagem: ');
     const line = splitLines(await readStdin())[0];
     // The half-close ends the message for a server that reads to EOF.
     sock.end(line || Buffer.alloc(0));

@@ -20,8 +20,7 @@ import peerlib  # noqa: E402
 def main(argv):
     host, port = peerlib.client_args(argv)
     with socket.create_connection((host, port)) as sock:
-        sys.stderr.write('Informe a mensagem: ')
-        sys.stderr.flush()
+        peerlib.prompt('Informe a mensagem: ')
         message = sys.stdin.buffer.readline()
         sock.sendall(message)
         # The half-close ends a message that has no "\n".

@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
 import peerlib  # noqa: E402
 
-MAX_REPLY = 1024
+# A reply line is at most 256 bytes, its b'\n' included (contract).
+MAX_REPLY = 256
 
 
 def main(argv):
@@ -35,6 +36,9 @@ def main(argv):
                 raise peerlib.PeerError('server closed the connection')
             peerlib.write_out(reply)
         sock.shutdown(socket.SHUT_WR)
+        # Lock-step: nothing may follow the last reply but the EOF.
+        if replies.buf or sock.recv(4096):
+            raise peerlib.PeerError('unexpected bytes after the last reply')
         peerlib.drain(sock)
     return 0
 

@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
 import peerlib  # noqa: E402
 
-MAX_REPLY = 1024
+# A reply line is at most 256 bytes, its b'\n' included (contract).
+MAX_REPLY = 256
 
 
 def main(argv):

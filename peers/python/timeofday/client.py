@@ -27,7 +27,10 @@ def main(argv):
         raise peerlib.PeerError('line longer than 1024 bytes')
     if not line:
         raise peerlib.PeerError('server closed the connection without a line')
-    peerlib.write_out(line.removesuffix(b'\n') + b'\n')
+    # Only b'\n' ends the line; a b'\r' just before it is dropped.
+    if line.endswith(b'\n'):
+        line = line[:-1].removesuffix(b'\r')
+    peerlib.write_out(line + b'\n')
     return 0
 
 

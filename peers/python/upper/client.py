@@ -21,8 +21,7 @@ def main(argv):
     client_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     client_socket.connect((host, port))
     # input() on bytes: the slide's prompt goes to stderr, EOF is an error.
-    sys.stderr.write('Digite algo em letra minúscula:')
-    sys.stderr.flush()
+    peerlib.prompt('Digite algo em letra minúscula:')
     sentence = sys.stdin.buffer.readline()
     if not sentence:
         raise peerlib.PeerError('EOF when reading a line')

@@ -7,7 +7,10 @@ naive (no argv checks, lets exceptions escape: tracebacks, exit 1),
 quiet (a runtime error exits 0), chatty (labels its output on stdout),
 emptyhang (with an empty stdin, waits for a reply that never comes),
 floodrefused (connection refused: floods stderr forever), ipv4only (an
-AF_INET socket: HOST ::1 fails). joined is good but takes one HOST:PORT
+AF_INET socket: HOST ::1 fails), gluedprompt (writes the prompt `Msg: `
+with no newline on stderr before connecting, and its error message right
+after it, on the same line). prompt is good with that prompt (the error
+message on a line of its own). joined is good but takes one HOST:PORT
 word, like a third-party program's address.
 """
 
@@ -55,6 +58,9 @@ def main():
     if len(args) != 2 or not args[1].isdigit() or not 1 <= int(args[1]) <= 65535:
         usage()
     host, port = args[0], int(args[1])
+    if mode in ("prompt", "gluedprompt"):
+        sys.stderr.write("Msg: ")
+        sys.stderr.flush()
     data = sys.stdin.buffer.read()
     try:
         reply = exchange(host, port, data, half_close=not (mode == "emptyhang" and not data),
@@ -63,7 +69,8 @@ def main():
         if mode == "floodrefused":
             while True:
                 sys.stderr.write("refused! " * 1000 + "\n")
-        print(f"doctor_client.py: {e.strerror or e}", file=sys.stderr)
+        own_line = "\n" if mode == "prompt" else ""
+        print(f"{own_line}doctor_client.py: {e.strerror or e}", file=sys.stderr)
         sys.exit(0 if mode == "quiet" else 1)
     if mode == "chatty":
         sys.stdout.write("Received: ")
