@@ -320,7 +320,10 @@ class ShardTest(unittest.TestCase):
         slots = 4 * (1 + runner.WAITING_PER_JOB)
         self.assertTrue(all(cli.cell_fds(c) * slots <= budget for c in light))
         for cells, jobs in batches[1:]:
-            self.assertLessEqual(sum(map(cli.cell_fds, cells)), budget)
+            # A cell too big for the limit even alone (smtp's 1000 clients
+            # at 1024) runs in a batch of its own, with a warning.
+            if len(cells) > 1:
+                self.assertLessEqual(sum(map(cli.cell_fds, cells)), budget)
             self.assertLessEqual(jobs, 4)
         many = [c for c in self.cells if c.scenario.clients >= 20]
         self.assertTrue(many)
