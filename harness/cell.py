@@ -99,7 +99,8 @@ def _bwrap_argv(bwrap: str, user_ns: bool) -> list[str]:
     argv = [bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--tmpfs", "/run",
+            "--perms", "01777", "--tmpfs", "/tmp", "--perms", "01777", "--tmpfs", "/dev/shm",
+            "--tmpfs", "/run",
             "--perms", "01777", "--dir", SCRATCH,
             "--perms", "01777", "--dir", CLIENT_DIR]
     if user_ns:
@@ -277,6 +278,29 @@ def _hidden_tops(paths) -> set[str]:
                 if os.path.exists(top) and top != SCRATCH.rsplit("/", 1)[0] + "/cell":
                     out.add(top)
     return out
+
+
+def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
+             readable: list[str], limits: list[str], timeout: float) -> tuple[int, str]:
+    """Runs argv once in a cell of its own (the same namespaces and file
+    view as a cell's programs), with `sl-cell run`'s LIMITS and --uid, the
+    folders in writable bound read-write: how check compiles a student's
+    code. Returns (exit status, output). Raises CellError where no cell
+    can be made, subprocess.TimeoutExpired after timeout."""
+    sup = support(sl_cell)
+    if not sup.ok:
+        raise CellError(sup.why)
+    binds: list[str] = []
+    for top in sorted(_hidden_tops([*readable, *writable, cwd])):
+        binds += ["--ro-bind", top, top]
+    for w in writable:
+        binds += ["--bind", w, w]
+    full = (_bwrap_argv(sup.bwrap, sup.user_ns) + binds +
+            ["--chdir", cwd, "--", sl_cell, "run", *limits, "--", *argv])
+    p = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=timeout, check=False,
+                       start_new_session=True)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
 def read_regular(path: str, limit: int = FILE_LIMIT) -> bytes | None:

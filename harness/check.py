@@ -536,7 +536,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
             # Compiled programs go with the results, so each cell's cmd.sh
             # still runs after check has ended.
             shutil.rmtree(ch.out / "build", ignore_errors=True)
-            students.build(ch.student, (ch.out / "build").resolve())
+            _build(ch, ctx)
             if ch.student.build_error:
                 ch.error = ch.student.build_error
             else:
@@ -763,6 +763,29 @@ def tests_for(ch: Checked) -> list[dict]:
                       "output": f"{b.id}: {b.words}\n" + "\n".join(b.details)
                       + f"\nfix: {diagnose.CATALOGUE[b.id][2]}", "tags": [b.id]})
     return _weigh(tests, ch.points)
+
+
+def _build(ch: Checked, ctx: matrix.CommandContext) -> None:
+    """Compiles a student's programs in a cell of their own, as the sandbox
+    user when the driver is root (students.BuildBox): the compiler runs
+    code the student controls. Without cells, says once that it compiles
+    as the driver's user."""
+    from harness import cell
+    sl_cell = runner._find_sl_cell(ctx)
+    sup = cell.support(sl_cell)
+    if not sup.ok:
+        sandbox.note_once(f"students' code is compiled as this user, outside any sandbox "
+                          f"({sup.why})")
+        students.build(ch.student, (ch.out / "build").resolve())
+        return
+    uids = sandbox.UidPool() if sandbox.can_switch_uid() else None
+    uid = uids.acquire() if uids is not None else None
+    try:
+        students.build(ch.student, (ch.out / "build").resolve(),
+                       students.BuildBox(sl_cell, uid))
+    finally:
+        if uids is not None and uid is not None:
+            uids.release(uid)
 
 
 def check_json(ch: Checked, refs: list[str], ms: tuple[str, ...], duration: float,

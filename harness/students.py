@@ -333,7 +333,39 @@ def _c_helpers(source: Path) -> list[str]:
     return out
 
 
-def _run(argv: list[str], cwd: Path) -> tuple[int, str]:
+@dataclass
+class BuildBox:
+    """Where a student's code is compiled: a cell of its own (harness/cell.py,
+    run_once), as the sandbox's unprivileged uid when the driver is root,
+    with limits, the student's folder read-only and only the build folder
+    writable. A compiler runs code the student controls (an annotation
+    processor in javac, #include of any file, a Makefile), so it gets no
+    more than the student's programs do."""
+
+    sl_cell: str
+    uid: int | None = None
+    limits: tuple[str, ...] = ("--cpu", "120", "--fsize", "256", "--nproc", "512",
+                               "--nofile", "1024")
+
+
+def _run(argv: list[str], cwd: Path, box: BuildBox | None = None,
+         writable: Path | None = None, readable: list[Path] = ()) -> tuple[int, str]:  # type: ignore[assignment]
+    if box is not None:
+        from harness import cell
+        limits = list(box.limits)
+        if box.uid is not None:
+            limits += ["--uid", str(box.uid)]
+        try:
+            rc, out = cell.run_once(box.sl_cell, argv, str(cwd),
+                                    [str(writable)] if writable else [],
+                                    [str(r) for r in readable], limits, COMPILE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return 124, f"{shlex.join(argv)}: still compiling after {COMPILE_TIMEOUT_S} s"
+        except cell.CellError as e:
+            return 125, f"cannot compile in a sandbox: {e}"
+        if rc == 127 and "sl-cell: cannot run" in out:
+            return 127, f"{argv[0]}: not found (install it to check this language)"
+        return rc, out
     try:
         p = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=COMPILE_TIMEOUT_S, check=False)
@@ -358,12 +390,17 @@ def _resolve_words(text: str, folder: Path | None, values: dict[str, str]) -> st
     return shlex.join(out)
 
 
-def build(st: Student, scratch: Path) -> Student:
+def build(st: Student, scratch: Path, box: BuildBox | None = None) -> Student:
     """Compiles what needs compiling into scratch and fills in each
-    program's command template. A compile error sets st.build_error (with
-    the compiler's first lines); it never raises for the student's code."""
+    program's command template; in box (a sandbox) when given. A compile
+    error sets st.build_error (with the compiler's first lines); it never
+    raises for the student's code."""
     # World-readable: the sandbox's unprivileged user runs what is built.
     scratch.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if box is not None and box.uid is not None:
+        import os
+        os.chown(scratch, box.uid, box.uid)  # the compiler writes as the sandbox's uid
+    readable = [st.folder] if st.folder else []
     classes, binaries = scratch / "classes", scratch / "bin"
     logs: list[str] = []
     warns: list[str] = []
@@ -372,8 +409,15 @@ def build(st: Student, scratch: Path) -> Student:
             p.language == "command" and "{classes}" in p.template for p in progs):
         sources = [str(p) for p in _files(st.folder or scratch, ".java")]
         classes.mkdir(mode=0o755, exist_ok=True)
-        argv = ["javac", "-encoding", "UTF-8", "-d", str(classes)] + sources
-        rc, out = _run(argv, st.folder or scratch)
+        if box is not None and box.uid is not None:
+            import os
+            os.chown(classes, box.uid, box.uid)
+        # No annotation processors (a META-INF/services entry in the
+        # student's folder would run as a javac plug-in) and an explicit
+        # classpath: the output folder only, not the student's folder.
+        argv = ["javac", "-J-XX:-UsePerfData", "-proc:none", "-encoding", "UTF-8",
+                "-cp", str(classes), "-d", str(classes)] + sources
+        rc, out = _run(argv, st.folder or scratch, box, scratch, readable)
         logs.append(f"$ {shlex.join(argv)}\n{out}")
         if rc != 0:
             st.build_error = f"javac failed (exit {rc}):\n{_all_lines(out)}"
@@ -382,9 +426,12 @@ def build(st: Student, scratch: Path) -> Student:
     for p in progs:
         if p.language == "c" and p.source is not None:
             binaries.mkdir(mode=0o755, exist_ok=True)
+            if box is not None and box.uid is not None:
+                import os
+                os.chown(binaries, box.uid, box.uid)
             exe = binaries / p.role
             argv = CC + ["-o", str(exe), str(p.source)] + _c_helpers(p.source)
-            rc, out = _run(argv, p.source.parent)
+            rc, out = _run(argv, p.source.parent, box, scratch, readable)
             logs.append(f"$ {shlex.join(argv)}\n{out}")
             if rc != 0 and st.build_error is None:
                 st.build_error = f"cc failed on {p.source.name} (exit {rc}):\n{_all_lines(out)}"

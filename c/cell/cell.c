@@ -24,7 +24,12 @@
  *       --fsize MB, --nofile N) and --uid apply to PROG only, with
  *       no_new_privs and no core dumps: the sandbox of students' programs.
  *
- * Exit status of `enter` itself: 125 when the cell cannot be joined, 126
+ *   sl-cell run [LIMITS] [--uid UID] -- PROG ARG...
+ *       Applies LIMITS and --uid to itself and execs PROG, in whatever
+ *       namespaces it runs in: a one-shot sandbox that bwrap starts (check
+ *       compiles students' code so, as the sandbox's user).
+ *
+ * Exit status of `enter` and `run` themselves: 125 when the cell cannot be joined, 126
  * when a limit or the uid cannot be set, 127 when PROG cannot be run.
  */
 #define _GNU_SOURCE
@@ -57,9 +62,10 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: sl-cell hold FD\n"
-                    "       sl-cell enter PID DIR [--cpu S] [--data MB] "
-                    "[--nproc N] [--fsize MB] [--nofile N] [--uid UID] "
-                    "-- PROG [ARG...]\n");
+                    "       sl-cell enter PID DIR [LIMITS] -- PROG [ARG...]\n"
+                    "       sl-cell run [LIMITS] -- PROG [ARG...]\n"
+                    "LIMITS: [--cpu S] [--data MB] [--nproc N] [--fsize MB] "
+                    "[--nofile N] [--uid UID]\n");
     exit(2);
 }
 
@@ -233,6 +239,52 @@ static int same_ns(int a, int b)
     return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
+/* Parses LIMITS and --uid from argv[first..] up to "--" into lim. Returns
+ * the index of PROG (after "--"); exits 2 on bad usage. */
+static int parse_limits(int argc, char **argv, int first, struct limits *lim)
+{
+    int i;
+    for (i = first; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+        if (i + 1 >= argc) {
+            usage();
+        }
+        const char *opt = argv[i];
+        const char *val = argv[i + 1];
+        if (strcmp(opt, "--cpu") == 0) {
+            lim->cpu_s = number(opt, val);
+        } else if (strcmp(opt, "--data") == 0) {
+            lim->data_mb = number(opt, val);
+        } else if (strcmp(opt, "--nproc") == 0) {
+            lim->nproc = number(opt, val);
+        } else if (strcmp(opt, "--fsize") == 0) {
+            lim->fsize_mb = number(opt, val);
+        } else if (strcmp(opt, "--nofile") == 0) {
+            lim->nofile = number(opt, val);
+        } else if (strcmp(opt, "--uid") == 0) {
+            lim->uid = (long)number(opt, val);
+        } else {
+            usage();
+        }
+    }
+    if (i >= argc - 1) {
+        usage();
+    }
+    return i + 1;
+}
+
+/* `run`: the sandbox applied to this process, then PROG. */
+static int run(int argc, char **argv)
+{
+    struct limits lim = {0, 0, 0, 0, 0, -1};
+    int at = parse_limits(argc, argv, 1, &lim);
+    if (apply_limits(&lim) < 0) {
+        return CELL_EXIT_SETUP;
+    }
+    execvp(argv[at], argv + at);
+    fprintf(stderr, "sl-cell: cannot run %s: %s\n", argv[at], strerror(errno));
+    return CELL_EXIT_EXEC;
+}
+
 static int enter(int argc, char **argv)
 {
     static const struct {
@@ -253,32 +305,7 @@ static int enter(int argc, char **argv)
     }
     const char *pid = argv[1];
     const char *dir = argv[2];
-    for (i = 3; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
-        if (i + 1 >= argc) {
-            usage();
-        }
-        const char *opt = argv[i];
-        const char *val = argv[i + 1];
-        if (strcmp(opt, "--cpu") == 0) {
-            lim.cpu_s = number(opt, val);
-        } else if (strcmp(opt, "--data") == 0) {
-            lim.data_mb = number(opt, val);
-        } else if (strcmp(opt, "--nproc") == 0) {
-            lim.nproc = number(opt, val);
-        } else if (strcmp(opt, "--fsize") == 0) {
-            lim.fsize_mb = number(opt, val);
-        } else if (strcmp(opt, "--nofile") == 0) {
-            lim.nofile = number(opt, val);
-        } else if (strcmp(opt, "--uid") == 0) {
-            lim.uid = (long)number(opt, val);
-        } else {
-            usage();
-        }
-    }
-    if (i >= argc - 1) {
-        usage();
-    }
-    char **prog = argv + i + 1;
+    char **prog = argv + parse_limits(argc, argv, 3, &lim);
 
     /* Open all first: once in the cell's mount namespace, /proc is the
      * cell's and PID means nothing there. */
@@ -391,6 +418,9 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "enter") == 0) {
         return enter(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "run") == 0) {
+        return run(argc - 1, argv + 1);
     }
     usage();
     return 2;
