@@ -41,6 +41,7 @@ HOSTILE = support.ROOT / "tests" / "hostile"
 ROOT_DRIVER = os.geteuid() == 0
 PORTS = (17500, 17999)  # only used when cells cannot be isolated (then skipped)
 SCENARIO = {"stdin": "Hello", "stdout": "Hello", "timeout_s": 5, "cell_timeout_s": 20}
+HOSTILE_UID_BASE = sandbox.UID_BASE + sandbox.UID_COUNT // 2
 WALL_SLACK_S = 15.0  # the run's own start and cleanup on top of the cell's limit
 
 
@@ -148,6 +149,10 @@ class Recorder:
             return c
 
         def uid_acquire(self_, *a, **kw):
+            # Upper half of the uid range: drivers with another TMPDIR lock
+            # uids elsewhere and start at 64000 (docs/security.md), and
+            # would kill this test's programs as theirs.
+            self_.base, self_.count = HOSTILE_UID_BASE, sandbox.UID_COUNT // 2
             uid = acquire(self_, *a, **kw)
             rec.uids.append(uid)
             return uid
