@@ -344,6 +344,11 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
         if py is None:
             return  # the cells say why
         ctx = dataclasses.replace(ctx, python=py)
+    from harness import cell as isolation
+    sl_cell = runner._find_sl_cell(ctx)
+    if isolation.support(sl_cell).ok:
+        await _probe_in_cell(ch, peer, proto, ctx, sl_cell, uids, limits)
+        return
     port = pool.acquire(1)[0]
     argv = matrix.render(peer.server, ctx, proto, port)
     uid, child = None, None
@@ -366,6 +371,41 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
         if uid is not None:
             uids.release(uid)
         pool.release([port])
+
+
+async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandContext,
+                         sl_cell: str, uids, limits: sandbox.Limits) -> None:
+    """The probe in a cell of its own, like the student's cells: the
+    server never meets the host's network, and its addresses come from
+    its own sockets."""
+    from harness import cell as isolation
+    port = isolation.SERVER_PORT
+    argv = matrix.render(peer.server, ctx, proto, port)
+    uid, child, c = None, None, None
+    try:
+        c = await isolation.Cell.start(sl_cell, argv)
+        extra: list[str] = []
+        if peer.sandbox:
+            extra = ["--cpu", str(limits.cpu_s), "--data", str(limits.data_mb),
+                     "--fsize", str(limits.fsize_mb), "--nofile", str(limits.nofile),
+                     "--nproc", str(limits.nproc)]
+            if uids is not None:
+                uid = uids.acquire()
+                extra += ["--uid", str(uid)]
+        child = await processes.spawn(c.wrap(argv, isolation.SCRATCH, extra), "/",
+                                      runner.base_env({"HOME": isolation.SCRATCH}))
+        ok, addrs = await netns.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
+        if ok:
+            ch.probe = (addrs, port)
+    except OSError:
+        pass  # the cells say why the server does not start
+    finally:
+        if child is not None:
+            await child.stop(0.5)
+        if c is not None:
+            await c.close()
+        if uid is not None:
+            uids.release(uid)
 
 
 async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,

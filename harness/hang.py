@@ -630,6 +630,8 @@ def _who(role: str) -> str:
     words = role.split()
     if not words:
         return "a process"
+    if role == "process left behind":  # an orphan in the cell (runner)
+        return "a process left behind"
     if words[0] in _NOUNS and len(words) > 1 and words[-1].isdigit():
         return role
     if any(x in _NOUNS for x in words):
@@ -670,16 +672,31 @@ def _phrase(w: Wait, label) -> tuple[str, str]:
     }.get(k, ("waits", f"in {w.call}"))
 
 
+MAX_CLAUSES = 5  # a sentence names at most this many waits, then "N more"
+
+
 def _sentence(ws: list[Wait], label) -> str:
     parts = []
     last_verb = ""
+    seen: dict[tuple[str, str, str], int] = {}
     for w in ws:
         verb, rest = _phrase(w, label)
+        key = (w.role, verb, rest)
+        if key in seen:  # a fork bomb's hundred children: said once, counted
+            seen[key] += 1
+            continue
+        seen[key] = 1
         if verb == last_verb == "is blocked":
             parts.append(f"{_who(w.role)} {rest}")
         else:
             parts.append(" ".join(x for x in (_who(w.role), verb, rest) if x))
         last_verb = verb
+    repeats = [n for n in seen.values() if n > 1]
+    more = len(parts) - MAX_CLAUSES
+    if more > 0:
+        parts = parts[:MAX_CLAUSES] + [f"{more} more"]
+    if repeats:
+        parts[-1] += f" ({sum(repeats) - len(repeats)} more alike)"
     if len(parts) == 1:
         return parts[0]
     return ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -251,7 +251,8 @@ def loopback_only(addrs: list[str]) -> bool:
     return bool(addrs) and all(ipaddress.ip_address(a).is_loopback for a in addrs)
 
 
-async def wait_bound(child, port: int, transport: str, timeout: float) -> tuple[bool, list[str]]:
+async def wait_bound(child, port: int, transport: str, timeout: float,
+                     more=None) -> tuple[bool, list[str]]:
     """Waits until the server's processes (child: processes.Child) show a
     socket bound on port in their namespace's table. Polls /proc, never
     connects. Returns (ready, local addresses); not ready on exit/timeout."""
@@ -260,6 +261,8 @@ async def wait_bound(child, port: int, transport: str, timeout: float) -> tuple[
     delay = 0.001
     while True:
         pids = processes._tree(child.pid, group=True)
+        if more is not None:
+            pids += [p for p in more() if p not in pids]  # a cell's orphans (daemons)
         addrs = (bound_addresses(child.pid, pids, port, transport) if child.running
                  else [])
         if addrs:

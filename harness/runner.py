@@ -460,7 +460,7 @@ class CellRunner:
             # Orphans in the cell: what a program forked and left (setsid).
             left = [st.pid for st in live.cell.leftovers()]
             if left:
-                roles["a process left behind"] = left
+                roles["process left behind"] = left
         return roles
 
     def _stuck_reason(self, cell: Cell, res: CellResult, live: _Live,
@@ -548,8 +548,11 @@ class CellRunner:
             if live.cell is None:
                 live.client_cwd.mkdir()
         if self._uids is None:
-            sandbox.note_once("sandboxed peers run as the driver's user, without a process "
-                              "limit: switching to an unprivileged uid needs root")
+            sandbox.note_once(
+                "sandboxed peers run as the driver's user (in their cell's user namespace, "
+                "with its process limit)" if live.cell is not None else
+                "sandboxed peers run as the driver's user, without a process limit: "
+                "switching to an unprivileged uid needs root")
             return None
         for role, peer, argv in (("server", cell.server, res.server_argv),
                                  ("client", cell.client, res.client_argv)):
@@ -594,6 +597,10 @@ class CellRunner:
                          "--fsize", str(lim.fsize_mb), "--nofile", str(lim.nofile)]
                 if live.uid is not None:
                     extra += ["--uid", str(live.uid), "--nproc", str(lim.nproc)]
+                elif isolation.support(self.sl_cell).user_ns:
+                    # Since Linux 5.14 the process limit counts per user
+                    # namespace, and an unprivileged driver's cell has one.
+                    extra += ["--nproc", str(lim.nproc)]
             return live.cell.wrap(argv, cwd, extra), "/"
         if role == "server":
             ns, cwd = (live.hosts.ns if live.hosts else live.cell_ns), str(scratch)
@@ -696,6 +703,14 @@ class CellRunner:
             res.server_stdout = server.stdout.data()
             res.server_stderr = server.stderr.data()
             res.server_truncated = server.stdout.truncated or server.stderr.truncated
+        if live.cell is not None and server is not None:
+            # Anything still in the cell outlived the processes the driver
+            # started and stopped: a daemon (setsid, double fork) is a
+            # failure, and it dies with the cell. Looked at before the
+            # uid's release, which kills whatever the sandbox uid runs.
+            left = live.cell.leftovers()
+            if left:
+                o.leftovers = [f"{s.pid} ({_comm(s.pid)})" for s in left]
         if live.hosts is not None:
             await asyncio.shield(netns.delete(live.hosts))
             live.hosts = None
@@ -707,13 +722,6 @@ class CellRunner:
             await asyncio.shield(netns.delete_ns(live.cell_ns))
             live.cell_ns = None
         sc = res.cell.scenario
-        if live.cell is not None:
-            # Anything still in the cell outlived the processes the driver
-            # started and stopped: a daemon (setsid, double fork) is a
-            # failure, and it dies with the cell.
-            left = live.cell.leftovers() if server is not None else []
-            if left:
-                o.leftovers = [f"{s.pid} ({_comm(s.pid)})" for s in left]
         if server is not None and rl is not None and not o.error:
             for name, expected in sc.files.items():
                 # Regular files only, never through a link, never blocking
@@ -755,7 +763,9 @@ async def wait_ready(server: Child, port: int, transport: str, timeout: float,
     table, the addresses the socket is bound to."""
     if not live.in_netns:
         return await processes.wait_bound(server, port, transport, timeout), []
-    ok, addrs = await netns.wait_bound(server, port, transport, timeout)
+    cell = live.cell
+    more = (lambda: [st.pid for st in cell.leftovers()]) if cell is not None else None
+    ok, addrs = await netns.wait_bound(server, port, transport, timeout, more)
     other = () if ok or not server.running else \
         processes.bound_ports(server, transport, ns_pid=server.pid)
     # Exited before binding: is the port held by what is left of an

@@ -203,12 +203,15 @@ static int apply_limits(const struct limits *lim)
         perror("sl-cell: setrlimit");
         return -1;
     }
+    /* RLIMIT_NPROC counts the real uid's processes (one uid a cell) and,
+     * since Linux 5.14, per user namespace (an unprivileged cell's). */
+    if (lim->nproc && set_limit(RLIMIT_NPROC, lim->nproc, lim->nproc) < 0) {
+        perror("sl-cell: setrlimit");
+        return -1;
+    }
     if (lim->uid >= 0) {
         uid_t uid = (uid_t)lim->uid;
-        /* RLIMIT_NPROC counts the real uid's processes: one uid a cell. */
-        if ((lim->nproc && set_limit(RLIMIT_NPROC, lim->nproc,
-                                     lim->nproc) < 0) ||
-            setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+        if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
             setresuid(uid, uid, uid) < 0) {
             perror("sl-cell: switching to the sandbox uid");
             return -1;
