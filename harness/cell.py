@@ -247,8 +247,7 @@ class Cell:
         """Ends the cell: the holder sees EOF and exits, bwrap's init with
         it, and the kernel kills whatever else is in the PID namespace.
         Returns once bwrap has ended and no process of the cell is left."""
-        _LIVE.discard(self)
-        self.ctl.close()
+        self.ctl.close()  # again on a second call: a no-op
         try:
             await asyncio.wait_for(asyncio.shield(self.proc.wait()), 5.0)
         except asyncio.TimeoutError:
@@ -258,26 +257,10 @@ class Cell:
         await _gone([p for p in (self.init, self.holder) if p])
         if self.init and not procnet.alive(self.init):
             _INITS.discard(self.init)
+        # Only now: a close interrupted half-way (Ctrl-C) is finished by
+        # close_all, which closes whatever is still listed.
+        _LIVE.discard(self)
         await _stderr(self.proc)
-
-
-_MASKED = ("/tmp", "/run", "/dev/shm", "/var/run")
-
-
-def _hidden_tops(paths) -> set[str]:
-    """For each existing absolute path under a folder the cell replaces by
-    its own tmpfs, the top folder below it (/tmp/x for /tmp/x/y/z)."""
-    out = set()
-    for p in paths:
-        if not p or not os.path.isabs(p):
-            continue
-        real = os.path.realpath(p)
-        for m in _MASKED:
-            if real.startswith(m + "/"):
-                top = m + "/" + real[len(m) + 1:].split("/", 1)[0]
-                if os.path.exists(top) and top != SCRATCH.rsplit("/", 1)[0] + "/cell":
-                    out.add(top)
-    return out
 
 
 def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
