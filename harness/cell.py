@@ -263,6 +263,25 @@ class Cell:
         await _stderr(self.proc)
 
 
+_MASKED = ("/tmp", "/run", "/dev/shm", "/var/run")
+
+
+def _hidden_tops(paths) -> set[str]:
+    """For each existing absolute path under a folder the cell replaces by
+    its own tmpfs, the top folder below it (/tmp/x for /tmp/x/y/z)."""
+    out = set()
+    for p in paths:
+        if not p or not os.path.isabs(p):
+            continue
+        real = os.path.realpath(p)
+        for m in _MASKED:
+            if real.startswith(m + "/"):
+                top = m + "/" + real[len(m) + 1:].split("/", 1)[0]
+                if os.path.exists(top) and top != SCRATCH.rsplit("/", 1)[0] + "/cell":
+                    out.add(top)
+    return out
+
+
 def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
              readable: list[str], limits: list[str], timeout: float) -> tuple[int, str]:
     """Runs argv once in a cell of its own (the same namespaces and file
