@@ -168,7 +168,8 @@ class Cell:
         ctl.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         ctl.setblocking(False)
         binds: list[str] = []
-        for top in sorted(_hidden_tops(paths)):
+        # sl-cell itself too: bwrap runs it inside (a clone under /tmp).
+        for top in sorted(_hidden_tops([*paths, sl_cell])):
             binds += ["--ro-bind", top, top]
         argv = _bwrap_argv(sup.bwrap, sup.user_ns) + binds + [
             "--", sl_cell, "hold", str(theirs.fileno())]
@@ -293,7 +294,7 @@ def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
     if not sup.ok:
         raise CellError(sup.why)
     binds: list[str] = []
-    for top in sorted(_hidden_tops([*readable, *writable, cwd])):
+    for top in sorted(_hidden_tops([*readable, *writable, cwd, sl_cell, *argv])):
         binds += ["--ro-bind", top, top]
     for w in writable:
         binds += ["--bind", w, w]
