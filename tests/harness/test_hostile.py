@@ -35,7 +35,7 @@ from unittest import mock
 
 import support
 from harness import cell as isolation
-from harness import matrix, processes, procnet, runner, sandbox
+from harness import matrix, procnet, runner, sandbox
 
 HOSTILE = support.ROOT / "tests" / "hostile"
 ROOT_DRIVER = os.geteuid() == 0

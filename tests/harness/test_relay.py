@@ -9,7 +9,7 @@ import unittest
 import support
 from harness import relay, transcript
 from harness.ports import PortPool
-from harness.transcript import CLIENT, SERVER
+from harness.transcript import CLIENT
 
 POOL = PortPool(*support.PORT_RANGES["relay"])
 

@@ -3,7 +3,6 @@ robustness: keys (validation with file:line), stream comparison, the
 condition in the reason, and cells against fake servers with the raw
 client's --hold, --reset-after and --half-close-first."""
 
-import sys
 import textwrap
 import unittest
 
