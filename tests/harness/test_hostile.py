@@ -241,12 +241,16 @@ class HostileTest(support.HarnessTestCase):
 
     def assertNothingLeft(self, rec: Recorder, mounts_before: set[str]) -> None:
         problems = []
-        # Processes: nothing running a hostile program, or with this test's token.
-        marks = (str(HOSTILE), str(self.bin), self.token)
+        # Processes: nothing with this test's token or compiled programs, and
+        # no hostile program among this process's descendants (the other
+        # hostile run, root or unprivileged, may run beside this one).
+        marks = (str(self.bin), self.token)
+        mine = set(procnet.descendants(os.getpid()))
         for pid in procnet.all_pids():
             cmd = support._cmdline(pid)
-            if pid != os.getpid() and pid not in getattr(self, "own", ()) and \
-                    any(mk in cmd for mk in marks) and procnet.alive(pid):
+            ours = any(mk in cmd for mk in marks) or (pid in mine and str(HOSTILE) in cmd)
+            if pid != os.getpid() and pid not in getattr(self, "own", ()) and ours and \
+                    procnet.alive(pid):
                 problems.append(f"process left: {pid} {cmd}")
         # Holders (and so bwrap's init) gone.
         problems += [f"cell holder {p} still alive" for p in rec.holders if procnet.alive(p)]
@@ -267,7 +271,7 @@ class HostileTest(support.HarnessTestCase):
         # covered above: another driver with another TMPDIR may use the same
         # uid at the same time, see docs/security.md).
         for uid in rec.uids:
-            lock = os.path.join(tempfile.gettempdir(), "harness-sandbox-uids", str(uid))
+            lock = os.path.join(sandbox.UID_LOCK_DIR, str(uid))
             try:
                 fd = os.open(lock, os.O_RDWR)
             except OSError:
