@@ -34,7 +34,6 @@ import socket
 import stat
 import struct
 import subprocess
-import sys
 from dataclasses import dataclass
 
 from harness import procnet
@@ -431,6 +430,3 @@ async def _stderr(proc: asyncio.subprocess.Process) -> str:
         return ""
     return data.decode("utf-8", "replace").strip()
 
-
-def note(text: str) -> None:
-    print(f"python3 -m harness: {text}", file=sys.stderr)

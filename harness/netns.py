@@ -263,11 +263,14 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
         pids = processes._tree(child.pid, group=True)
         if more is not None:
             pids += [p for p in more() if p not in pids]  # a cell's orphans (daemons)
-        addrs = (bound_addresses(child.pid, pids, port, transport) if child.running
-                 else [])
+        # A server that daemonises exits 0 while its child goes on to bind:
+        # keep looking while something of it lives (as processes.wait_bound).
+        alive = child.running or (child.proc.returncode == 0 and
+                                  any(p != child.pid for p in pids))
+        addrs = bound_addresses(child.pid, pids, port, transport) if alive else []
         if addrs:
             return True, addrs
-        if not child.running or deadline.expired():
+        if not alive or deadline.expired():
             return False, []
         await asyncio.sleep(delay)
         delay = min(delay * 1.3, 0.02)

@@ -199,7 +199,6 @@ class CellRunner:
                 scratch.mkdir(parents=True)
                 # Every wait of this attempt counts cell time (harness/clock.py).
                 cc = clock.CellClock(watch.pids, _launched)
-                watch.clock = cc
                 if token is not None:
                     clock.current.reset(token)
                 token = clock.current.set(cc)
@@ -864,7 +863,6 @@ class CellWatch:
 
     live: _Live | None = None
     ticks: int = -1
-    clock: "clock.CellClock | None" = None
 
     def pids(self) -> list[int]:
         lv = self.live
