@@ -86,7 +86,7 @@ def _tasks(pid: int) -> list[int]:
 class Clock:
     """The wall clock: what waits use outside a cell."""
 
-    def starved(self) -> float:
+    def starved(self, fresh: bool = False) -> float:
         return 0.0
 
     @property
@@ -124,10 +124,11 @@ class CellClock(Clock):
         self._stop_reason: str | None = None
         self._stop = asyncio.Event()
 
-    def sample(self) -> None:
-        """Adds the starvation since the previous sample."""
+    def sample(self, fresh: bool = False) -> None:
+        """Adds the starvation since the previous sample (taken at most
+        once a second unless fresh: a timeout about to expire)."""
         now = time.monotonic()
-        if now - self._last_sample < _SAMPLE_MIN_S:
+        if now - self._last_sample < (0.0 if fresh else _SAMPLE_MIN_S):
             return
         wall_ns = int((now - self._last_sample) * 1e9) if self._last_sample else 0
         self._last_sample = now
@@ -163,8 +164,10 @@ class CellClock(Clock):
             worst = min(worst, wall_ns)
         self._starved_ns += worst
 
-    def starved(self) -> float:
-        self.sample()
+    def starved(self, fresh: bool = False) -> float:
+        """Seconds the cell was starved so far; fresh: sample now (before
+        a timeout is declared: the last second's starvation counts too)."""
+        self.sample(fresh)
         return self._starved_ns / 1e9
 
     @property
@@ -196,6 +199,9 @@ class CellClock(Clock):
                     used = wall - (self.starved() - starved0)
                     left = min(timeout - used, CEILING * timeout - wall)
                     if left <= 0:
+                        used = wall - (self.starved(fresh=True) - starved0)
+                        left = min(timeout - used, CEILING * timeout - wall)
+                    if left <= 0:
                         return False
                     # Look again at least every second: starvation since
                     # the wait began lengthens it, and is only known by
@@ -221,13 +227,15 @@ class Deadline:
         self.start = time.monotonic()
         self.starved0 = self.clock.starved()
 
-    def left(self) -> float:
+    def left(self, fresh: bool = False) -> float:
         wall = time.monotonic() - self.start
-        used = wall - (self.clock.starved() - self.starved0)
+        used = wall - (self.clock.starved(fresh) - self.starved0)
         return min(self.timeout - used, CEILING * self.timeout - wall)
 
     def expired(self) -> bool:
-        return self.left() <= 0
+        # Sampled afresh before it says so: the starvation of the last
+        # second (samples are at most a second apart) counts too.
+        return self.left() <= 0 and self.left(fresh=True) <= 0
 
 
 _WALL = Clock()

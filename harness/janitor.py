@@ -19,7 +19,9 @@ start time still matches (a recycled PID belongs to somebody else) with
 their process groups, then every process left in each namespace, deletes
 the namespaces and removes the folders. Run as a script with `python3 -S`
 (standard library only, nothing imported from harness) so it starts in
-about 15 ms; the driver starts it at its first registration.
+about 15 ms; the driver starts it at the first registration inside a
+run (`watching()`), and only then: a test that drives one cell cleans up
+itself.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ def start_time(pid: int) -> str | None:
 
 def _send(line: str) -> None:
     global _proc, _failed
-    if _failed:
-        return
+    if _failed or _depth == 0:
+        return  # outside a run (watching()): its caller cleans up itself
     if _proc is None:
         try:
             _proc = subprocess.Popen(
