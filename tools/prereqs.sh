@@ -96,6 +96,7 @@ if [ -n "$pip_line" ]; then
 fi
 
 # Deduplicate, keep order.
+# shellcheck disable=SC2086  # $missing is a list: split it on purpose
 pkgs=$(printf '%s\n' $missing | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 pkgs=${pkgs% }
 if [ -z "$pkgs" ]; then
