@@ -1,6 +1,6 @@
 #!/bin/sh
 # The lint gates, in one place: ctest runs each as a test (tests/lint,
-# label lint, part of `make test`), tests/lint/test_gates.py runs them on
+# label lint, part of `make test`), tests/lint/test_gates_plant.py runs them on
 # a copy of the tree with planted faults, and you can run them by hand.
 #
 #   tools/lint.sh [-C DIR] [GATE...]
