@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (builddir, diagnose, filters, matrix, modes, netns, processes, report,
+from harness import (builddir, diagnose, filters, janitor, matrix, modes, netns, processes, report,
                      runner, sandbox, students, verdict)
 from harness.matrix import Cell, Matrix, Peer
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
@@ -565,6 +565,7 @@ def run(args) -> tuple[CheckMatrix, list[Checked], float, list[str], list[str], 
     base = Path(args.out) if args.out else Path("results/check") / (
         Path(args.class_dir).resolve().name if args.class_dir else checked[0].name)
     scratch = Path(tempfile.mkdtemp(prefix="harness-check-"))
+    janitor.folder(scratch)
     scratch.chmod(0o755)  # the sandbox user starts the probe's server in it
     t0 = time.monotonic()
     try:
@@ -955,7 +956,8 @@ def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
 def cmd_check(args: argparse.Namespace) -> int:
     """Returns 0 when every student passes, 1 otherwise, 2 on usage errors."""
     try:
-        cm, checked, elapsed, refs, notes, ms, base = run(args)
+        with janitor.watching():
+            cm, checked, elapsed, refs, notes, ms, base = run(args)
     except Usage as e:
         print(f"python3 -m harness check: {e}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (builddir, clock, filters, matrix, netns, processes, procnet, runner,
+from harness import (builddir, clock, filters, janitor, matrix, netns, processes, procnet, runner,
                      transcript, verdict)
 from harness.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
 from harness.ports import DEFAULT_RANGE, PortPool, parse_range
@@ -153,8 +153,11 @@ def main(args: argparse.Namespace) -> int:
     sections = [Section(m.protocols[p], r, peer) for p in wanted for r in roles]
     print(f"doctor: peer {peer.name}, {len(wanted)} protocol{'s' if len(wanted) != 1 else ''}"
           f", scenarios against {ref.name} (protocols/README.md, Programs)")
-    doc = Doctor(m, ctx, pool, ref, args.timeout, skip)
-    if asyncio.run(_interruptible(doc.run_all(sections, args.jobs, _print_section))):
+    with janitor.watching():
+        doc = Doctor(m, ctx, pool, ref, args.timeout, skip)
+        interrupted = asyncio.run(_interruptible(doc.run_all(sections, args.jobs,
+                                                             _print_section)))
+    if interrupted:
         print("python3 -m harness doctor: interrupted; everything it started was stopped",
               file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -235,6 +238,7 @@ class Doctor:
         self.timeout = timeout
         self.skip = skip
         self.scratch_root = Path(tempfile.mkdtemp(prefix="harness-doctor-"))
+        janitor.folder(self.scratch_root)
         opts = runner.RunOptions(port_range=(pool.lo, pool.hi), timeout_s=timeout)
         self.cells = runner.CellRunner(m, ctx, opts, self.scratch_root / "cells", pool)
         self._n = 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import (cell as isolation, clock, hang, mailbox, matrix, modes, netns,
+from harness import (cell as isolation, clock, hang, janitor, mailbox, matrix, modes, netns,
                      processes, procnet, relay, sandbox, steps, transcript, verdict)
 from harness.matrix import Cell, CommandContext
 from harness.ports import PortPool
@@ -894,9 +894,17 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     Returns results in matrix order. Cancellation stops every child."""
     processes.become_subreaper()
     processes.use_pidfd_watcher()
+    with janitor.watching():
+        return await _run_cells(m, cells, ctx, opts, on_start, on_result)
+
+
+async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
+                     opts: RunOptions, on_start: Callable[[Cell, int], None] | None,
+                     on_result: Callable[[CellResult], None] | None) -> list[CellResult]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + opts.run_timeout_s if opts.run_timeout_s else None
     scratch_root = Path(tempfile.mkdtemp(prefix="harness-"))
+    janitor.folder(scratch_root)
     # Searchable (not listable) by others: a sandboxed program runs as another
     # user in a directory below it and may name its files by absolute path.
     os.chmod(scratch_root, 0o711)
