@@ -536,7 +536,7 @@ class Progress:
             self.stream.flush()
 
 
-def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple[str, ...],
+def run(args) -> tuple[CheckMatrix, list[Checked], float, list[str], list[str], tuple[str, ...],
                       Path]:
     """Detects, builds and runs every student; returns what the outputs need."""
     path = Path(args.matrix) if args.matrix else Path(__file__).resolve().parent.parent / \
@@ -785,9 +785,9 @@ def tests_for(ch: Checked) -> list[dict]:
         out = [f"{len(rs)} cells: your {role} with {', '.join(partners)}, "
                f"{len({r.cell.mode for r in rs})} mode(s); {len(bad)} failing"]
         named = sorted({b for r in bad for b in bugs_of.get(r.cell.id, [])})
-        for b in named:
-            out.append(f"{b}: {diagnose.CATALOGUE[b][1]}")
-            out.append(f"  fix: {diagnose.CATALOGUE[b][2]}")
+        for bug_id in named:
+            out.append(f"{bug_id}: {diagnose.CATALOGUE[bug_id][1]}")
+            out.append(f"  fix: {diagnose.CATALOGUE[bug_id][2]}")
         words = {w for u in ch.diagnosis.unmatched
                  if u.cell in {r.cell.id for r in bad} or
                  any(x in {r.cell.id for r in bad} for x in u.same_as) for w in u.words}

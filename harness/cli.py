@@ -251,10 +251,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         grouped: dict[tuple[str, str, str, str], list[str]] = {}
         for a in absent:
             grouped.setdefault((a.protocol, a.peer, a.role, a.reason), []).append(a.scenario)
-        for (proto, peer, role, reason), scs in grouped.items():
-            all_sc = list(m.protocols[proto].scenarios)
+        for (pname, peer, role, reason), scs in grouped.items():
+            all_sc = list(m.protocols[pname].scenarios)
             which = "all scenarios" if scs == all_sc else ", ".join(scs)
-            print(f"{proto}: {peer} as {role}: {reason} ({which})")
+            print(f"{pname}: {peer} as {role}: {reason} ({which})")
     return EXIT_OK
 
 

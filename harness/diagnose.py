@@ -560,9 +560,9 @@ def classify(r, student: str, plain_ok: bool | None,
             return "wrong-port", ("your client never connected to the port it was given"
                                   + (f": {err}" if err else ""))
     if mode.kind in SEGMENTING and plain_ok:
-        hit = _split_char(r, role)
-        if hit:
-            return "utf8-split", hit
+        split = _split_char(r, role)
+        if split:
+            return "utf8-split", split
     sx = o.server_exit
     if role == "server" and o.server_exited_early and sx is not None and \
             "before binding" not in reason:
@@ -761,9 +761,9 @@ def in_words(r, role: str) -> list[str]:
             line = got.split(b"\n")[0] if got else b""
             if not line.startswith(b"received message: "):
                 printed = wordiff.show(line.decode("utf-8", "replace"))
-                want = wordiff.show(exp_text.decode("utf-8", "replace"))
+                shown = wordiff.show(exp_text.decode("utf-8", "replace"))
                 return [f"the receiver printed {printed} where the contract prints the "
-                        f"datagram's repr ({want})"]
+                        f"datagram's repr ({shown})"]
         return wordiff.describe(exp_text, got[:len(exp_text) + 40], "output",
                                 "your server's", "was printed as")
     return []
@@ -814,7 +814,7 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
                 explained[key + (role,)] = hit[0]
         else:
             later.append(r)
-    groups: dict[tuple[str, str], Unmatched] = {}
+    groups: dict[tuple[str, ...], Unmatched] = {}
     for r in later:
         role = role_of(r, student)
         key = _pair_key(r)
@@ -828,7 +828,7 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
             # Fails in plain mode already, for a named reason: the same bug.
             add(explained[key + (role,)], role, r.cell.id, "")
             continue
-        g = (role, r.cell.scenario.name, _short_reason(r.reason))
+        g: tuple[str, ...] = (role, r.cell.scenario.name, _short_reason(r.reason))
         if plain.get(key) is False and (key + (role,)) in groups:
             g = key + (role,)  # fails in plain already: one failure, listed once
         fb = None

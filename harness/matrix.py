@@ -587,8 +587,8 @@ def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Nod
         w.err(m["stdout_pattern"][0], f"{what}: give stdout or stdout_pattern, not both")
     exit_code = 0
     if "exit" in m:
-        e = w.integer(m["exit"][1], f"{what}: exit", 0, 255)
-        exit_code = e if e is not None else 0
+        code = w.integer(m["exit"][1], f"{what}: exit", 0, 255)
+        exit_code = code if code is not None else 0
     files: dict[str, bytes | None] = {}
     if "files" in m:
         fm = w.mapping(m["files"][1], f"{what}: files")

@@ -199,7 +199,7 @@ def merge(dirs: list[Path], out: Path) -> tuple[dict, list[str]]:
     _same(datas, "_count", "shard counts")
     notes: list[str] = []
     count = datas[0][1]["_count"]
-    seen_shards: dict[object, Path] = {}
+    seen_shards: dict[int | None, Path] = {}
     for d, data in datas:
         k = (data.get("shard") or {}).get("index")
         if k in seen_shards:
@@ -246,7 +246,7 @@ def merge(dirs: list[Path], out: Path) -> tuple[dict, list[str]]:
              for _, data in datas for e in data.get("infrastructure_errors") or []]
     verdicts = [c["verdict"] for c in cells]
     code = exit_code(verdicts, interrupted, bool(infra or notes))
-    skipped = {}
+    skipped: dict[str, dict] = {}
     for _, data in datas:
         for s in data.get("modes_skipped") or []:
             skipped.setdefault(s["mode"], s)

@@ -69,7 +69,7 @@ async def _used_nets() -> set[ipaddress.IPv4Network]:
         f = line.split()
         if "inet" in f:
             try:
-                nets.add(ipaddress.ip_interface(f[f.index("inet") + 1]).network)
+                nets.add(ipaddress.IPv4Interface(f[f.index("inet") + 1]).network)
             except ValueError:
                 pass
     return nets
@@ -219,8 +219,8 @@ def bound_in(pid: int, pids: list[int], port: int, transport: str) -> list[str]:
     out = []
     for name in (transport, transport + "6"):
         try:
-            with open(f"/proc/{pid}/net/{name}", "rb") as f:
-                data = f.read()
+            with open(f"/proc/{pid}/net/{name}", "rb") as fh:
+                data = fh.read()
         except OSError:
             continue
         for line in data.splitlines()[1:]:

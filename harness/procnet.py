@@ -66,7 +66,7 @@ def sockets(transport: str, port: int | None = None, listeners_only: bool = Fals
     process's network namespace (a cell's) instead of the driver's."""
     out = []
     needle = b":%04X " % port if port is not None else None
-    paths = _FILES[transport]
+    paths: tuple[str, ...] = _FILES[transport]
     if ns_pid is not None:
         paths = tuple(p.replace("/proc/", f"/proc/{ns_pid}/", 1) for p in paths)
     for path in paths:

@@ -15,6 +15,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from harness import clock, modes, transcript
 from harness.transcript import CLIENT, DATA, EOF, RST, SERVER
@@ -213,7 +214,7 @@ class TcpRelay(_Base):
             conn.opened = True
             for s in (csock, ssock):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            state = {"reset": False}
+            state: dict[str, Any] = {"reset": False}
             pump = self._pump if self.mode is None else self._pump_shaped
             up = asyncio.ensure_future(pump(conn, csock, ssock, CLIENT, state))
             down = asyncio.ensure_future(pump(conn, ssock, csock, SERVER, state))
@@ -426,7 +427,9 @@ class UdpRelay(_Base):
         loop = asyncio.get_running_loop()
         while True:
             try:
-                data, addr = await loop.sock_recvfrom(self._sock, RECV_SIZE)
+                # (cast: mypy 1.0's typeshed has sock_recvfrom return bytes)
+                data, addr = cast("tuple[bytes, tuple]",
+                                  await loop.sock_recvfrom(self._sock, RECV_SIZE))
             except ConnectionRefusedError:
                 continue  # an ICMP error from an earlier send; not a datagram
             entry = self._upstreams.get(addr)
@@ -499,4 +502,6 @@ class UdpRelay(_Base):
 
 
 def create(transport: str, listen_port: int, upstream_port: int, **kw) -> TcpRelay | UdpRelay:
-    return (TcpRelay if transport == "tcp" else UdpRelay)(listen_port, upstream_port, **kw)
+    if transport == "tcp":
+        return TcpRelay(listen_port, upstream_port, **kw)
+    return UdpRelay(listen_port, upstream_port, **kw)

@@ -311,7 +311,8 @@ class Terminal:
         if not self.tty:
             return
         symbols = SYMBOLS if self.unicode else ASCII_SYMBOLS
-        parts = [(f"[{self.done}/{self.total}] {self.running} running", None)]
+        parts: list[tuple[str, str | None]] = [
+            (f"[{self.done}/{self.total}] {self.running} running", None)]
         parts += [(f"{symbols[v]}{self.counts[v]}", v) for v in VERDICTS if self.counts[v]]
         parts.append((current, None))
         room = self._width - 1

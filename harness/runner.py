@@ -558,7 +558,8 @@ class CellRunner:
             if not peer.sandbox:
                 continue
             for word in argv:
-                why = os.path.isabs(word) and os.path.exists(word) and sandbox.unreachable(word)
+                why = sandbox.unreachable(word) \
+                    if os.path.isabs(word) and os.path.exists(word) else None
                 if why:
                     return f"sandbox: cannot start the {role}: {why}"
         try:

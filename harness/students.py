@@ -21,6 +21,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -223,7 +224,7 @@ def _nothing_found(folder: Path, protocol: str | None) -> str:
     return "\n".join(lines)
 
 
-def _load_check_yaml(folder: Path) -> dict[str, str]:
+def _load_check_yaml(folder: Path) -> dict[str, Any]:
     path = folder / CHECK_YAML
     if not path.is_file():
         return {}
@@ -239,7 +240,7 @@ def _load_check_yaml(folder: Path) -> dict[str, str]:
     if bad:
         raise FolderError(f"{path}: unknown key(s) {', '.join(bad)} "
                           f"(allowed: {', '.join(sorted(CHECK_KEYS))})")
-    out = {}
+    out: dict[str, Any] = {}
     for k, v in data.items():
         if k == "points":
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:

@@ -116,8 +116,8 @@ def describe(expected: bytes, got: bytes, what: str = "reply", who: str = "your"
         a, b = e[i1:i2], g[j1:j2]
         if tag == "replace":
             s = f"{show(a)} ({_hex(a)}) {came} {show(b)} ({_hex(b)}), {at}"
-            extra = note(''.join(a), ''.join(b)) if note else None
-            out.append(s + (f": {extra}" if extra else ""))
+            why = note(''.join(a), ''.join(b)) if note else None
+            out.append(s + (f": {why}" if why else ""))
         elif tag == "insert":
             one = "one extra" if len(b) == 1 else f"{_count(b)} extra bytes"
             out.append(f"{subject} has {one} {show(b)} {at}")

@@ -43,6 +43,17 @@ if command -v perl >/dev/null 2>&1 &&
 fi
 # exim4-daemon-light: the real MTA as an smtp server (peers/exim).
 need exim4 exim4-daemon-light
+# The lint gates `make test` runs (tools/lint.sh, tests/lint).
+need flake8 flake8
+need shellcheck shellcheck
+need clang-format clang-format
+# Debian's python3-mypy gives no mypy command, only the module for
+# /usr/bin/python3 (tools/lint.sh finds it there).
+if ! command -v mypy >/dev/null 2>&1 &&
+    ! "$python" -m mypy --version >/dev/null 2>&1 &&
+    ! /usr/bin/python3 -m mypy --version >/dev/null 2>&1; then
+    missing="$missing python3-mypy"
+fi
 if ! "$python" -c 'import aiosmtpd' >/dev/null 2>&1 &&
     [ ! -d /usr/lib/python3/dist-packages/aiosmtpd ]; then
     missing="$missing python3-aiosmtpd"
@@ -96,6 +107,7 @@ if [ -n "$pip_line" ]; then
 fi
 
 # Deduplicate, keep order.
+# shellcheck disable=SC2086  # $missing is a list: split it on purpose
 pkgs=$(printf '%s\n' $missing | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 pkgs=${pkgs% }
 if [ -z "$pkgs" ]; then

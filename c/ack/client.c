@@ -30,8 +30,13 @@ static int prompt_open;
 
 /*
  * Like err(1, ...) (use_errno) or errx(1, ...), but the message starts on a
- * line of its own after the prompt (protocols/ack/README.md).
+ * line of its own after the prompt (protocols/ack/README.md). The format
+ * attribute lets the compiler check the callers' formats (and clang accept
+ * the vwarn(fmt, ap) inside).
  */
+static void fail(int use_errno, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void fail(int use_errno, const char *fmt, ...)
 {
     int saved = errno;

@@ -29,8 +29,9 @@
  *       namespaces it runs in: a one-shot sandbox that bwrap starts (check
  *       compiles students' code so, as the sandbox's user).
  *
- * Exit status of `enter` and `run` themselves: 125 when the cell cannot be joined, 126
- * when a limit or the uid cannot be set, 127 when PROG cannot be run.
+ * Exit status of `enter` and `run` themselves: 125 when the cell cannot be
+ * joined, 126 when a limit or the uid cannot be set, 127 when PROG cannot be
+ * run.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,9 +56,9 @@
 #define CELL_MB (1024UL * 1024UL)
 
 /* Exit statuses of `enter` for its own failures (as env(1) uses them). */
-#define CELL_EXIT_JOIN 125
+#define CELL_EXIT_JOIN  125
 #define CELL_EXIT_SETUP 126
-#define CELL_EXIT_EXEC 127
+#define CELL_EXIT_EXEC  127
 
 static void usage(void)
 {
@@ -161,10 +162,9 @@ static unsigned long number(const char *name, const char *text)
     char *end = NULL;
     errno = 0;
     unsigned long v = strtoul(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v == 0 ||
-        text[0] == '-') {
-        fprintf(stderr, "sl-cell: %s wants a positive number, not '%s'\n",
-                name, text);
+    if (errno != 0 || end == text || *end != '\0' || v == 0 || text[0] == '-') {
+        fprintf(stderr, "sl-cell: %s wants a positive number, not '%s'\n", name,
+                text);
         exit(2);
     }
     return v;
@@ -192,14 +192,13 @@ static int apply_limits(const struct limits *lim)
         return -1;
     }
     /* CPU: SIGXCPU first (which says why), SIGKILL a second later. */
-    if ((lim->cpu_s &&
-         set_limit(RLIMIT_CPU, lim->cpu_s, lim->cpu_s + 1) < 0) ||
+    if ((lim->cpu_s && set_limit(RLIMIT_CPU, lim->cpu_s, lim->cpu_s + 1) < 0) ||
         (lim->data_mb && set_limit(RLIMIT_DATA, lim->data_mb * CELL_MB,
                                    lim->data_mb * CELL_MB) < 0) ||
         (lim->fsize_mb && set_limit(RLIMIT_FSIZE, lim->fsize_mb * CELL_MB,
                                     lim->fsize_mb * CELL_MB) < 0) ||
-        (lim->nofile && set_limit(RLIMIT_NOFILE, lim->nofile,
-                                  lim->nofile) < 0)) {
+        (lim->nofile &&
+         set_limit(RLIMIT_NOFILE, lim->nofile, lim->nofile) < 0)) {
         perror("sl-cell: setrlimit");
         return -1;
     }

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by the shell-wrapped peers (peers/socat, peers/netcat): the
 # program contract's arguments, `server.sh PORT` and `client.sh HOST PORT`,
 # with exit 2 and a usage line when they are wrong (protocols/README.md).
@@ -17,13 +18,17 @@ valid_port() {
 
 # server_args "$@": sets port.
 server_args() {
-    [ $# -eq 1 ] && valid_port "$1" || usage PORT
+    if [ $# -ne 1 ] || ! valid_port "$1"; then
+        usage PORT
+    fi
     port=$1
 }
 
 # client_args "$@": sets host and port.
 client_args() {
-    [ $# -eq 2 ] && valid_port "$2" || usage 'HOST PORT'
+    if [ $# -ne 2 ] || ! valid_port "$2"; then
+        usage 'HOST PORT'
+    fi
     host=$1
     port=$2
 }
@@ -62,6 +67,8 @@ socat_listen() {
 # travels in the environment.
 socat_reply_server() {
     export SL_REPLY="{ $1; } | socat -u - FD:1,shut-down; cat >/dev/null"
+    # $SL_REPLY is expanded by the shell socat starts, not here.
+    # shellcheck disable=SC2016
     exec socat -t "$SOCAT_CLOSE_S" "$(socat_listen),fork" SYSTEM:'eval "$SL_REPLY"'
 }
 

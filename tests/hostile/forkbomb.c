@@ -27,7 +27,8 @@ int main(int argc, char **argv)
             int err = errno;
             printf("forked %ld, then: %s\n", n, strerror(err));
             fflush(stdout);
-            fprintf(stderr, "fork bomb stopped after %ld forks: %s\n", n, strerror(err));
+            fprintf(stderr, "fork bomb stopped after %ld forks: %s\n", n,
+                    strerror(err));
             return 3;
         }
         if (pid == 0) {

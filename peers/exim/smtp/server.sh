@@ -1,9 +1,11 @@
+# shellcheck shell=sh
 # smtp server: Debian's Exim 4 (exim4-daemon-light) in the foreground on
 # PORT, as the user who starts it, with the minimal configuration next to
 # this script (peers/exim/smtp/exim.conf; paths and the user are filled in
 # here, because Exim does not expand them from the environment).
 #
 # Run:  sh peers/exim/smtp/server.sh 2525
+# shellcheck source=../../shell/args.sh
 . "$(dirname "$0")/../../shell/args.sh"
 server_args "$@"
 command -v exim4 >/dev/null 2>&1 || {

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # echo client with OpenBSD netcat (Debian's netcat-openbsd): stdin goes to
 # the server; -N half-closes (shutdown SHUT_WR) at stdin's EOF, and nc
 # prints the echo unchanged until the server's EOF. A refused connection
@@ -5,6 +6,7 @@
 # Contract: protocols/echo/README.md.
 #
 # Run:  printf 'Hello, world' | sh peers/netcat/echo/client.sh 127.0.0.1 65432
+# shellcheck source=../../shell/args.sh
 . "$(dirname "$0")/../../shell/args.sh"
 client_args "$@"
 exec nc -N "$host" "$port"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # upper server with socat: each connection runs `head -n 1 | tr a-z A-Z`.
 # head ends the request at the first "\n" (or at the client's EOF), and
 # GNU tr maps bytes, so only a-z change and UTF-8 passes untouched. Then
@@ -7,6 +8,7 @@
 # Contract: protocols/upper/README.md.
 #
 # Run:  sh peers/socat/upper/server.sh 12000
+# shellcheck source=../../shell/args.sh
 . "$(dirname "$0")/../../shell/args.sh"
 server_args "$@"
 socat_reply_server 'head -n 1 | LC_ALL=C tr a-z A-Z'
