@@ -411,6 +411,40 @@ class RepoMatrixTest(unittest.TestCase):
             self.assertIsNotNone(c.server.server)
             self.assertIsNotNone(c.client.client)
 
+    def test_robustness_goldens_are_what_the_templates_imply(self):
+        """Every golden of a templated scenario, deleted, is written back by
+        validate --write-goldens with the same turns (the loader checks
+        the files there are against the templates on every load)."""
+        import shutil
+        import tempfile
+        import yaml
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp)
+        shutil.copy(support.ROOT / "matrix.yaml", tmp)
+        shutil.copytree(support.ROOT / "protocols", tmp / "protocols")
+        shutil.copytree(support.ROOT / "peers", tmp / "peers")
+        names = set(yaml.safe_load((tmp / "matrix.yaml").read_text())["robustness"])
+        deleted = []
+        for f in sorted(tmp.glob("protocols/*/scenarios.yaml")):
+            own = yaml.safe_load(f.read_text())
+            if "robustness" not in own:
+                continue
+            for name in names:
+                if "golden" in (own["scenarios"].get(name) or {}):
+                    continue  # written by hand
+                g = f.parent / "golden" / f"{name}.txt"
+                if g.is_file():
+                    g.unlink()
+                    deleted.append(str(g.relative_to(tmp)))
+        self.assertGreaterEqual(len(deleted), 30)
+        written: list[str] = []
+        m = matrix.load(tmp / "matrix.yaml", tmp, write_goldens=written)
+        self.assertEqual(sorted(written), sorted(deleted))
+        for rel in deleted:
+            proto, _, name = Path(rel).parts[1:4]
+            self.assertEqual(m.protocols[proto].scenarios[name[:-4]].golden,
+                             self.m.protocols[proto].scenarios[name[:-4]].golden, rel)
+
     def test_byte_fields(self):
         sc = self.m.protocols["echo-repr"].scenarios["long-line"]
         self.assertEqual(sc.stdin, b"a" * 1500 + b"\n")
