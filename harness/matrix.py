@@ -407,6 +407,12 @@ def _label(path: Path, root: Path) -> str:
         return str(path)
 
 
+def scenario_files(path: str | os.PathLike) -> list[Path]:
+    """The protocols/<id>/scenarios.yaml files beside a matrix file, sorted
+    (what, with the matrix, decides the cells: merge's matrix_hash)."""
+    return sorted(Path(path).resolve().parent.glob(SCENARIOS_FILE.format(protocol="*")))
+
+
 class _Named(io.StringIO):
     """Text whose YAML marks carry the file's label (both parsers take a
     stream's name), so a node says which file it came from."""

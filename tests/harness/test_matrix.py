@@ -324,6 +324,15 @@ class SplitTest(unittest.TestCase):
         code, out, err = validate(path)
         self.assertEqual(code, 0, err)
 
+    def test_the_matrix_hash_covers_scenarios_yaml(self):
+        from harness import merge
+        path = self.write()
+        before = merge.matrix_hash(path)
+        self.write(scenarios=SPLIT_SCENARIOS.replace("clients: 3", "clients: 4"))
+        self.assertNotEqual(merge.matrix_hash(path), before)
+        self.write()
+        self.assertEqual(merge.matrix_hash(path), before)
+
     def test_inline_scenarios_win_and_a_key_is_said_once(self):
         inline = SPLIT_MATRIX.replace(
             "protocols: [q]",
