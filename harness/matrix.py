@@ -1,8 +1,11 @@
 """matrix.yaml: load with line numbers, validate, expand into cells.
 
-The file is composed into a YAML node tree (yaml.SafeLoader) and walked by
-hand, so every problem is reported as `matrix.yaml:LINE: what is wrong`
-and never as a traceback. Format reference: docs/matrix.md.
+matrix.yaml, and the protocols/<id>/scenarios.yaml files it leaves a
+protocol's keys to, are composed into YAML node trees (yaml.SafeLoader)
+and walked by hand, so every problem is reported as `FILE:LINE: what is
+wrong` in the file it is in, and never as a traceback. Robustness
+templates are applied as node trees too (a value keeps the line it was
+written on). Format reference: docs/matrix.md.
 """
 
 from __future__ import annotations

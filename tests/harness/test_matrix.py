@@ -420,18 +420,58 @@ class RepoMatrixTest(unittest.TestCase):
             self.assertIsNotNone(c.server.server)
             self.assertIsNotNone(c.client.client)
 
-    def test_robustness_goldens_are_what_the_templates_imply(self):
-        """Every golden of a templated scenario, deleted, is written back by
-        validate --write-goldens with the same turns (the loader checks
-        the files there are against the templates on every load)."""
+    def _copy(self) -> Path:
+        """matrix.yaml, protocols/ and peers/ in a throw-away directory."""
         import shutil
         import tempfile
-        import yaml
         tmp = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, tmp)
         shutil.copy(support.ROOT / "matrix.yaml", tmp)
         shutil.copytree(support.ROOT / "protocols", tmp / "protocols")
         shutil.copytree(support.ROOT / "peers", tmp / "peers")
+        return tmp
+
+    def test_one_template_adds_a_scenario_to_every_protocol(self):
+        """The diff docs/matrix.md shows ("Adding a robustness scenario to
+        every protocol") is the whole edit."""
+        tmp = self._copy()
+        text = (tmp / "matrix.yaml").read_text()
+        at = text.index("\n# Each protocol's transport")
+        text = text[:at] + (
+            "  reset-first:\n"
+            "    description: after a client connected and reset at once, another is served\n"
+            "    robustness: true\n"
+            "    timeout_s: 5\n"
+            "    before: [{args: ['--reset-after', '0']}]\n"
+            "    only_clients: [c]\n") + text[at:]
+        (tmp / "matrix.yaml").write_text(text)
+        written: list[str] = []
+        m = matrix.load(tmp / "matrix.yaml", tmp, write_goldens=written)
+        protos = ["echo", "echo-repr", "upper", "calc", "ack", "daytime", "timeofday", "login"]
+        self.assertEqual(written, [f"protocols/{p}/golden/reset-first.txt" for p in protos])
+        for name, proto in m.protocols.items():
+            if name not in protos:
+                self.assertNotIn("reset-first", proto.scenarios)
+                continue
+            sc = proto.scenarios["reset-first"]
+            self.assertEqual(list(proto.scenarios)[-1], "reset-first")
+            model = proto.scenarios["idle-client"]  # the same exchange
+            self.assertEqual((sc.stdin, sc.stdout, sc.stdout_pattern, sc.files),
+                             (model.stdin, model.stdout, model.stdout_pattern, model.files))
+            self.assertEqual(sc.golden, model.golden, name)
+            self.assertEqual(sc.before[0].args, ("--reset-after", "0"))
+            self.assertEqual(sc.only_clients, ("c",))
+        before = {c.id for c in self.cells}
+        added = {c.id for c in matrix.expand(m)} - before
+        self.assertEqual({i.split("/")[1] for i in added}, {"reset-first"})
+        self.assertEqual({i.split("/")[0] for i in added}, set(protos))
+
+    def test_robustness_goldens_are_what_the_templates_imply(self):
+        """Every golden of a templated scenario, deleted, is written back by
+        validate --write-goldens with the same turns (the loader checks
+        the files there are against the templates on every load)."""
+        import yaml
+        tmp = self._copy()
         names = set(yaml.safe_load((tmp / "matrix.yaml").read_text())["robustness"])
         deleted = []
         for f in sorted(tmp.glob("protocols/*/scenarios.yaml")):
