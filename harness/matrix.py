@@ -515,9 +515,9 @@ def _build(w: _Walker, node: yaml.Node, path: Path, root: Path) -> Matrix | None
         ids = [(c.id, scenario_tags(c.scenario)) for c in expand(m, modes=modelib.ALL)]
         for kf in kfs:
             if not any(kf.matches(i, t) for i, t in ids):
-                w.err(kf.line, f"known failure {kf.pattern!r}"
-                               f"{' with scenario ' + str(list(kf.scenarios)) if kf.scenarios else ''}"
-                               f"{' with tag ' + kf.tag if kf.tag else ''} matches no cell")
+                also = "".join((f" with scenario {list(kf.scenarios)}" if kf.scenarios else "",
+                                f" with tag {kf.tag}" if kf.tag else ""))
+                w.err(kf.line, f"known failure {kf.pattern!r}{also} matches no cell")
             for name in kf.scenarios or ():
                 if not any(kf.matches(i, t) for i, t in ids if i.split("/")[1] == name):
                     w.err(kf.line, f"known failure {kf.pattern!r}: scenario {name!r} "
@@ -615,7 +615,9 @@ def _protocols(w: _Walker, node: yaml.Node, root: Path, defaults: Defaults,
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
             name = w.string(item, "protocols item")
-            if name is not None:
+            if name is not None and any(name == e[0] for e in entries):
+                w.err(item, f"protocols: {name!r} is listed twice")
+            elif name is not None:
                 entries.append((name, item, None))
     else:
         m = w.mapping(node, "protocols")
@@ -900,7 +902,8 @@ def _apply(w: _Walker, tpl: _Template, values: _Values, knode: yaml.Node,
     it (override) replacing the template's (skip_modes: adding to them)."""
     keys = {k: (kn, _substitute_node(w, vn, values, tpl)) for k, (kn, vn) in tpl.keys.items()}
     exchange = {"stdin": "request", "files": "files"}
-    if "stdout" not in keys and "stdout_pattern" not in keys:
+    reply_from_values = "stdout" not in keys and "stdout_pattern" not in keys
+    if reply_from_values:
         exchange.update(stdout="reply", stdout_pattern="reply_pattern")
     for key, value in exchange.items():
         if key not in keys and value in values.nodes:
@@ -928,7 +931,9 @@ def _apply(w: _Walker, tpl: _Template, values: _Values, knode: yaml.Node,
                             mark.start_mark, mark.end_mark)
     golden = None
     if "golden" not in own:
-        wire = values.wire if not own & {"stdout", "stdout_pattern"} else None
+        # wire is the protocol's reply on the wire: for the reply it printed
+        wire = values.wire if reply_from_values and not own & {"stdout", "stdout_pattern"} \
+            else None
         golden = _Golden(tpl, wire)
     return node, golden
 
@@ -1020,10 +1025,9 @@ def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Nod
     golden_path = root / golden_rel
     golden = transcript.Transcript(transport, [[]])
     if implied is not None and len(w.problems) == before:
-        implied_ok = _implied_golden(w, f"{proto}/{name}", implied, golden_line, golden_path, golden_rel,
-                                     implied.text(proto, name, transport, stdin, stdout,
-                                                  pattern, clients))
-        if not implied_ok:
+        text = implied.text(proto, name, transport, stdin, stdout, pattern, clients)
+        if not _implied_golden(w, f"{proto}/{name}", implied, golden_line, golden_path,
+                               golden_rel, text):
             return None
     if not golden_path.is_file():
         w.err(golden_line, f"{what}: golden transcript {golden_rel} does not exist")
