@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check matrix.yaml and the golden transcripts")
     _add_common(val)
+    val.add_argument("--write-goldens", action="store_true",
+                     help="write the golden transcripts that robustness templates imply "
+                          "where they are missing or differ (docs/matrix.md)")
     merge.add_parser(sub)  # harness/merge.py: shard outputs into one report (docs/ci.md)
     doctor.register(sub)
     check.add_parser(sub)  # harness/check.py: students' programs (docs/teachers.md)
@@ -205,7 +208,14 @@ def select(m: Matrix, args: argparse.Namespace, shard: bool = True) -> list[Cell
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    m = load_matrix(args)
+    if getattr(args, "write_goldens", False):
+        path = Path(args.matrix) if args.matrix else ROOT / "matrix.yaml"
+        written: list[str] = []
+        m = matrix.load(path, path.resolve().parent, write_goldens=written)
+        for rel in written:
+            print(f"wrote {rel}")
+    else:
+        m = load_matrix(args)
     cells = matrix.expand(m)
     n_sc = sum(len(p.scenarios) for p in m.protocols.values())
     print(f"{_rel(m.path)}: OK: {len(m.protocols)} protocols, {n_sc} scenarios, "

@@ -1,8 +1,11 @@
 """matrix.yaml: load with line numbers, validate, expand into cells.
 
-The file is composed into a YAML node tree (yaml.SafeLoader) and walked by
-hand, so every problem is reported as `matrix.yaml:LINE: what is wrong`
-and never as a traceback. Format reference: docs/matrix.md.
+matrix.yaml, and the protocols/<id>/scenarios.yaml files it leaves a
+protocol's keys to, are composed into YAML node trees (yaml.SafeLoader)
+and walked by hand, so every problem is reported as `FILE:LINE: what is
+wrong` in the file it is in, and never as a traceback. Robustness
+templates are applied as node trees too (a value keeps the line it was
+written on). Format reference: docs/matrix.md.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import io
 import os
 import re
 import shlex
@@ -46,6 +50,24 @@ SCENARIO_KEYS = SCENARIO_KEYS | {"mailbox"}  # harness/mailbox.py
 PROTOCOL_KEYS = PROTOCOL_KEYS | {"skip_modes"}  # for every scenario of the protocol
 TOP_KEYS = {"version", "defaults", "peers", "protocols", "known_failures"}
 KNOWN_FAILURE_KEYS = {"cell", "reason"}
+# Scenarios beside their contracts: protocols/<id>/scenarios.yaml holds a
+# protocol's keys when its matrix.yaml entry has no `scenarios:`.
+SCENARIOS_FILE = "protocols/{protocol}/scenarios.yaml"
+# Robustness templates (matrix.yaml `robustness:`), written once, applied
+# by every protocol with a `robustness:` block of values.
+TOP_KEYS = TOP_KEYS | {"robustness"}
+PROTOCOL_KEYS = PROTOCOL_KEYS | {"robustness"}
+TEMPLATE_KEYS = SCENARIO_KEYS | {"default", "transcript"}
+VALUE_KEYS = {"request", "reply", "reply_pattern", "wire", "files", "hold", "reset_after", "skip"}
+# {placeholders} a template's scenario keys may use, from the values
+PLACEHOLDERS = ("request", "hold", "reset_after")
+# ... and its transcript, from the scenario made
+TRANSCRIPT_PLACEHOLDERS = ("protocol", "scenario", "request", "reply", "clients")
+# ... when it gives none: the judged client's exchange (no request line
+# when the client sends nothing)
+DEFAULT_TRANSCRIPT = "> {request}\n< {reply}\n> EOF\n< EOF\n"
+KNOWN_FAILURE_KEYS = KNOWN_FAILURE_KEYS | {"scenario", "tag"}
+TAGS = ("robustness",)  # tag: robustness = the scenarios with robustness: true
 
 
 @dataclass(frozen=True)
@@ -106,6 +128,8 @@ class Scenario:
     robustness: bool = False
     # What an SMTP server delivered into mailbox/ (harness/mailbox.py)
     mailbox: "mailbox.Spec | None" = None
+    # The file it is written in (protocols/<id>/scenarios.yaml), "" = the matrix
+    file: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,9 +157,22 @@ class KnownFailure:
     pattern: str
     reason: str
     line: int
+    # Also required, when given: the cell's scenario is one of these, has this tag.
+    scenarios: tuple[str, ...] | None = None
+    tag: str | None = None
 
-    def matches(self, cell_id: str) -> bool:
+    def matches(self, cell_id: str, tags: frozenset[str] = frozenset()) -> bool:
+        parts = cell_id.split("/")
+        if self.scenarios is not None and (len(parts) < 2 or parts[1] not in self.scenarios):
+            return False
+        if self.tag is not None and self.tag not in tags:
+            return False
         return _glob(self.pattern).match(cell_id) is not None
+
+
+def scenario_tags(sc: "Scenario") -> frozenset[str]:
+    """The tags a known failure's `tag:` can name."""
+    return frozenset(("robustness",) if sc.robustness else ())
 
 
 @dataclass(frozen=True)
@@ -157,8 +194,12 @@ class Matrix:
     known_failures: tuple[KnownFailure, ...]
 
     def known_failure(self, cell_id: str) -> KnownFailure | None:
+        parts = cell_id.split("/")
+        proto = self.protocols.get(parts[0])
+        sc = proto.scenarios.get(parts[1]) if proto is not None and len(parts) > 1 else None
+        tags = scenario_tags(sc) if sc is not None else frozenset()
         for kf in self.known_failures:
-            if kf.matches(cell_id):
+            if kf.matches(cell_id, tags):
                 return kf
         return None
 
@@ -205,14 +246,22 @@ def _kind(node: yaml.Node) -> str:
 class _Walker:
     """Walks the composed node tree, collecting problems with line numbers."""
 
-    def __init__(self, label: str, loader: yaml.SafeLoader):
+    def __init__(self, label: str, loader: yaml.SafeLoader, write_goldens: bool = False):
         self.label = label
         self.loader = loader
         self.problems: list[Problem] = []
+        self.write_goldens = write_goldens  # templated goldens: write, not complain
+        self.written: list[str] = []
 
-    def err(self, node: yaml.Node | int, message: str) -> None:
-        line = node if isinstance(node, int) else node.start_mark.line + 1
-        self.problems.append(Problem(self.label, line, message))
+    def err(self, node: yaml.Node | int, message: str, file: str | None = None) -> None:
+        """A problem at node (in the file it was composed from, see
+        _compose) or at a line of file (default: the matrix)."""
+        if isinstance(node, int):
+            self.problems.append(Problem(file or self.label, node, message))
+            return
+        name = node.start_mark.name
+        self.problems.append(Problem(name if not name.startswith("<") else self.label,
+                                     node.start_mark.line + 1, message))
 
     def value(self, node: yaml.Node) -> Any:
         return self.loader.construct_object(node, deep=True)
@@ -361,39 +410,84 @@ def _label(path: Path, root: Path) -> str:
         return str(path)
 
 
-def load(path: str | os.PathLike, root: str | os.PathLike | None = None) -> Matrix:
-    """Returns the validated matrix. Raises ConfigError listing every problem
-    as file:line: message. root defaults to the matrix file's directory."""
-    path = Path(path)
-    root_path = Path(root) if root is not None else path.resolve().parent
-    label = _label(path, root_path) if root is not None else path.name
+def scenario_files(path: str | os.PathLike) -> list[Path]:
+    """The protocols/<id>/scenarios.yaml files beside a matrix file, sorted
+    (what, with the matrix, decides the cells: merge's matrix_hash)."""
+    return sorted(Path(path).resolve().parent.glob(SCENARIOS_FILE.format(protocol="*")))
+
+
+class _Named(io.StringIO):
+    """Text whose YAML marks carry the file's label (both parsers take a
+    stream's name), so a node says which file it came from."""
+
+    def __init__(self, text: str, name: str):
+        super().__init__(text)
+        self.name = name
+
+
+def _compose(path: Path, label: str) -> tuple[yaml.Node, yaml.SafeLoader]:
+    """The file's node tree and its loader (dispose it when done). Raises
+    ConfigError for a file that cannot be read, is not YAML or is empty."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError([Problem(label, 1, f"cannot read: {e}")]) from None
     # libyaml's parser when present (much faster on a big matrix); both
     # keep line marks on every node.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(_Named(text, label))
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
+        loader.dispose()
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         msg = " ".join(x for x in (e.context, e.problem) if x)
         raise ConfigError([Problem(label, line, f"YAML syntax error: {msg}")]) from None
     except yaml.YAMLError as e:
+        loader.dispose()
         raise ConfigError([Problem(label, 1, f"YAML error: {e}")]) from None
     if node is None:
+        loader.dispose()
         raise ConfigError([Problem(label, 1, "the file is empty")])
-    w = _Walker(label, loader)
+    return node, loader
+
+
+def load(path: str | os.PathLike, root: str | os.PathLike | None = None,
+         write_goldens: list[str] | None = None) -> Matrix:
+    """Returns the validated matrix. Raises ConfigError listing every problem
+    as file:line: message. root defaults to the matrix file's directory.
+    write_goldens: a list to which the golden transcripts of templated
+    scenarios that were missing or differed from their template are
+    appended (repository-relative) after writing them, instead of
+    reporting them (validate --write-goldens)."""
+    path = Path(path)
+    root_path = Path(root) if root is not None else path.resolve().parent
+    label = _label(path, root_path) if root is not None else path.name
+    node, loader = _compose(path, label)
+    w = _Walker(label, loader, write_goldens is not None)
     try:
         m = _build(w, node, path, root_path)
     finally:
         loader.dispose()
+    if write_goldens is not None:
+        write_goldens.extend(w.written)
     if w.problems:
-        raise ConfigError(sorted(w.problems, key=lambda p: p.line))
+        raise ConfigError(_dedupe(w.problems, label))
     assert m is not None
     return m
+
+
+def _dedupe(problems: list[Problem], label: str) -> list[Problem]:
+    """Sorted by file (the matrix first) and line; a problem in a template
+    is reported once, not once per protocol that applies it."""
+    seen = set()
+    out = []
+    for p in problems:
+        key = (p.file, p.line, re.sub(r"^scenario [^ :]+: ", "", p.message))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return sorted(out, key=lambda p: (p.file != label, p.file, p.line))
 
 
 def _build(w: _Walker, node: yaml.Node, path: Path, root: Path) -> Matrix | None:
@@ -408,24 +502,31 @@ def _build(w: _Walker, node: yaml.Node, path: Path, root: Path) -> Matrix | None
         version = v or 1
     defaults = _defaults(w, top["defaults"][1]) if "defaults" in top else Defaults()
     peers = _peers(w, top["peers"][1], root) if "peers" in top else {}
+    templates = _templates(w, top["robustness"][1]) if "robustness" in top else {}
     protocols: dict[str, Protocol] = {}
     if "protocols" in top:
-        protocols = _protocols(w, top["protocols"][1], root, defaults, peers)
+        protocols = _protocols(w, top["protocols"][1], root, defaults, peers, templates)
     _check_peer_protocols(w, peers, protocols, root)
     kfs: tuple[KnownFailure, ...] = ()
     if "known_failures" in top:
         kfs = _known_failures(w, top["known_failures"][1])
     m = Matrix(path, root, version, defaults, peers, protocols, kfs)
     if not w.problems:
-        ids = [c.id for c in expand(m, modes=modelib.ALL)]
+        ids = [(c.id, scenario_tags(c.scenario)) for c in expand(m, modes=modelib.ALL)]
         for kf in kfs:
-            if not any(kf.matches(i) for i in ids):
-                w.err(kf.line, f"known failure {kf.pattern!r} matches no cell")
+            if not any(kf.matches(i, t) for i, t in ids):
+                also = "".join((f" with scenario {list(kf.scenarios)}" if kf.scenarios else "",
+                                f" with tag {kf.tag}" if kf.tag else ""))
+                w.err(kf.line, f"known failure {kf.pattern!r}{also} matches no cell")
+            for name in kf.scenarios or ():
+                if not any(kf.matches(i, t) for i, t in ids if i.split("/")[1] == name):
+                    w.err(kf.line, f"known failure {kf.pattern!r}: scenario {name!r} "
+                                   "matches no cell")
         for proto in protocols.values():
             for sc in proto.scenarios.values():
                 if not any(c.scenario is sc for c in _expand_scenario(m, proto, sc)):
                     w.err(sc.line, f"scenario {proto.name}/{sc.name} has no cells "
-                                   "(no server or no client takes part)")
+                                   "(no server or no client takes part)", file=sc.file or None)
     return m
 
 
@@ -507,57 +608,368 @@ def _peers(w: _Walker, node: yaml.Node, root: Path) -> dict[str, Peer]:
 
 
 def _protocols(w: _Walker, node: yaml.Node, root: Path, defaults: Defaults,
-               peers: dict[str, Peer]) -> dict[str, Protocol]:
-    m = w.mapping(node, "protocols")
+               peers: dict[str, Peer], templates: dict[str, "_Template"]) -> dict[str, Protocol]:
+    """The `protocols:` mapping (id -> keys), or a list of ids whose keys
+    are all in protocols/<id>/scenarios.yaml."""
+    entries: list[tuple[str, yaml.Node, yaml.Node | None]] = []
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            name = w.string(item, "protocols item")
+            if name is not None and any(name == e[0] for e in entries):
+                w.err(item, f"protocols: {name!r} is listed twice")
+            elif name is not None:
+                entries.append((name, item, None))
+    else:
+        m = w.mapping(node, "protocols")
+        entries = [(name, knode, vnode) for name, (knode, vnode) in (m or {}).items()]
     out: dict[str, Protocol] = {}
-    for name, (knode, vnode) in (m or {}).items():
-        if not NAME_RE.match(name):
-            w.err(knode, f"protocol id {name!r} must be lowercase letters, digits, '-', '_', '.'")
-            continue
-        pm = w.mapping(vnode, f"protocol {name}", PROTOCOL_KEYS, ("transport", "scenarios"))
-        if pm is None:
-            continue
-        transport = "tcp"
-        if "transport" in pm:
-            t = w.string(pm["transport"][1], f"protocol {name}: transport")
-            if t is not None and t not in TRANSPORTS:
-                w.err(pm["transport"][1], f"protocol {name}: transport must be tcp or udp, not {t!r}")
-            elif t is not None:
-                transport = t
-        contract = root / "protocols" / name / "README.md"
-        if "contract" in pm:
-            c = w.string(pm["contract"][1], f"protocol {name}: contract")
-            if c is not None:
-                contract = root / c
-                if not contract.is_file():
-                    w.err(pm["contract"][1], f"protocol {name}: contract {c} does not exist")
-        desc = w.string(pm["description"][1], f"protocol {name}: description") or "" \
-            if "description" in pm else ""
-        scenarios: dict[str, Scenario] = {}
-        if "scenarios" in pm:
-            sm = w.mapping(pm["scenarios"][1], f"protocol {name}: scenarios")
-            if sm is not None and not sm:
-                w.err(pm["scenarios"][1], f"protocol {name}: no scenarios")
-            for sname, (sk, sv) in (sm or {}).items():
-                if not NAME_RE.match(sname):
-                    w.err(sk, f"scenario name {sname!r} must be lowercase letters, digits, "
-                              "'-', '_', '.'")
-                    continue
-                sc = _scenario(w, name, transport, sname, sk, sv, root, defaults, peers)
-                if sc is not None:
-                    scenarios[sname] = sc
-        if "skip_modes" in pm:
-            skip = _scenario_modes(w, {"skip_modes": pm["skip_modes"]},
-                                   f"protocol {name}").get("skip_modes", {})
-            scenarios = {k: dataclasses.replace(v, skip_modes={**skip, **v.skip_modes})
-                         for k, v in scenarios.items()}
-        out[name] = Protocol(name, transport, contract, desc, scenarios, knode.start_mark.line + 1)
+    loaders = []
+    try:
+        for name, knode, vnode in entries:
+            if not NAME_RE.match(name):
+                w.err(knode, f"protocol id {name!r} must be lowercase letters, digits, '-', "
+                             "'_', '.'")
+                continue
+            pm = _protocol_keys(w, name, knode, vnode, root, loaders)
+            if pm is not None:
+                proto = _protocol(w, name, knode, pm, root, defaults, peers, templates)
+                if proto is not None:
+                    out[name] = proto
+    finally:
+        for loader in loaders:
+            loader.dispose()
     return out
+
+
+def _protocol_keys(w: _Walker, name: str, knode: yaml.Node, vnode: yaml.Node | None,
+                   root: Path, loaders: list) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+    """A protocol's keys: its matrix.yaml entry, and unless that has
+    `scenarios:`, protocols/<id>/scenarios.yaml (a key in both is an error)."""
+    pm: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    if vnode is not None and not (isinstance(vnode, yaml.ScalarNode)
+                                  and vnode.tag.endswith(":null")):
+        got = w.mapping(vnode, f"protocol {name}", PROTOCOL_KEYS)
+        if got is None:
+            return None
+        pm = got
+    if "scenarios" in pm:
+        return pm
+    rel = SCENARIOS_FILE.format(protocol=name)
+    if not (root / rel).is_file():
+        w.err(knode, f"protocol {name}: no scenarios: neither `scenarios:` here nor {rel}")
+        return None
+    try:
+        fnode, loader = _compose(root / rel, rel)
+    except ConfigError as e:
+        w.problems.extend(e.problems)
+        return None
+    loaders.append(loader)
+    fm = w.mapping(fnode, rel, PROTOCOL_KEYS)
+    if fm is None:
+        return None
+    for key, (fk, fv) in fm.items():
+        if key in pm:
+            w.err(fk, f"protocol {name}: {key} is given in the matrix too "
+                      f"(line {pm[key][0].start_mark.line + 1}): say it once")
+        else:
+            pm[key] = (fk, fv)
+    return pm
+
+
+def _protocol(w: _Walker, name: str, knode: yaml.Node, pm: dict, root: Path,
+              defaults: Defaults, peers: dict[str, Peer],
+              templates: dict[str, "_Template"]) -> Protocol | None:
+    for key in ("transport", "scenarios"):
+        if key not in pm:
+            w.err(knode, f"protocol {name}: missing required key {key!r}")
+    transport = "tcp"
+    if "transport" in pm:
+        t = w.string(pm["transport"][1], f"protocol {name}: transport")
+        if t is not None and t not in TRANSPORTS:
+            w.err(pm["transport"][1], f"protocol {name}: transport must be tcp or udp, not {t!r}")
+        elif t is not None:
+            transport = t
+    contract = root / "protocols" / name / "README.md"
+    if "contract" in pm:
+        c = w.string(pm["contract"][1], f"protocol {name}: contract")
+        if c is not None:
+            contract = root / c
+            if not contract.is_file():
+                w.err(pm["contract"][1], f"protocol {name}: contract {c} does not exist")
+    desc = w.string(pm["description"][1], f"protocol {name}: description") or "" \
+        if "description" in pm else ""
+    values = _values(w, name, pm["robustness"], templates) if "robustness" in pm else None
+    scenarios: dict[str, Scenario] = {}
+    if "scenarios" in pm:
+        sm = w.mapping(pm["scenarios"][1], f"protocol {name}: scenarios")
+        if sm is not None and not sm and values is None:
+            w.err(pm["scenarios"][1], f"protocol {name}: no scenarios")
+        for sname, sk, sv, tpl in _scenario_order(sm or {}, values, templates):
+            if not NAME_RE.match(sname):
+                w.err(sk, f"scenario name {sname!r} must be lowercase letters, digits, "
+                          "'-', '_', '.'")
+                continue
+            golden = None
+            if tpl is not None:
+                sv, golden = _apply(w, tpl, values, sk, sv)
+            sc = _scenario(w, name, transport, sname, sk, sv, root, defaults, peers, golden)
+            if sc is not None:
+                scenarios[sname] = sc
+    if "skip_modes" in pm:
+        skip = _scenario_modes(w, {"skip_modes": pm["skip_modes"]},
+                               f"protocol {name}").get("skip_modes", {})
+        scenarios = {k: dataclasses.replace(v, skip_modes={**skip, **v.skip_modes})
+                     for k, v in scenarios.items()}
+    return Protocol(name, transport, contract, desc, scenarios, knode.start_mark.line + 1)
+
+
+# --------------------------------------------------------------------------
+# Robustness templates
+
+
+@dataclass
+class _Template:
+    """A matrix.yaml `robustness:` entry: scenario keys with {placeholders},
+    and the text of the golden transcripts it implies."""
+
+    name: str
+    knode: yaml.Node
+    keys: dict[str, tuple[yaml.Node, yaml.Node]]  # scenario keys only
+    default: bool  # applied by every protocol with values, unless it skips it
+    transcript: str  # with {placeholders}, below the header lines
+    transcript_node: yaml.Node | None  # None: DEFAULT_TRANSCRIPT
+
+
+@dataclass
+class _Values:
+    """A protocol's `robustness:` block: what its templated scenarios send
+    and expect."""
+
+    protocol: str
+    knode: yaml.Node
+    nodes: dict[str, tuple[yaml.Node, yaml.Node]]  # request, reply, ...
+    wire: str | None  # the reply as a golden turn, when it differs from reply
+    skip: frozenset[str]
+
+
+def _templates(w: _Walker, node: yaml.Node) -> dict[str, _Template]:
+    m = w.mapping(node, "robustness")
+    out: dict[str, _Template] = {}
+    for name, (knode, vnode) in (m or {}).items():
+        what = f"robustness template {name}"
+        if not NAME_RE.match(name):
+            w.err(knode, f"{what}: the name must be lowercase letters, digits, '-', '_', '.'")
+            continue
+        tm = w.mapping(vnode, what, TEMPLATE_KEYS)
+        if tm is None:
+            continue
+        default = True
+        if "default" in tm:
+            b = w.boolean(tm["default"][1], f"{what}: default")
+            default = True if b is None else b
+        text = DEFAULT_TRANSCRIPT
+        tnode = tm["transcript"][1] if "transcript" in tm else None
+        if tnode is not None:
+            text = w.string(tnode, f"{what}: transcript") or DEFAULT_TRANSCRIPT
+            for ph in PLACEHOLDER_RE.findall(text):
+                if ph not in TRANSCRIPT_PLACEHOLDERS and ph not in transcript.PLACEHOLDERS:
+                    w.err(tnode, f"{what}: transcript: unknown placeholder {{{ph}}} (known: "
+                                 f"{', '.join('{%s}' % p for p in TRANSCRIPT_PLACEHOLDERS)} "
+                                 "and the pattern ones)")
+        keys = {k: v for k, v in tm.items() if k in SCENARIO_KEYS}
+        out[name] = _Template(name, knode, keys, default, text, tnode)
+    return out
+
+
+def _values(w: _Walker, proto: str, kv: tuple[yaml.Node, yaml.Node],
+            templates: dict[str, _Template]) -> _Values | None:
+    what = f"protocol {proto}: robustness"
+    m = w.mapping(kv[1], what, VALUE_KEYS)
+    if m is None:
+        return None
+    n = len(w.problems)
+    for key in ("request", "reply", "hold"):
+        if key in m:
+            w.bytes_field(m[key][1], f"{what}: {key}")
+    if "reply" not in m and "reply_pattern" not in m:
+        w.err(kv[0], f"{what}: give reply or reply_pattern")
+    if "reply" in m and "reply_pattern" in m:
+        w.err(m["reply_pattern"][0], f"{what}: give reply or reply_pattern, not both")
+    if "reply_pattern" in m:
+        src = w.string(m["reply_pattern"][1], f"{what}: reply_pattern")
+        if src is not None:
+            try:
+                transcript.Pattern(src)
+            except transcript.EscapeError as e:
+                w.err(m["reply_pattern"][1], f"{what}: reply_pattern: {e}")
+    if "reset_after" in m:
+        w.integer(m["reset_after"][1], f"{what}: reset_after", 0)
+    wire = None
+    if "wire" in m:
+        wire = w.string(m["wire"][1], f"{what}: wire")
+        if wire is not None:
+            try:
+                turns = transcript.parse(f"# transcript v1 tcp\n< {wire}\n").connections
+            except transcript.ParseError as e:
+                w.err(m["wire"][1], f"{what}: wire: {e.message}")
+            else:
+                if sum(len(c) for c in turns) != 1:
+                    w.err(m["wire"][1], f"{what}: wire must be one turn")
+    skip = set()
+    if "skip" in m:
+        for tname, tnode in w.string_list(m["skip"][1], f"{what}: skip") or []:
+            if tname not in templates:
+                w.err(tnode, f"{what}: skip: no robustness template {tname!r} "
+                             f"(known: {', '.join(templates) or 'none'})")
+            skip.add(tname)
+    if len(w.problems) != n:
+        return None
+    return _Values(proto, kv[0], {k: v for k, v in m.items() if k not in ("wire", "skip")},
+                   wire, frozenset(skip))
+
+
+def _scenario_order(sm: dict, values: _Values | None, templates: dict[str, _Template]):
+    """(name, key node, value node, template or None) in order: the
+    protocol's scenarios as written, a template they name (to change some
+    of its keys) in that place, and the templates they do not name (those
+    with default: true that the protocol does not skip) just before the
+    next named one that follows them in the templates' order, or last."""
+    if values is None:
+        return [(name, k, v, None) for name, (k, v) in sm.items()]
+    applied = [t for t in templates.values()
+               if t.name in sm or t.default and t.name not in values.skip]
+    out = []
+    pending = [t for t in applied if t.name not in sm]
+    for name, (k, v) in sm.items():
+        tpl = templates.get(name)
+        if tpl is not None:
+            before = list(templates).index(name)
+            while pending and list(templates).index(pending[0].name) < before:
+                t = pending.pop(0)
+                out.append((t.name, values.knode, None, t))
+        out.append((name, k, v, tpl))
+    out.extend((t.name, values.knode, None, t) for t in pending)
+    return out
+
+
+def _substitute_node(w: _Walker, node: yaml.Node, values: _Values, tpl: _Template) -> yaml.Node:
+    """node with {request}, {hold}, {reset_after} replaced by the protocol's
+    values: a string that is just the placeholder becomes the value's node
+    (a list of parts stays a list), one inside a longer string its text."""
+    if isinstance(node, yaml.ScalarNode):
+        if not node.tag.endswith(":str") or "{" not in node.value:
+            return node
+        whole = re.fullmatch(r"\{(\w+)\}", node.value)
+        if whole and whole.group(1) in PLACEHOLDERS:
+            key = whole.group(1)
+            if key in values.nodes:
+                return values.nodes[key][1]
+            if key in ("request", "hold"):  # default: nothing
+                return yaml.ScalarNode("tag:yaml.org,2002:str", "", node.start_mark,
+                                       node.end_mark, style="'")
+            w.err(values.knode, f"protocol {values.protocol}: robustness: template "
+                                f"{tpl.name} needs {key}")
+            return node
+
+        def text(mo: re.Match) -> str:
+            key = mo.group(1)
+            v = values.nodes.get(key, (None, None))[1]
+            if isinstance(v, yaml.ScalarNode):
+                return str(v.value)
+            w.err(values.knode, f"protocol {values.protocol}: robustness: template "
+                                f"{tpl.name} needs {key} as a single string")
+            return mo.group(0)
+        names = "|".join(PLACEHOLDERS)
+        value = re.sub(r"\{(%s)\}" % names, text, node.value)
+        return yaml.ScalarNode(node.tag, value, node.start_mark, node.end_mark, style=node.style)
+    if isinstance(node, yaml.SequenceNode):
+        return yaml.SequenceNode(node.tag, [_substitute_node(w, x, values, tpl)
+                                            for x in node.value],
+                                 node.start_mark, node.end_mark, flow_style=node.flow_style)
+    if isinstance(node, yaml.MappingNode):
+        return yaml.MappingNode(node.tag, [(k, _substitute_node(w, v, values, tpl))
+                                           for k, v in node.value],
+                                node.start_mark, node.end_mark, flow_style=node.flow_style)
+    return node
+
+
+def _apply(w: _Walker, tpl: _Template, values: _Values, knode: yaml.Node,
+           override: yaml.Node | None) -> tuple[yaml.Node, "_Golden | None"]:
+    """The scenario mapping node a template makes for a protocol: the
+    template's keys with the values put in, the protocol's exchange
+    (stdin = request, stdout = reply or stdout_pattern = reply_pattern,
+    files) where the template sets none, and the protocol's own keys for
+    it (override) replacing the template's (skip_modes: adding to them)."""
+    keys = {k: (kn, _substitute_node(w, vn, values, tpl)) for k, (kn, vn) in tpl.keys.items()}
+    exchange = {"stdin": "request", "files": "files"}
+    reply_from_values = "stdout" not in keys and "stdout_pattern" not in keys
+    if reply_from_values:
+        exchange.update(stdout="reply", stdout_pattern="reply_pattern")
+    for key, value in exchange.items():
+        if key not in keys and value in values.nodes:
+            vk, vn = values.nodes[value]
+            keys[key] = (yaml.ScalarNode("tag:yaml.org,2002:str", key, vk.start_mark,
+                                         vk.end_mark), vn)
+    own: set[str] = set()
+    if override is not None and not (isinstance(override, yaml.ScalarNode)
+                                     and override.tag.endswith(":null")):
+        om = w.mapping(override, f"scenario {values.protocol}/{tpl.name}")
+        for key, (kn, vn) in (om or {}).items():
+            if key == "skip_modes" and key in keys and isinstance(vn, yaml.MappingNode) \
+                    and isinstance(keys[key][1], yaml.MappingNode):
+                # like a protocol's skip_modes: they add to the template's
+                vn = yaml.MappingNode(vn.tag, keys[key][1].value + vn.value, vn.start_mark,
+                                      vn.end_mark)
+            keys[key] = (kn, vn)
+            own.add(key)
+            if key == "stdout":
+                keys.pop("stdout_pattern", None)
+            elif key == "stdout_pattern":
+                keys.pop("stdout", None)
+    mark = override if override is not None else knode
+    node = yaml.MappingNode("tag:yaml.org,2002:map", list(keys.values()),
+                            mark.start_mark, mark.end_mark)
+    golden = None
+    if "golden" not in own:
+        # wire is the protocol's reply on the wire: for the reply it printed
+        wire = values.wire if reply_from_values and not own & {"stdout", "stdout_pattern"} \
+            else None
+        golden = _Golden(tpl, wire)
+    return node, golden
+
+
+@dataclass
+class _Golden:
+    """The golden transcript a template implies for one scenario."""
+
+    template: _Template
+    wire: str | None  # the protocol's reply turn, if it gave one
+
+    def text(self, proto: str, name: str, transport: str, stdin: bytes,
+             stdout: bytes | None, pattern: "transcript.Pattern | None", clients: int) -> str:
+        if self.wire is not None:
+            reply = self.wire
+        elif pattern is not None:
+            reply = f'~"{pattern.source}"'
+        else:
+            reply = f'"{transcript.escape(stdout or b"")}"'
+        values = {"protocol": proto, "scenario": name, "request": f'"{transcript.escape(stdin)}"',
+                  "reply": reply, "clients": str(clients)}
+        lines = [f"# transcript v1 {transport}", f"# {proto}/{name}"]
+        if self.template.transcript_node is None:
+            lines.append(f"# the judged client (robustness template {self.template.name}, "
+                         "matrix.yaml; before steps are not compared)")
+        for line in self.template.transcript.splitlines():
+            if not stdin and line.strip() == "> {request}":
+                continue  # the client sends nothing
+            lines.append(PLACEHOLDER_RE.sub(
+                lambda mo: values.get(mo.group(1), mo.group(0)), line))
+        return "\n".join(lines) + "\n"
 
 
 def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Node,
               node: yaml.Node, root: Path, defaults: Defaults,
-              peers: dict[str, Peer]) -> Scenario | None:
+              peers: dict[str, Peer], implied: _Golden | None = None) -> Scenario | None:
     what = f"scenario {proto}/{name}"
     m = w.mapping(node, what, SCENARIO_KEYS)
     if m is None:
@@ -604,14 +1016,19 @@ def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Nod
                     files[fname] = b
     server_stdout = opt("server_stdout", w.bytes_field)
     golden_rel = f"protocols/{proto}/golden/{name}.txt"
-    golden_line = knode.start_mark.line + 1
+    golden_line: yaml.Node = knode
     if "golden" in m:
         g = w.string(m["golden"][1], f"{what}: golden")
         if g is not None:
             golden_rel = g
-            golden_line = m["golden"][1].start_mark.line + 1
+            golden_line = m["golden"][1]
     golden_path = root / golden_rel
     golden = transcript.Transcript(transport, [[]])
+    if implied is not None and len(w.problems) == before:
+        text = implied.text(proto, name, transport, stdin, stdout, pattern, clients)
+        if not _implied_golden(w, f"{proto}/{name}", implied, golden_line, golden_path,
+                               golden_rel, text):
+            return None
     if not golden_path.is_file():
         w.err(golden_line, f"{what}: golden transcript {golden_rel} does not exist")
     else:
@@ -655,10 +1072,56 @@ def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Nod
     extra.update(mailbox.parse_keys(w, m, what, root))
     if len(w.problems) != before:
         return None
+    name_in = knode.start_mark.name
     return Scenario(name, proto, desc, stdin, args, clients, stdout, pattern, exit_code, files,
                     server_stdout, golden_path, golden, timeout, cell_timeout,
                     only["only_clients"], only["only_servers"], knode.start_mark.line + 1,
-                    **extra, **mode_keys)
+                    **extra, **mode_keys,
+                    file="" if name_in.startswith("<") or name_in == w.label else name_in)
+
+
+def _implied_golden(w: _Walker, what: str, implied: _Golden, where: yaml.Node, path: Path,
+                    rel: str, text: str) -> bool:
+    """Checks the golden file of a templated scenario against the
+    transcript its template implies (turns, not comments), or writes it
+    (validate --write-goldens) when missing or different. False when the
+    template's transcript itself does not parse."""
+    tpl = implied.template
+    at = f"robustness template {tpl.name} ({w.label}:{tpl.knode.start_mark.line + 1})"
+    try:
+        want = transcript.parse(text)
+    except transcript.ParseError as e:
+        w.err(implied.template.transcript_node or tpl.knode,
+              f"scenario {what}: robustness template {tpl.name}: its transcript gives "
+              f"{rel} line {e.line}: "
+              f"{e.message}")
+        return False
+    try:
+        have = transcript.parse(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, transcript.ParseError):
+        have = None  # reported by the caller, or rewritten
+    if have == want:
+        return True
+    if w.write_goldens:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        w.written.append(rel)
+        return True
+    if have is not None:
+        got = [transcript.format_turns(c) for c in have.connections]
+        exp = [transcript.format_turns(c) for c in want.connections]
+        first = next((i for i, (a, b) in enumerate(zip(got[0] if got else [], exp[0]))
+                      if a != b), min(len(got[0]) if got else 0, len(exp[0])))
+        w.err(1, f"scenario {what}: not the transcript {at} gives: turn {first + 1} is "
+                 f"{(got[0][first:first + 1] or ['missing'])[0]!r}, the template's "
+                 f"{(exp[0][first:first + 1] or ['missing'])[0]!r} "
+                 "(python3 -m harness validate --write-goldens rewrites it)", file=rel)
+        return True
+    if not path.is_file():
+        w.err(where, f"scenario {what}: golden transcript {rel} does not exist: python3 -m "
+                     f"harness validate --write-goldens writes it from {at}")
+        return False
+    return True
 
 
 def _scenario_modes(w: _Walker, m: dict, what: str) -> dict:
@@ -756,7 +1219,24 @@ def _known_failures(w: _Walker, node: yaml.Node) -> tuple[KnownFailure, ...]:
         if pat.count("[") != pat.count("]"):
             w.err(m["cell"][1], f"known failure: cell pattern {pat!r} has unbalanced brackets")
             continue
-        out.append(KnownFailure(pat, reason.strip(), m["cell"][1].start_mark.line + 1))
+        names = None
+        if "scenario" in m:
+            node = m["scenario"][1]
+            lst = [(w.string(node, "known failure: scenario"), node)] \
+                if isinstance(node, yaml.ScalarNode) else \
+                w.string_list(node, "known failure: scenario") or []
+            names = tuple(n for n, _ in lst if n is not None)
+            if not names:
+                continue
+        tag = None
+        if "tag" in m:
+            tag = w.string(m["tag"][1], "known failure: tag")
+            if tag is not None and tag not in TAGS:
+                w.err(m["tag"][1], f"known failure: unknown tag {tag!r} (known: "
+                                   f"{', '.join(TAGS)})")
+                continue
+        out.append(KnownFailure(pat, reason.strip(), m["cell"][1].start_mark.line + 1,
+                                names, tag))
     return tuple(out)
 
 

@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness import __version__, report
+from harness import __version__, matrix, report
 from harness.errors import InfraError
 from harness.matrix import Cell, Matrix
 from harness.verdict import ERROR, VERDICTS, ok_for_exit
@@ -53,8 +53,12 @@ def git_commit(root: Path) -> str | None:
 
 
 def matrix_hash(path: Path) -> str:
-    """sha256 of the matrix file's bytes: shards of different matrices never merge."""
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """sha256 of the matrix file's bytes, then of each protocols/<id>/scenarios.yaml
+    beside it (path and bytes): shards of different matrices never merge."""
+    h = hashlib.sha256(Path(path).read_bytes())
+    for f in matrix.scenario_files(path):
+        h.update(b"\0" + f.parent.name.encode() + b"\0" + f.read_bytes())
+    return "sha256:" + h.hexdigest()
 
 
 def selection_hash(ids: list[str]) -> str:

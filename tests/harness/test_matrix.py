@@ -145,6 +145,211 @@ class ModelTest(unittest.TestCase):
         self.assertIsNone(self.m.known_failure("p/s/one/raw/plain"))
 
 
+# A split matrix: robustness templates in matrix.yaml, protocol q's keys in
+# protocols/q/scenarios.yaml (docs/matrix.md, "Robustness templates").
+SPLIT_MATRIX = """\
+version: 1
+peers:
+  one:
+    server: 'srv {port}'
+    client: 'cli {host} {port}'
+  raw:
+    default: false
+    client: 'raw {host} {port}'
+robustness:
+  idle:
+    description: an idle client stays
+    robustness: true
+    timeout_s: 5
+    before: [{background: true, args: ['--hold'], stdin: '{hold}'}]
+  cut:
+    robustness: true
+    before: [{args: ['--reset-after', '{reset_after}'], stdin: '{request}'}]
+  big:
+    robustness: true
+    only_clients: [raw]
+    skip_modes: {segment: 'too slow'}
+    stdin: [{repeat: 'x', times: 3}]
+    transcript: |
+      > ~"{any}"
+      < {reply}
+      > EOF
+      < EOF
+  many:
+    default: false
+protocols: [q]
+known_failures:
+  - cell: 'q/*/one/one/*'
+    scenario: [idle, many]
+    reason: named quirk
+  - cell: 'q/*/one/raw/*'
+    tag: robustness
+    reason: tagged quirk
+"""
+SPLIT_SCENARIOS = """\
+transport: tcp
+robustness: {request: 'hi\\n', reply: 'HI\\n', hold: 'h', reset_after: 1}
+scenarios:
+  first:
+    stdin: 'a\\n'
+    stdout: 'A\\n'
+  many:
+    clients: 3
+  big:
+    stdout: 'ERR\\n'
+    skip_modes: {latency: 'too slow too'}
+  last:
+    stdin: 'b\\n'
+    stdout: 'B\\n'
+"""
+SPLIT_GOLDENS = {
+    "first": '# transcript v1 tcp\n> "a\\n"\n< "A\\n"\n> EOF\n< EOF\n',
+    "last": '# transcript v1 tcp\n> "b\\n"\n< "B\\n"\n> EOF\n< EOF\n',
+    "idle": '# transcript v1 tcp\n> "hi\\n"\n< "HI\\n"\n> EOF\n< EOF\n',
+    "cut": '# transcript v1 tcp\n# a comment of its own\n> "hi\\n"\n< "HI\\n"\n> EOF\n< EOF\n',
+    "many": '# transcript v1 tcp\n> "hi\\n"\n< "HI\\n"\n> EOF\n< EOF\n',
+    "big": '# transcript v1 tcp\n> ~"{any}"\n< "ERR\\n"\n> EOF\n< EOF\n',
+}
+
+
+class SplitTest(unittest.TestCase):
+    """Scenarios in protocols/<id>/scenarios.yaml, robustness templates."""
+
+    def setUp(self):
+        import tempfile
+        self.root = Path(tempfile.mkdtemp())
+        self.addCleanup(__import__("shutil").rmtree, self.root)
+
+    def write(self, matrix_text=SPLIT_MATRIX, scenarios=SPLIT_SCENARIOS, goldens=None):
+        (self.root / "matrix.yaml").write_text(matrix_text)
+        q = self.root / "protocols" / "q"
+        (q / "golden").mkdir(parents=True, exist_ok=True)
+        if scenarios is not None:
+            (q / "scenarios.yaml").write_text(scenarios)
+        for name, text in (SPLIT_GOLDENS if goldens is None else goldens).items():
+            (q / "golden" / f"{name}.txt").write_text(text)
+        return self.root / "matrix.yaml"
+
+    def problems(self, path, write=None):
+        with self.assertRaises(ConfigError) as cm:
+            matrix.load(path, self.root, write_goldens=write)
+        return [str(p) for p in cm.exception.problems]
+
+    def test_templates_applied_in_order_with_the_protocols_values(self):
+        m = matrix.load(self.write(), self.root)
+        q = m.protocols["q"]
+        # own scenarios in file order; a named template there; the unnamed
+        # ones (default: true) just before the first named one that follows
+        # them in the templates' order (many)
+        self.assertEqual(list(q.scenarios), ["first", "idle", "cut", "many", "big", "last"])
+        idle, cut, big, many = (q.scenarios[n] for n in ("idle", "cut", "big", "many"))
+        self.assertEqual((idle.stdin, idle.stdout, idle.timeout_s), (b"hi\n", b"HI\n", 5.0))
+        self.assertEqual(idle.description, "an idle client stays")
+        self.assertEqual(idle.before[0].stdin, b"h")  # {hold}
+        self.assertTrue(idle.before[0].background)
+        self.assertEqual(cut.before[0].args, ("--reset-after", "1"))  # {reset_after}
+        self.assertEqual(cut.before[0].stdin, b"hi\n")  # {request}
+        self.assertEqual(big.stdin, b"xxx")  # the template's, not the request
+        self.assertEqual(big.stdout, b"ERR\n")  # the protocol's
+        self.assertEqual(big.skip_modes, {"segment": "too slow", "latency": "too slow too"})
+        self.assertEqual(many.clients, 3)
+        self.assertEqual(idle.file, "protocols/q/scenarios.yaml")
+        self.assertEqual(q.scenarios["first"].file, "protocols/q/scenarios.yaml")
+
+    def test_known_failures_by_scenario_name_and_tag(self):
+        m = matrix.load(self.write(), self.root)
+        self.assertEqual(m.known_failure("q/idle/one/one/plain").reason, "named quirk")
+        self.assertEqual(m.known_failure("q/many/one/one/plain").reason, "named quirk")
+        self.assertIsNone(m.known_failure("q/cut/one/one/plain"))
+        self.assertIsNone(m.known_failure("q/first/one/one/plain"))
+        self.assertEqual(m.known_failure("q/big/one/raw/plain").reason, "tagged quirk")
+        text = SPLIT_MATRIX.replace("    tag: robustness\n", "    tag: robust\n")
+        self.assertIn("matrix.yaml:36: known failure: unknown tag 'robust' (known: robustness)",
+                      self.problems(self.write(text)))
+        text = SPLIT_MATRIX.replace("[idle, many]", "[idle, nope]")
+        self.assertIn("matrix.yaml:32: known failure 'q/*/one/one/*': scenario 'nope' matches "
+                      "no cell", self.problems(self.write(text)))
+        # the raw client plays only big: without its tag, the entry matches nothing
+        text = SPLIT_MATRIX.replace("  big:\n    robustness: true\n", "  big:\n")
+        self.assertIn("matrix.yaml:34: known failure 'q/*/one/raw/*' with tag robustness "
+                      "matches no cell", self.problems(self.write(text)))
+
+    def test_problems_in_scenarios_yaml_name_that_file_and_line(self):
+        text = SPLIT_SCENARIOS.replace("    stdout: 'B\\n'", "    stdot: 'B\\n'") \
+            .replace("hold: 'h'", "hold: '\\q'")
+        got = self.problems(self.write(scenarios=text))
+        self.assertIn("protocols/q/scenarios.yaml:2: protocol q: robustness: hold: unknown "
+                      "escape \\q", " ".join(got))
+        self.assertTrue(any(p.startswith("protocols/q/scenarios.yaml:14: scenario q/last: "
+                                         "unknown key 'stdot'") for p in got), got)
+
+    def test_problems_in_a_template_name_matrix_yaml_once(self):
+        text = SPLIT_MATRIX.replace("    timeout_s: 5\n", "    timeout_s: -5\n") \
+            .replace("  many:\n    default: false\n", "  many:\n    default: false\n    clint: 2\n")
+        got = self.problems(self.write(text))
+        self.assertEqual([p for p in got if ":13:" in p],
+                         ["matrix.yaml:13: scenario q/idle: timeout_s must be > 0, not -5"])
+        self.assertIn("matrix.yaml:30: robustness template many: unknown key 'clint' "
+                      "(did you mean 'clients'?)", got)
+        # a template's values that the protocol lacks
+        text = SPLIT_SCENARIOS.replace(", reset_after: 1", "")
+        self.assertIn("protocols/q/scenarios.yaml:2: protocol q: robustness: template cut "
+                      "needs reset_after", self.problems(self.write(scenarios=text)))
+
+    def test_goldens_are_checked_against_the_template_and_written(self):
+        goldens = dict(SPLIT_GOLDENS, idle=SPLIT_GOLDENS["idle"].replace('"HI', '"HO'))
+        del goldens["many"]
+        path = self.write(goldens=goldens)
+        (self.root / "protocols/q/golden/many.txt").unlink(missing_ok=True)
+        got = self.problems(path)
+        self.assertTrue(any(p.startswith("protocols/q/golden/idle.txt:1: scenario q/idle: not "
+                                         "the transcript robustness template idle "
+                                         "(matrix.yaml:10) gives: turn 2")
+                            for p in got), got)
+        self.assertTrue(any(p.startswith("protocols/q/scenarios.yaml:7: scenario q/many: golden "
+                                         "transcript protocols/q/golden/many.txt does not "
+                                         "exist: python3 -m harness validate --write-goldens")
+                            for p in got), got)
+        written: list[str] = []
+        m = matrix.load(path, self.root, write_goldens=written)
+        self.assertEqual(sorted(written), ["protocols/q/golden/idle.txt",
+                                           "protocols/q/golden/many.txt"])
+        self.assertEqual(m.protocols["q"].scenarios["idle"].golden.connections[0][1].data,
+                         b"HI\n")
+        text = (self.root / "protocols/q/golden/many.txt").read_text()
+        self.assertTrue(text.startswith("# transcript v1 tcp\n# q/many\n"), text)
+        written.clear()
+        matrix.load(path, self.root, write_goldens=written)
+        self.assertEqual(written, [])  # a comment of its own (cut.txt) is kept
+        code, out, err = validate(path)
+        self.assertEqual(code, 0, err)
+
+    def test_the_matrix_hash_covers_scenarios_yaml(self):
+        from harness import merge
+        path = self.write()
+        before = merge.matrix_hash(path)
+        self.write(scenarios=SPLIT_SCENARIOS.replace("clients: 3", "clients: 4"))
+        self.assertNotEqual(merge.matrix_hash(path), before)
+        self.write()
+        self.assertEqual(merge.matrix_hash(path), before)
+
+    def test_inline_scenarios_win_and_a_key_is_said_once(self):
+        inline = SPLIT_MATRIX.replace(
+            "protocols: [q]",
+            "protocols:\n  q:\n    transport: tcp\n    scenarios:\n"
+            "      first: {stdin: 'a\\n', stdout: 'A\\n'}")
+        inline = inline[:inline.index("known_failures:")] + "known_failures: []\n"
+        m = matrix.load(self.write(inline), self.root)
+        self.assertEqual(list(m.protocols["q"].scenarios), ["first"])
+        self.assertEqual(m.protocols["q"].scenarios["first"].file, "")
+        both = inline.replace("    scenarios:\n      first: {stdin: 'a\\n', stdout: 'A\\n'}\n", "")
+        self.assertIn("protocols/q/scenarios.yaml:1: protocol q: transport is given in the matrix "
+                      "too (line 32): say it once", self.problems(self.write(both)))
+        (self.root / "protocols/q/scenarios.yaml").unlink()
+        self.assertIn("matrix.yaml:31: protocol q: no scenarios: neither `scenarios:` here nor "
+                      "protocols/q/scenarios.yaml", self.problems(self.write(both, scenarios=None)))
+
+
 class SchemaTest(unittest.TestCase):
     """docs/matrix.schema.json stays in step with what the loader accepts."""
 
@@ -165,6 +370,11 @@ class SchemaTest(unittest.TestCase):
                          "and docs/matrix.md")
         kf = s["properties"]["known_failures"]["items"]["properties"]
         self.assertEqual(set(kf), matrix.KNOWN_FAILURE_KEYS)
+        self.assertEqual(set(s["$defs"]["template"]["properties"]), matrix.TEMPLATE_KEYS)
+        self.assertEqual(set(s["$defs"]["values"]["properties"]), matrix.VALUE_KEYS)
+        import json
+        sc = json.loads((support.ROOT / "docs" / "scenarios.schema.json").read_text())
+        self.assertEqual(sc["$ref"], "matrix.schema.json#/$defs/protocol")
 
     def test_matrices_validate_when_jsonschema_is_installed(self):
         try:
@@ -175,6 +385,26 @@ class SchemaTest(unittest.TestCase):
         jsonschema.Draft202012Validator.check_schema(self.schema)
         for path in (support.ROOT / "matrix.yaml", FIX / "good.yaml"):
             jsonschema.validate(yaml.safe_load(path.read_text()), self.schema)
+        import json
+        sc = json.loads((support.ROOT / "docs" / "scenarios.schema.json").read_text())
+        try:
+            from referencing import Registry, Resource  # jsonschema >= 4.18
+        except ImportError:  # Debian 12's 4.10
+            resolver = jsonschema.RefResolver(sc["$id"], sc,
+                                              store={self.schema["$id"]: self.schema})
+            validator = jsonschema.Draft202012Validator(sc, resolver=resolver)
+        else:
+            registry = Registry().with_resources(
+                [(x["$id"], Resource.from_contents(x)) for x in (self.schema, sc)])
+            validator = jsonschema.Draft202012Validator(sc, registry=registry)
+        files = sorted(support.ROOT.glob("protocols/*/scenarios.yaml"))
+        self.assertGreaterEqual(len(files), 10)
+        for path in files:
+            validator.validate(yaml.safe_load(path.read_text()))
+        bad = yaml.safe_load((support.ROOT / "protocols/calc/scenarios.yaml").read_text())
+        bad["robustness"]["replay"] = bad["robustness"].pop("reply")
+        with self.assertRaises(jsonschema.ValidationError):
+            validator.validate(bad)
         bad = yaml.safe_load((FIX / "bad-unknown-scenario-key.yaml").read_text())
         with self.assertRaises(jsonschema.ValidationError):
             jsonschema.validate(bad, self.schema)
@@ -201,6 +431,80 @@ class RepoMatrixTest(unittest.TestCase):
         for c in self.cells:
             self.assertIsNotNone(c.server.server)
             self.assertIsNotNone(c.client.client)
+
+    def _copy(self) -> Path:
+        """matrix.yaml, protocols/ and peers/ in a throw-away directory."""
+        import shutil
+        import tempfile
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp)
+        shutil.copy(support.ROOT / "matrix.yaml", tmp)
+        shutil.copytree(support.ROOT / "protocols", tmp / "protocols")
+        shutil.copytree(support.ROOT / "peers", tmp / "peers")
+        return tmp
+
+    def test_one_template_adds_a_scenario_to_every_protocol(self):
+        """The diff docs/matrix.md shows ("Adding a robustness scenario to
+        every protocol") is the whole edit."""
+        tmp = self._copy()
+        text = (tmp / "matrix.yaml").read_text()
+        at = text.index("\n# Each protocol's transport")
+        text = text[:at] + (
+            "  reset-first:\n"
+            "    description: after a client connected and reset at once, another is served\n"
+            "    robustness: true\n"
+            "    timeout_s: 5\n"
+            "    before: [{args: ['--reset-after', '0']}]\n"
+            "    only_clients: [c]\n") + text[at:]
+        (tmp / "matrix.yaml").write_text(text)
+        written: list[str] = []
+        m = matrix.load(tmp / "matrix.yaml", tmp, write_goldens=written)
+        protos = ["echo", "echo-repr", "upper", "calc", "ack", "daytime", "timeofday", "login"]
+        self.assertEqual(written, [f"protocols/{p}/golden/reset-first.txt" for p in protos])
+        for name, proto in m.protocols.items():
+            if name not in protos:
+                self.assertNotIn("reset-first", proto.scenarios)
+                continue
+            sc = proto.scenarios["reset-first"]
+            self.assertEqual(list(proto.scenarios)[-1], "reset-first")
+            model = proto.scenarios["idle-client"]  # the same exchange
+            self.assertEqual((sc.stdin, sc.stdout, sc.stdout_pattern, sc.files),
+                             (model.stdin, model.stdout, model.stdout_pattern, model.files))
+            self.assertEqual(sc.golden, model.golden, name)
+            self.assertEqual(sc.before[0].args, ("--reset-after", "0"))
+            self.assertEqual(sc.only_clients, ("c",))
+        before = {c.id for c in self.cells}
+        added = {c.id for c in matrix.expand(m)} - before
+        self.assertEqual({i.split("/")[1] for i in added}, {"reset-first"})
+        self.assertEqual({i.split("/")[0] for i in added}, set(protos))
+
+    def test_robustness_goldens_are_what_the_templates_imply(self):
+        """Every golden of a templated scenario, deleted, is written back by
+        validate --write-goldens with the same turns (the loader checks
+        the files there are against the templates on every load)."""
+        import yaml
+        tmp = self._copy()
+        names = set(yaml.safe_load((tmp / "matrix.yaml").read_text())["robustness"])
+        deleted = []
+        for f in sorted(tmp.glob("protocols/*/scenarios.yaml")):
+            own = yaml.safe_load(f.read_text())
+            if "robustness" not in own:
+                continue
+            for name in names:
+                if "golden" in (own["scenarios"].get(name) or {}):
+                    continue  # written by hand
+                g = f.parent / "golden" / f"{name}.txt"
+                if g.is_file():
+                    g.unlink()
+                    deleted.append(str(g.relative_to(tmp)))
+        self.assertGreaterEqual(len(deleted), 30)
+        written: list[str] = []
+        m = matrix.load(tmp / "matrix.yaml", tmp, write_goldens=written)
+        self.assertEqual(sorted(written), sorted(deleted))
+        for rel in deleted:
+            proto, _, name = Path(rel).parts[1:4]
+            self.assertEqual(m.protocols[proto].scenarios[name[:-4]].golden,
+                             self.m.protocols[proto].scenarios[name[:-4]].golden, rel)
 
     def test_byte_fields(self):
         sc = self.m.protocols["echo-repr"].scenarios["long-line"]
