@@ -623,7 +623,7 @@ def _protocols(w: _Walker, node: yaml.Node, root: Path, defaults: Defaults,
         m = w.mapping(node, "protocols")
         entries = [(name, knode, vnode) for name, (knode, vnode) in (m or {}).items()]
     out: dict[str, Protocol] = {}
-    loaders = []
+    loaders: list[yaml.SafeLoader] = []
     try:
         for name, knode, vnode in entries:
             if not NAME_RE.match(name):
