@@ -22,11 +22,16 @@ import time
 import traceback
 from pathlib import Path
 
-from harness import (__version__, builddir, check, doctor, filters, matrix, merge, modes, netns,
-                     report, runner, sandbox, verdict)
+from harness import __version__, doctor
+from harness.command import filters
 from harness.errors import ConfigError, InfraError, resource_line
-from harness.matrix import Cell, Matrix
-from harness.ports import DEFAULT_RANGE, parse_range
+from harness.grading import check
+from harness.judge import verdict
+from harness.output import merge, report
+from harness.run import builddir, netns, runner, sandbox
+from harness.run.ports import DEFAULT_RANGE, parse_range
+from harness.spec import matrix, modes
+from harness.spec.matrix import Cell, Matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

@@ -29,10 +29,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (builddir, clock, filters, matrix, netns, processes, procnet, runner,
-                     transcript, verdict)
-from harness.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
-from harness.ports import DEFAULT_RANGE, PortPool, parse_range
+from harness.command import filters
+from harness.judge import verdict
+from harness.run import builddir, clock, netns, processes, procnet, runner
+from harness.run.ports import DEFAULT_RANGE, PortPool, parse_range
+from harness.spec import matrix, transcript
+from harness.spec.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 CHECKS = ("usage", "bad-port", "scenario", "binds", "second-client", "sigterm",

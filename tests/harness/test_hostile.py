@@ -34,8 +34,9 @@ from pathlib import Path
 from unittest import mock
 
 import support
-from harness import cell as isolation
-from harness import matrix, procnet, runner, sandbox
+from harness.run import cell as isolation
+from harness.run import procnet, runner, sandbox
+from harness.spec import matrix
 
 HOSTILE = support.ROOT / "tests" / "hostile"
 ROOT_DRIVER = os.geteuid() == 0

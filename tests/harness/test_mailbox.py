@@ -7,7 +7,7 @@ import unittest
 from pathlib import Path
 
 import support  # noqa: F401  (puts the repository on sys.path)
-from harness import mailbox
+from harness.spec import mailbox
 
 BLOB = bytes((i * 167 + 13) % 256 for i in range(1000))
 

@@ -9,8 +9,8 @@ import sys
 import unittest
 
 import support
-from harness import procnet, processes
-from harness.ports import PortPool
+from harness.run import procnet, processes
+from harness.run.ports import PortPool
 
 POOL = PortPool(*support.PORT_RANGES["processes"])
 FAKE = str(support.FAKES / "server.py")

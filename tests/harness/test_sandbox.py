@@ -20,7 +20,8 @@ import subprocess
 import unittest
 
 import support
-from harness import matrix, netns, procnet, runner, sandbox
+from harness.run import netns, procnet, runner, sandbox
+from harness.spec import matrix
 
 PORTS = (19500, 19899)
 ESCAPE_PORT = 19990  # a listener in the driver's namespace

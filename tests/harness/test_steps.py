@@ -7,8 +7,9 @@ import textwrap
 import unittest
 
 import support
-from harness import matrix, steps, transcript, verdict
 from harness.errors import ConfigError
+from harness.judge import verdict
+from harness.spec import matrix, steps, transcript
 
 PORTS = (32500, 32999)
 RAW = f"{{python}} {support.ROOT / 'peers' / 'raw' / 'client.py'} {{host}} {{port}}"

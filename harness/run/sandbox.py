@@ -320,7 +320,7 @@ def kill_uid(uid: int) -> None:
     subreaper): zombies still count towards the uid's process limit."""
     import signal
 
-    from harness import processes
+    from harness.run import processes
     for _ in range(100):
         live, zombies = _scan(uid)
         for pid in zombies:

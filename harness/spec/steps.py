@@ -34,13 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness import clock, processes, procnet, transcript
-from harness.transcript import CLIENT, DATA, SERVER
+from harness.run import clock, processes, procnet
+from harness.spec import transcript
+from harness.spec.transcript import CLIENT, DATA, SERVER
 
 if TYPE_CHECKING:  # no import cycle at run time: matrix imports this module
-    from harness.matrix import Cell, Peer, Scenario
-    from harness.runner import CellResult, CellRunner
-    from harness.verdict import Judgement
+    from harness.spec.matrix import Cell, Peer, Scenario
+    from harness.run.runner import CellResult, CellRunner
+    from harness.judge.verdict import Judgement
 
 STEP_KEYS = {"client", "stdin", "args", "background"}
 RESTART_SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM}
@@ -162,7 +163,7 @@ def _accepted(server, port: int) -> int:
     """How many connections on the server's port its processes hold (have
     accept()ed): connected sockets of the port whose inode is theirs. A
     connection still in the listen queue has no inode yet."""
-    from harness.processes import _tree  # the server's processes, as readiness sees them
+    from harness.run.processes import _tree  # the server's processes, as readiness sees them
     pids = _tree(server.pid, group=True)
     own = procnet.own_sockets(pids)
     if own is not None:
@@ -178,7 +179,7 @@ async def prepare(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
                   timeout: float) -> bool:
     """Runs the scenario's before steps, then its restart. Returns False when
     the cell must not go on (the outcome says why)."""
-    from harness import matrix, modes  # run time only: matrix imports this module
+    from harness.spec import matrix, modes  # run time only: matrix imports this module
 
     sc = cell.scenario
     o = res.outcome
@@ -241,7 +242,7 @@ async def restart(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
                   timeout: float) -> bool:
     """Stops the server's group with the scenario's signal and starts the
     same command again on the same port; True once it listens again."""
-    from harness.runner import wait_ready  # run time only: runner imports this module
+    from harness.run.runner import wait_ready  # run time only: runner imports this module
 
     sc = cell.scenario
     o = res.outcome
@@ -267,7 +268,7 @@ async def restart(runner: "CellRunner", cell: "Cell", res: "CellResult", live: A
     if ready.exited:
         o.server_failure = (f"restarted at once after {sc.restart}, the server "
                             f"{new.exit().describe()} before {what} port {res.server_port}")
-        from harness.verdict import _tail_line
+        from harness.judge.verdict import _tail_line
         tail = _tail_line(new.stderr.data())
         if tail:
             o.server_failure += f": {tail}"

@@ -28,11 +28,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (builddir, diagnose, filters, matrix, modes, netns, processes, report,
-                     runner, sandbox, students, verdict)
-from harness.matrix import Cell, Matrix, Peer
-from harness.ports import DEFAULT_RANGE, PortPool, parse_range
-from harness.students import FolderError, Student
+from harness.command import filters
+from harness.grading import diagnose, students
+from harness.grading.students import FolderError, Student
+from harness.judge import verdict
+from harness.output import report
+from harness.run import builddir, netns, processes, runner, sandbox
+from harness.run.ports import DEFAULT_RANGE, PortPool, parse_range
+from harness.spec import matrix, modes
+from harness.spec.matrix import Cell, Matrix, Peer
 
 CHECK_VERSION = 1
 DEFAULT_REFERENCES = ("c", "python", "java")
@@ -344,7 +348,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
         if py is None:
             return  # the cells say why
         ctx = dataclasses.replace(ctx, python=py)
-    from harness import cell as isolation
+    from harness.run import cell as isolation
     sl_cell = runner._find_sl_cell(ctx)
     if isolation.support(sl_cell).ok:
         await _probe_in_cell(ch, peer, proto, ctx, sl_cell, uids, limits)
@@ -378,7 +382,7 @@ async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandCont
     """The probe in a cell of its own, like the student's cells: the
     server never meets the host's network, and its addresses come from
     its own sockets."""
-    from harness import cell as isolation
+    from harness.run import cell as isolation
     port = isolation.SERVER_PORT
     argv = matrix.render(peer.server, ctx, proto, port)
     uid, child, c = None, None, None
@@ -539,7 +543,7 @@ class Progress:
 def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple[str, ...],
                       Path]:
     """Detects, builds and runs every student; returns what the outputs need."""
-    path = Path(args.matrix) if args.matrix else Path(__file__).resolve().parent.parent / \
+    path = Path(args.matrix) if args.matrix else Path(__file__).resolve().parents[2] / \
         "matrix.yaml"
     m = matrix.load(path, path.resolve().parent)
     if args.jobs < 1:
@@ -810,7 +814,7 @@ def _build(ch: Checked, ctx: matrix.CommandContext) -> None:
     user when the driver is root (students.BuildBox): the compiler runs
     code the student controls. Without cells, says once that it compiles
     as the driver's user."""
-    from harness import cell
+    from harness.run import cell
     sl_cell = runner._find_sl_cell(ctx)
     sup = cell.support(sl_cell)
     if not sup.ok:
@@ -965,7 +969,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     colour = stream.isatty() and "NO_COLOR" not in os.environ
     uni = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
     if args.class_dir:
-        from harness import classroom
+        from harness.grading import classroom
         for ch in checked:
             write_student(ch, ch.out, cm, refs, ms, elapsed)
         classroom.write(checked, base, ms, refs)

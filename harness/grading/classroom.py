@@ -9,7 +9,9 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from harness import check, diagnose, report, verdict
+from harness.grading import check, diagnose
+from harness.judge import verdict
+from harness.output import report
 
 COLUMNS = ("student", "protocol", "verdict", "score", "max_score", "bugs", "failing_cells",
            "error")

@@ -15,7 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
-from harness import clock, procnet
+from harness.run import clock, procnet
 
 CAPTURE_LIMIT = 1 << 20  # bytes kept per stream; the rest is counted and dropped
 STOP_GRACE_S = 2.0

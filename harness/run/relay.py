@@ -16,8 +16,9 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from harness import clock, modes, transcript
-from harness.transcript import CLIENT, DATA, EOF, RST, SERVER
+from harness.run import clock
+from harness.spec import modes, transcript
+from harness.spec.transcript import CLIENT, DATA, EOF, RST, SERVER
 
 RECV_SIZE = 65536
 _RESET_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT}

@@ -15,11 +15,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from harness import transcript, verdict
 from harness.errors import InfraError
-from harness.matrix import Cell, Matrix
-from harness.runner import CellResult
-from harness.verdict import DEVIATES, ERROR, FAIL, PASS, SEVERITY, VERDICTS, XFAIL, XPASS
+from harness.judge import verdict
+from harness.judge.verdict import DEVIATES, ERROR, FAIL, PASS, SEVERITY, VERDICTS, XFAIL, XPASS
+from harness.run.runner import CellResult
+from harness.spec import transcript
+from harness.spec.matrix import Cell, Matrix
 
 RESULTS_SCHEMA = "socket-lessons-matrix/results"
 RESULTS_VERSION = 1

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from harness import transcript
-from harness.transcript import CLIENT, DATA, SERVER
+from harness.spec import transcript
+from harness.spec.transcript import CLIENT, DATA, SERVER
 
 # id -> (role, plain words for the student, how to fix it); merged into
 # diagnose.CATALOGUE.

@@ -12,9 +12,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from harness import transcript
-from harness.matrix import Cell, KnownFailure
-from harness.processes import Exit, signal_name
+from harness.run.processes import Exit, signal_name
+from harness.spec import transcript
+from harness.spec.matrix import Cell, KnownFailure
 
 PASS = "pass"
 DEVIATES = "deviates"

@@ -21,9 +21,9 @@ from typing import Any, Iterable
 
 import yaml
 
-from harness import mailbox, steps, transcript
-from harness import modes as modelib
 from harness.errors import ConfigError, Problem
+from harness.spec import mailbox, steps, transcript
+from harness.spec import modes as modelib
 
 MODES = ("plain",)
 TRANSPORTS = ("tcp", "udp")

@@ -22,7 +22,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from harness import procnet, sandbox
+from harness.run import procnet, sandbox
 
 NET = ipaddress.ip_network("10.213.0.0/16")  # test range: /30s carved from it
 _LIVE: set[str] = set()
@@ -256,7 +256,7 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
     """Waits until the server's processes (child: processes.Child) show a
     socket bound on port in their namespace's table. Polls /proc, never
     connects. Returns (ready, local addresses); not ready on exit/timeout."""
-    from harness import clock, processes  # late: processes imports much
+    from harness.run import clock, processes  # late: processes imports much
     deadline = clock.Deadline(timeout)
     delay = 0.001
     while True:

@@ -16,10 +16,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness import __version__, report
+from harness import __version__
 from harness.errors import InfraError
-from harness.matrix import Cell, Matrix
-from harness.verdict import ERROR, VERDICTS, ok_for_exit
+from harness.judge.verdict import ERROR, VERDICTS, ok_for_exit
+from harness.output import report
+from harness.spec.matrix import Cell, Matrix
 
 # Expected seconds of a cell when no earlier durations are given: a JVM
 # start costs about a second on a small runner, every client process its

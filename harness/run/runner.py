@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import (cell as isolation, clock, hang, mailbox, matrix, modes, netns,
-                     processes, procnet, relay, sandbox, steps, transcript, verdict)
-from harness.matrix import Cell, CommandContext
-from harness.ports import PortPool
-from harness.processes import Child
-from harness.verdict import ClientOutcome, Judgement, Outcome
+from harness.judge import verdict
+from harness.judge.verdict import ClientOutcome, Judgement, Outcome
+from harness.run import cell as isolation, clock, hang, netns, processes, procnet, relay, sandbox
+from harness.run.ports import PortPool
+from harness.run.processes import Child
+from harness.spec import mailbox, matrix, modes, steps, transcript
+from harness.spec.matrix import Cell, CommandContext
 
 SETTLE_S = 2.0  # after the clients: how long connections may take to close
 EFFECT_WAIT_S = 5.0  # how long to wait for expected server stdout
@@ -780,7 +781,7 @@ def _find_sl_cell(ctx: CommandContext) -> str:
     """sl-cell from the build the peers come from or, for a matrix whose
     build has none (the driver's tests), from SL_BUILD_DIR or the
     repository's own build folder."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     candidates = [ctx.build, Path(os.environ.get("SL_BUILD_DIR") or ctx.build), here / "build"]
     for b in candidates:
         p = b / "c" / "cell" / "sl-cell"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.matrix import NAME_RE, Peer, Template, _substitute
+from harness.spec.matrix import NAME_RE, Peer, Template, _substitute
 
 ROLES = ("server", "client")
 CHECK_YAML = "check.yaml"
@@ -351,7 +351,7 @@ class BuildBox:
 def _run(argv: list[str], cwd: Path, box: BuildBox | None = None,
          writable: Path | None = None, readable: list[Path] = ()) -> tuple[int, str]:  # type: ignore[assignment]
     if box is not None:
-        from harness import cell
+        from harness.run import cell
         limits = list(box.limits)
         if box.uid is not None:
             limits += ["--uid", str(box.uid)]

@@ -223,7 +223,7 @@ def check(spec: Spec | None, scratch: Path) -> list[str]:
     if len(names) != spec.count:
         return [f"{FOLDER}/ holds {len(names)} message(s), expected {spec.count}"]
     problems = []
-    from harness.cell import read_regular  # never through a link, never a FIFO
+    from harness.run.cell import read_regular  # never through a link, never a FIFO
     for name in names:
         try:
             data = read_regular(str(folder / name), FILE_LIMIT) or b""

@@ -18,8 +18,10 @@ import re
 import signal
 from dataclasses import dataclass, field
 
-from harness import diagnose_smtp, modes, transcript, verdict, wordiff
-from harness.transcript import CLIENT, DATA, EOF, RST, SERVER, Pattern
+from harness.grading import diagnose_smtp, wordiff
+from harness.judge import verdict
+from harness.spec import modes, transcript
+from harness.spec.transcript import CLIENT, DATA, EOF, RST, SERVER, Pattern
 
 # id -> (role, plain words for the student, how to fix it)
 CATALOGUE: dict[str, tuple[str, str, str]] = {
@@ -795,7 +797,7 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
             b.details.append(detail)
 
     if probe_addrs:
-        from harness import netns
+        from harness.run import netns
         if netns.loopback_only(probe_addrs):
             add("loopback-only", "server", "probe:bind",
                 f"started alone, your server listened on {', '.join(sorted(set(probe_addrs)))}"
