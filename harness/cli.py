@@ -28,9 +28,9 @@ from harness.errors import ConfigError, InfraError, resource_line
 from harness.grading import check
 from harness.judge import verdict
 from harness.output import merge, report
-from harness.run import builddir, netns, runner, sandbox
+from harness.run import builddir, netns, processes, runner, sandbox
 from harness.run.ports import DEFAULT_RANGE, parse_range
-from harness.spec import matrix, modes
+from harness.spec import matrix, modes, transcript
 from harness.spec.matrix import Cell, Matrix
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,10 +345,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     if cell.scenario.description:
         print(f"  {cell.scenario.description}")
     sc = cell.scenario
-    print(f"  stdin: \"{report.transcript.escape(sc.stdin)[:300]}\"  clients: {sc.clients}"
+    print(f"  stdin: \"{transcript.escape(sc.stdin)[:300]}\"  clients: {sc.clients}"
           + (f"  args: {shlex.join(sc.args)}" if sc.args else ""))
     if sc.stdout is not None:
-        print(f"  expected stdout: \"{report.transcript.escape(sc.stdout)[:300]}\"")
+        print(f"  expected stdout: \"{transcript.escape(sc.stdout)[:300]}\"")
     elif sc.stdout_pattern is not None:
         print(f"  expected stdout pattern: ~\"{sc.stdout_pattern.source}\"")
     print(f"  expected exit: {sc.exit}   golden: {_rel(sc.golden_path)}")
@@ -635,7 +635,7 @@ async def _run_async(m, batches, ctx, opts, on_start, on_result) -> bool:
         hits["n"] += 1
         if hits["n"] > 1:
             # A second Ctrl-C: no more grace.
-            runner.processes.kill_all()
+            processes.kill_all()
         main.cancel()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -676,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python3 -m harness: {e}", file=sys.stderr)
         return EXIT_INFRA
     except KeyboardInterrupt:
-        runner.processes.kill_all()
+        processes.kill_all()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAIL

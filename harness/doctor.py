@@ -99,7 +99,7 @@ class Section:
 class Ran:
     """One program run to its end (or stopped at the timeout)."""
 
-    exit: processes.Exit
+    exit: verdict.Exit
     finished: bool
     stdout: bytes
     stderr: bytes
@@ -217,7 +217,7 @@ def _stderr_problem(err: bytes, prompt: str = "") -> str | None:
     if not lines:
         return "nothing on stderr"
     if _has_trace(err):
-        return f"a stack trace on stderr ({len(lines)} lines, last: {verdict._tail_line(err)!r})"
+        return f"a stack trace on stderr ({len(lines)} lines, last: {verdict.tail_line(err)!r})"
     if prompt.strip() and prompt.strip() in lines[-1]:
         head, _, message = lines[-1].partition(prompt.strip())
         if message.strip() and not head.strip():
@@ -226,7 +226,7 @@ def _stderr_problem(err: bytes, prompt: str = "") -> str | None:
                     f"line of its own")
     prompts = [ln for ln in lines if prompt.strip() and ln.strip() == prompt.strip()]
     if len(lines) - len(prompts) > 1:
-        return f"{len(lines)} lines on stderr (last: {verdict._tail_line(err)!r})"
+        return f"{len(lines)} lines on stderr (last: {verdict.tail_line(err)!r})"
     return None
 
 
@@ -350,12 +350,12 @@ class Doctor:
         return Ran(child.exit(), finished, child.stdout.data(), child.stderr.data(), ports)
 
     @staticmethod
-    def _client_problem(cell: Cell, k: int, argv: list[str], ran: Ran,
+    def client_problem(cell: Cell, k: int, argv: list[str], ran: Ran,
                         timeout: float) -> tuple[str, str] | None:
         """What run would find wrong with client k's run of the cell, or None."""
         co = verdict.ClientOutcome(k, argv, ran.exit, ran.stdout, ran.stderr,
                                    timed_out=not ran.finished)
-        return verdict._client_problem(cell, co, timeout)
+        return verdict.client_problem(cell, co, timeout)
 
     def _expect_exit(self, ran: Ran, code: int, timeout: float, what: str,
                      prompt: str = "") -> tuple[str, str]:
@@ -369,7 +369,7 @@ class Doctor:
                             f"exit {code} at once ({what})")
         ex = ran.exit
         if ex.code != code:
-            tail = verdict._tail_line(ran.stderr)
+            tail = verdict.tail_line(ran.stderr)
             got = ex.describe() + (f" ({tail!r})" if tail else "")
             trace = " after a stack trace" if _has_trace(ran.stderr) else ""
             return "FAIL", f"{got}{trace}; the contract wants exit {code} ({what})"
@@ -379,7 +379,7 @@ class Doctor:
         if ran.stdout:
             return "FAIL", (f"exit {code}, but printed \"{_clip(ran.stdout)}\" on stdout; "
                             f"messages belong on stderr")
-        return "ok", f"exit {code}, {verdict._tail_line(ran.stderr)!r}"
+        return "ok", f"exit {code}, {verdict.tail_line(ran.stderr)!r}"
 
     # ----------------------------------------------------------------------
     # The checklists
@@ -473,7 +473,7 @@ class Doctor:
             ready = await processes.wait_bound(server, port, transport, timeout)
             if not ready.ready:
                 if ready.exited:
-                    tail = verdict._tail_line(server.stderr.data())
+                    tail = verdict.tail_line(server.stderr.data())
                     detail = (f"{server.exit().describe()} before binding port {port}"
                               + (f" ({tail!r})" if tail else ""))
                 elif ready.other_ports:
@@ -487,7 +487,7 @@ class Doctor:
                 sec.add("binds PORT", "FAIL", detail + "; the contract: `server PORT` binds "
                                                       "PORT and serves until stopped")
                 return
-            addrs = sorted(set(netns.bound_in(server.pid, processes._tree(server.pid, True),
+            addrs = sorted(set(netns.bound_in(server.pid, processes.tree(server.pid, True),
                                               port, transport)))
             shown = ", ".join(addrs) or "?"
             if netns.loopback_only(addrs):
@@ -520,7 +520,7 @@ class Doctor:
             problem, ran_ok = None, False
             if server.running:
                 ran = await self._run(argv, env, sc.stdin, timeout, sec.protocol.transport)
-                problem = self._client_problem(cell, k, argv, ran, timeout)
+                problem = self.client_problem(cell, k, argv, ran, timeout)
                 if problem is None and sc.server_stdout is not None and \
                         not await _wait_count(server.stdout, sc.server_stdout, k, 5.0):
                     problem = (f"server stdout has \"{_clip(sc.server_stdout)}\" fewer than "
@@ -552,7 +552,7 @@ class Doctor:
         await server.stop(STOP_GRACE_S)
         took = time.monotonic() - t0
         ex = server.exit()
-        left = [s for s in processes.procnet.sockets(sec.protocol.transport, port) if s.bound]
+        left = [s for s in procnet.sockets(sec.protocol.transport, port) if s.bound]
         if ex.signal == signal.SIGKILL:
             sec.add("SIGTERM", "FAIL", f"still running {STOP_GRACE_S:g} s after SIGTERM "
                                        f"(killed); the contract wants it to stop on SIGTERM")
@@ -561,7 +561,7 @@ class Doctor:
             sec.add("SIGTERM", "FAIL", f"stopped, but port {port} was still bound: a "
                                        f"process left the server's process group")
         else:
-            how = processes.Exit(ex.code, ex.signal).describe()
+            how = verdict.Exit(ex.code, ex.signal).describe()
             sec.add("SIGTERM", "ok", f"stopped in {took:.2f} s ({how})")
 
     async def _client(self, sec: Section) -> None:
@@ -672,7 +672,7 @@ class Doctor:
                 else:
                     argv = self._argv(sec, port, host="::1") + list(cell.scenario.args)
                     ran = await self._run(argv, env, cell.scenario.stdin, timeout, transport)
-                    problem = self._client_problem(cell, 1, argv, ran, timeout)
+                    problem = self.client_problem(cell, 1, argv, ran, timeout)
                     if problem is None:
                         prompt, learned = prompt_of(ran.stderr), True
                         sec.add("ipv6 host", "ok", f"{cell.scenario.name} with HOST ::1")
@@ -684,7 +684,7 @@ class Doctor:
                 # Not from ipv6 (skipped or failing): the scenario over IPv4.
                 ran = await self._run(self._argv(sec, port) + list(cell.scenario.args), env,
                                       cell.scenario.stdin, timeout, transport)
-                if self._client_problem(cell, 1, self._argv(sec, port), ran, timeout) is None:
+                if self.client_problem(cell, 1, self._argv(sec, port), ran, timeout) is None:
                     prompt = prompt_of(ran.stderr)
             if self._wanted("empty-stdin"):
                 ran = await self._run(self._argv(sec, port), env, b"", timeout, transport)
@@ -708,7 +708,7 @@ class Doctor:
                 sec.add("empty stdin", "FAIL", f"exit 1, but {bad}; the contract wants a "
                                                f"one-line message")
             else:
-                sec.add("empty stdin", "ok", f"exit 1, {verdict._tail_line(ran.stderr)!r}")
+                sec.add("empty stdin", "ok", f"exit 1, {verdict.tail_line(ran.stderr)!r}")
         else:
             sec.add("empty stdin", "FAIL", f"{ran.exit.describe()}; the contract wants exit "
                                            f"0, or 1 with a one-line message")

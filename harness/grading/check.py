@@ -302,7 +302,7 @@ def student_cells(cm: CheckMatrix, ch: Checked, ms: tuple[str, ...],
     proto = cm.protocols[ch.protocol]
     cells = []
     for sc in proto.scenarios.values():
-        for c in matrix._expand_scenario(cm, proto, sc, modes=ms):
+        for c in matrix.expand_scenario(cm, proto, sc, modes=ms):
             s, k = c.server.name, c.client.name
             if (s == ch.name) != (k == ch.name) and not (s in cm.students and k in cm.students):
                 cells.append(c)
@@ -349,7 +349,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
             return  # the cells say why
         ctx = dataclasses.replace(ctx, python=py)
     from harness.run import cell as isolation
-    sl_cell = runner._find_sl_cell(ctx)
+    sl_cell = runner.find_sl_cell(ctx)
     if isolation.support(sl_cell).ok:
         await _probe_in_cell(ch, peer, proto, ctx, sl_cell, uids, limits)
         return
@@ -365,7 +365,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
         child = await processes.spawn(argv, str(d), runner.base_env(cm.defaults.env))
         ready = await processes.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
         if ready.ready:
-            pids = processes._tree(child.pid, group=True)
+            pids = processes.tree(child.pid, group=True)
             ch.probe = (netns.bound_in(child.pid, pids, port, proto.transport), port)
     except OSError:
         pass  # the cells say why the server does not start
@@ -654,17 +654,17 @@ def format_grid(ch: Checked, ms: tuple[str, ...], colour: bool, unicode: bool = 
     labels = [_mode_label(m) for m in used]
     lw = max([len(r[0]) for r in rows] + [10]) + 2
     cw = [max(len(x), 4) + 2 for x in labels]
-    lines = [" " * lw + "".join(report._pad(x, w) for x, w in zip(labels, cw))]
+    lines = [" " * lw + "".join(report.pad(x, w) for x, w in zip(labels, cw))]
     for label, cols in rows:
-        line = report._pad(label, lw)
+        line = report.pad(label, lw)
         for m, w in zip(used, cw):
             e = cols.get(m)
             if e is None:
-                line += report._pad("·", w)
+                line += report.pad("·", w)
                 continue
             text = f"{symbols[e[0]]}{e[1]}"
             line += (f"\033[{report.COLOURS[e[0]]}m{text}\033[0m" + " " * (w - len(text))
-                     if colour else report._pad(text, w))
+                     if colour else report.pad(text, w))
         lines.append(line.rstrip())
     return "\n".join(lines)
 
@@ -815,7 +815,7 @@ def _build(ch: Checked, ctx: matrix.CommandContext) -> None:
     code the student controls. Without cells, says once that it compiles
     as the driver's user."""
     from harness.run import cell
-    sl_cell = runner._find_sl_cell(ctx)
+    sl_cell = runner.find_sl_cell(ctx)
     sup = cell.support(sl_cell)
     if not sup.ok:
         sandbox.note_once(f"students' code is compiled as this user, outside any sandbox "

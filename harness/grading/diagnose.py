@@ -184,7 +184,7 @@ class Expect:
             return Expect(b"")
         merged = ts[0]
         for t in ts[1:]:
-            merged = transcript._merge(merged, t)
+            merged = transcript.merge_turns(merged, t)
         return Expect(merged.data if merged.pattern is None else None, merged.pattern)
 
     def matches(self, b: bytes) -> bool:
@@ -344,7 +344,7 @@ def crash_line(stderr: bytes) -> str:
     stderr = clean_stderr(stderr)
     lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     unindented = [ln for ln in lines if not ln[0].isspace()]
-    return verdict._tail_line("\n".join(unindented or lines).encode())
+    return verdict.tail_line("\n".join(unindented or lines).encode())
 
 
 def _died(r) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.spec.matrix import NAME_RE, Peer, Template, _substitute
+from harness.spec.matrix import NAME_RE, Peer, Template, substitute
 
 ROLES = ("server", "client")
 CHECK_YAML = "check.yaml"
@@ -382,7 +382,7 @@ def _resolve_words(text: str, folder: Path | None, values: dict[str, str]) -> st
     scratch directory). Other placeholders are the matrix's, kept."""
     out = []
     for word in shlex.split(text):
-        w = _substitute(word, values)
+        w = substitute(word, values)
         if folder is not None and "{" not in w and not w.startswith(("/", "-")) and \
                 (folder / w).exists():
             w = str((folder / w).resolve())

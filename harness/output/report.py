@@ -227,7 +227,7 @@ def grid_data(cells: list[dict], peer_order: list[str]) -> dict[str, dict]:
     return out
 
 
-def _pad(s: str, width: int) -> str:
+def pad(s: str, width: int) -> str:
     return s + " " * max(0, width - len(s))
 
 
@@ -240,18 +240,18 @@ def format_grids(cells: list[dict], peer_order: list[str], colour: bool,
         cw = max([len(c) for c in g["clients"]] + [4 if multi else 1]) + 2
         sw = max([len(s) for s in g["servers"]] + [len("server \\ client")]) + 2
         lines.append(f"{proto} ({g['transport']})")
-        lines.append((_pad("server \\ client", sw)
-                      + "".join(_pad(c, cw) for c in g["clients"])).rstrip())
+        lines.append((pad("server \\ client", sw)
+                      + "".join(pad(c, cw) for c in g["clients"])).rstrip())
         for s in g["servers"]:
-            row = _pad(s, sw)
+            row = pad(s, sw)
             for c in g["clients"]:
                 entry = g["pairs"].get((s, c))
                 if entry is None:
-                    row += _pad("·", cw)
+                    row += pad("·", cw)
                     continue
                 worst, count, total = entry
                 text = symbols[worst] + (str(count) if multi else "")
-                cell = _pad(text, cw)
+                cell = pad(text, cw)
                 if colour:
                     cell = f"\033[{COLOURS[worst]}m{text}\033[0m" + " " * (cw - len(text))
                 row += cell

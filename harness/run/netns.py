@@ -22,7 +22,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from harness.run import procnet, sandbox
+from harness.run import cell as isolation, clock, processes, procnet, sandbox
 
 NET = ipaddress.ip_network("10.213.0.0/16")  # test range: /30s carved from it
 _LIVE: set[str] = set()
@@ -256,11 +256,10 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
     """Waits until the server's processes (child: processes.Child) show a
     socket bound on port in their namespace's table. Polls /proc, never
     connects. Returns (ready, local addresses); not ready on exit/timeout."""
-    from harness.run import clock, processes  # late: processes imports much
     deadline = clock.Deadline(timeout)
     delay = 0.001
     while True:
-        pids = processes._tree(child.pid, group=True)
+        pids = processes.tree(child.pid, group=True)
         if more is not None:
             pids += [p for p in more() if p not in pids]  # a cell's orphans (daemons)
         # A server that daemonises exits 0 while its child goes on to bind:
@@ -274,3 +273,25 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
             return False, []
         await asyncio.sleep(delay)
         delay = min(delay * 1.3, 0.02)
+
+
+async def wait_ready(server: processes.Child, port: int, transport: str, timeout: float,
+                     in_netns: bool, cell: isolation.Cell | None
+                     ) -> tuple[processes.Readiness, list[str]]:
+    """Waits until the server's socket shows in the kernel's table: the
+    driver's own, or, for a server in a namespace (two-hosts, a sandboxed
+    cell), that namespace's. Returns the readiness and, from a namespace's
+    table, the addresses the socket is bound to."""
+    if not in_netns:
+        return await processes.wait_bound(server, port, transport, timeout), []
+    more = (lambda: [st.pid for st in cell.leftovers()]) if cell is not None else None
+    ok, addrs = await wait_bound(server, port, transport, timeout, more)
+    other = () if ok or not server.running else \
+        processes.bound_ports(server, transport, ns_pid=server.pid)
+    # Exited before binding: is the port held by what is left of an
+    # earlier server in the cell (a restart without SO_REUSEADDR)? Said in
+    # the reason only; inside a cell no stranger can hold a port.
+    held = (not ok and not server.running and cell is not None and
+            bool(procnet.sockets(transport, port, ns_pid=cell.holder)))
+    return processes.Readiness(ok, foreign=held, exited=not server.running, timed_out=not ok,
+                               other_ports=other), addrs

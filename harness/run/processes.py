@@ -15,6 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from harness.judge.verdict import Exit
 from harness.run import clock, procnet
 
 CAPTURE_LIMIT = 1 << 20  # bytes kept per stream; the rest is counted and dropped
@@ -95,6 +96,11 @@ def use_pidfd_watcher() -> None:
         pass
 
 
+def started_here(pid: int) -> bool:
+    """True when pid leads a session this driver started (spawn)."""
+    return pid in _ALL_SESSIONS
+
+
 def become_subreaper() -> bool:
     """Makes orphaned descendants re-parent to this process (Linux
     PR_SET_CHILD_SUBREAPER), so a daemonising grandchild is still ours to
@@ -104,13 +110,6 @@ def become_subreaper() -> bool:
         return libc.prctl(36, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-def signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 class Capture:
@@ -167,26 +166,6 @@ class Capture:
         finally:
             task.cancel()
         return needle in self.buf
-
-
-@dataclass
-class Exit:
-    """How a process ended."""
-
-    code: int | None  # exit status, None if killed by a signal or still running
-    signal: int | None = None
-    stopped_by_driver: bool = False
-
-    def describe(self) -> str:
-        if self.signal is not None:
-            s = f"killed by {signal_name(self.signal)}"
-        elif self.code is None:
-            s = "still running"
-        else:
-            s = f"exit code {self.code}"
-        if self.stopped_by_driver:
-            s += " (stopped by the driver)"
-        return s
 
 
 @dataclass
@@ -389,7 +368,7 @@ class Readiness:
     timed_out: bool = False
 
 
-def _tree(pid: int, group: bool = False) -> list[int]:
+def tree(pid: int, group: bool = False) -> list[int]:
     """The server's processes: the leader and its /proc descendants, plus
     with group=True the live members of its process group or session (a
     daemonising server's children are re-parented away from the leader)."""
@@ -403,7 +382,7 @@ def bound_ports(child: Child, transport: str, ns_pid: int | None = None) -> tupl
     """Returns the local ports the child's processes have bound (listening
     for TCP); used to say 'listens on 41234, not 20001'. ns_pid: read the
     table of that process's network namespace."""
-    pids = _tree(child.pid, group=True)
+    pids = tree(child.pid, group=True)
     own = procnet.own_sockets(pids)
     if own is not None:
         return tuple(sorted({s.port for s in own if s.transport == transport and
@@ -438,9 +417,9 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
         # The leader's own fds every time, its descendants every 4th poll,
         # its whole group every 16th (a scan of /proc).
         if leader_gone or polls % 16 == 0:
-            pids = _tree(child.pid, group=True)
+            pids = tree(child.pid, group=True)
         elif polls % 4 == 0:
-            pids = _tree(child.pid)
+            pids = tree(child.pid)
         else:
             pids = [child.pid]
         inodes = procnet.socket_inodes(pids)
@@ -452,7 +431,7 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
         if deadline.expired():
             # One last full look (the whole group) before giving up.
             socks = procnet.sockets(transport, port)
-            mine = procnet.socket_inodes(_tree(child.pid, group=True))
+            mine = procnet.socket_inodes(tree(child.pid, group=True))
             if any(s.bound and s.inode in mine for s in socks):
                 return Readiness(True)
             foreign = any(s.bound and s.inode not in mine for s in socks)

@@ -324,7 +324,7 @@ def kill_uid(uid: int) -> None:
     for _ in range(100):
         live, zombies = _scan(uid)
         for pid in zombies:
-            if pid in processes._ALL_SESSIONS:
+            if processes.started_here(pid):
                 continue  # a program the driver started: asyncio reaps it
             try:
                 os.waitpid(pid, os.WNOHANG)

@@ -10,7 +10,7 @@ import support
 from harness.grading import check, diagnose, students
 from harness.judge.verdict import FAIL, PASS, ClientOutcome, Judgement, Outcome
 from harness.run import runner
-from harness.run.processes import Exit
+from harness.judge.verdict import Exit
 from harness.spec import matrix, transcript
 from harness.spec.transcript import CLIENT, DATA, EOF, RST, SERVER, Turn
 
@@ -383,7 +383,7 @@ class UnflushedTest(unittest.TestCase):
         self.assertNotIn(("unflushed-output", "client"), names([r]))
 
     def test_a_receiver_stopped_with_its_line_in_a_buffer(self):
-        from harness.run.processes import Exit as X
+        from harness.judge.verdict import Exit as X
         r = result(f"udp/hello/{ME}/c/plain", reason="missing effect", stdout=b"",
                    server_exit=X(None, 15, True))
         self.assertEqual(names([r]), [("unflushed-output", "server")])
@@ -410,7 +410,7 @@ class CrashQuotedTest(unittest.TestCase):
         self.assertEqual(len(u.same_as), 2)
 
     def test_a_limit_is_named(self):
-        from harness.run.processes import Exit as X
+        from harness.judge.verdict import Exit as X
         r = result(f"calc/basic/{ME}/c/plain", reason="client exit code 1", code=1,
                    stdout=b"", server_exit=X(None, 25), early=True,
                    turns=[d(CLIENT, b"SOMA 2 2\n"), Turn(SERVER, RST)])

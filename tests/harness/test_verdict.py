@@ -6,7 +6,7 @@ import unittest
 import support
 from harness.judge import verdict
 from harness.judge.verdict import ClientOutcome, Outcome
-from harness.run.processes import Exit
+from harness.judge.verdict import Exit
 from harness.spec import matrix, transcript
 
 
