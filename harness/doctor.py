@@ -29,14 +29,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.command import filters
+from harness.command import common, filters
+from harness.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from harness.judge import verdict
-from harness.run import builddir, clock, netns, processes, procnet, runner
-from harness.run.ports import DEFAULT_RANGE, PortPool, parse_range
+from harness.run import clock, netns, processes, procnet, runner
+from harness.run.ports import PortPool
 from harness.spec import matrix, transcript
 from harness.spec.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = f"{common.PROG} doctor"
 CHECKS = ("usage", "bad-port", "scenario", "binds", "second-client", "sigterm",
           "refused", "ipv6", "empty-stdin", "server-closes")
 # Stack traces of the usual runtimes: Python, Java, Node.js, Go.
@@ -67,12 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the scenario's timeout_s)")
     p.add_argument("--jobs", "-j", type=int, default=2,
                    help="protocol/role checklists at once (default: %(default)s)")
-    p.add_argument("--ports", default=f"{DEFAULT_RANGE[0]}-{DEFAULT_RANGE[1]}",
-                   metavar="LO-HI", help="the port range the doctor owns (default %(default)s)")
-    p.add_argument("--matrix", default=None, metavar="FILE",
-                   help="the matrix file (default: matrix.yaml at the repository root)")
-    p.add_argument("--build", default="build", metavar="DIR",
-                   help="the CMake build directory used for {build} (default: build)")
+    common.add_ports_option(p, "the doctor")
+    common.add_matrix_option(p)
+    common.add_build_option(p)
 
 
 @dataclass
@@ -106,57 +104,44 @@ class Ran:
     ports: tuple[int, ...] = ()  # what it had bound when stopped unfinished
 
 
-def _usage(msg: str) -> int:
-    print(f"python3 -m harness doctor: {msg}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def main(args: argparse.Namespace) -> int:
-    root_file = Path(args.matrix) if args.matrix else \
-        Path(__file__).resolve().parent.parent / "matrix.yaml"
-    m = matrix.load(root_file, root_file.resolve().parent)
+    root_file = common.matrix_file(args.matrix)
+    m = common.load_matrix(args.matrix)
     if args.peer not in m.peers:
-        return _usage(f"no peer {args.peer!r} in {root_file} (known: {', '.join(m.peers)})")
+        raise UsageError(f"no peer {args.peer!r} in {root_file} (known: {', '.join(m.peers)})")
     if args.reference not in m.peers:
-        return _usage(f"--reference {args.reference}: no such peer (known: {', '.join(m.peers)})")
+        raise UsageError(f"--reference {args.reference}: no such peer (known: {', '.join(m.peers)})")
     peer, ref = m.peers[args.peer], m.peers[args.reference]
     if peer.sandbox:
         # Most checks start the programs directly, outside harness/sandbox.py.
-        return _usage(f"peer {peer.name} is sandboxed (untrusted code), and doctor runs "
+        raise UsageError(f"peer {peer.name} is sandboxed (untrusted code), and doctor runs "
                       f"programs unsandboxed: check it with python3 -m harness run")
     skip = set(filters.split(args.skip))
     if skip - set(CHECKS):
-        return _usage(f"--skip {', '.join(sorted(skip - set(CHECKS)))}: no such check "
+        raise UsageError(f"--skip {', '.join(sorted(skip - set(CHECKS)))}: no such check "
                       f"(known: {', '.join(CHECKS)})")
     mine = [p for p in m.protocols if peer.protocols is None or p in peer.protocols]
     wanted = filters.split(args.protocol) or mine
     for p in wanted:
         if p not in m.protocols:
-            return _usage(f"--protocol {p}: no such protocol (known: {', '.join(m.protocols)})")
+            raise UsageError(f"--protocol {p}: no such protocol (known: {', '.join(m.protocols)})")
         if p not in mine:
-            return _usage(f"--protocol {p}: peer {peer.name} implements only {', '.join(mine)}")
+            raise UsageError(f"--protocol {p}: peer {peer.name} implements only {', '.join(mine)}")
     roles = [r for r in matrix.ROLES if peer.template(r) is not None
              and (args.role is None or r == args.role)]
     if not roles:
-        return _usage(f"peer {peer.name} has no {args.role} command")
-    if args.timeout is not None and args.timeout <= 0:
-        return _usage("--timeout must be > 0")
-    if args.jobs < 1:
-        return _usage("--jobs must be >= 1")
-    try:
-        port_range = parse_range(args.ports)
-        pool = PortPool(*port_range)
-    except ValueError as e:
-        return _usage(f"--ports: {e}")
-    choice = builddir.resolve(args.build)
-    if choice.note:
-        print(f"python3 -m harness doctor: {choice.note}", file=sys.stderr)
-    ctx = matrix.CommandContext.create(m.root, choice.path)
+        raise UsageError(f"peer {peer.name} has no {args.role} command")
+    common.check_timeout(args.timeout)
+    common.check_jobs(args.jobs)
+    pool = PortPool(*common.port_range(args.ports))
+    ctx = matrix.CommandContext.create(m.root, common.build_dir(args.build, PROG))
     sections = [Section(m.protocols[p], r, peer) for p in wanted for r in roles]
     print(f"doctor: peer {peer.name}, {len(wanted)} protocol{'s' if len(wanted) != 1 else ''}"
           f", scenarios against {ref.name} (protocols/README.md, Programs)")
     doc = Doctor(m, ctx, pool, ref, args.timeout, skip)
-    if asyncio.run(_interruptible(doc.run_all(sections, args.jobs, _print_section))):
+    interrupted, _ = asyncio.run(common.interruptible(
+        doc.run_all(sections, args.jobs, _print_section)))
+    if interrupted:
         print("python3 -m harness doctor: interrupted; everything it started was stopped",
               file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -167,23 +152,6 @@ def main(args: argparse.Namespace) -> int:
           + (f", {counts['xfail']} known failures" if counts["xfail"] else "")
           + (f", {counts['skip']} skipped" if counts["skip"] else ""))
     return EXIT_FAIL if counts["FAIL"] else EXIT_OK
-
-
-async def _interruptible(work) -> bool:
-    """Runs work; SIGINT or SIGTERM cancel it, which stops every program it
-    started (their finally blocks). Returns True if interrupted."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(work)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-        return False
-    except asyncio.CancelledError:
-        return True
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 def _print_section(sec: Section, argv: list[str]) -> None:
@@ -250,8 +218,7 @@ class Doctor:
     async def run_all(self, sections: list[Section], jobs: int, show) -> None:
         """Runs every section, at most jobs at once, showing each in order
         as soon as it and those before it are done."""
-        processes.become_subreaper()
-        processes.use_pidfd_watcher()
+        processes.adopt_orphans()
         sem = asyncio.Semaphore(jobs)
         done: dict[int, list[str]] = {}
         shown = 0

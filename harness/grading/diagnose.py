@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from harness.grading import diagnose_smtp, wordiff
 from harness.judge import verdict
+from harness.run import netns
 from harness.spec import modes, transcript
 from harness.spec.transcript import CLIENT, DATA, EOF, RST, SERVER, Pattern
 
@@ -797,7 +798,6 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
             b.details.append(detail)
 
     if probe_addrs:
-        from harness.run import netns
         if netns.loopback_only(probe_addrs):
             add("loopback-only", "server", "probe:bind",
                 f"started alone, your server listened on {', '.join(sorted(set(probe_addrs)))}"

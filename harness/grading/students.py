@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.run import cell as isolation
 from harness.spec.matrix import NAME_RE, Peer, Template, substitute
 
 ROLES = ("server", "client")
@@ -351,17 +352,16 @@ class BuildBox:
 def _run(argv: list[str], cwd: Path, box: BuildBox | None = None,
          writable: Path | None = None, readable: list[Path] = ()) -> tuple[int, str]:  # type: ignore[assignment]
     if box is not None:
-        from harness.run import cell
         limits = list(box.limits)
         if box.uid is not None:
             limits += ["--uid", str(box.uid)]
         try:
-            rc, out = cell.run_once(box.sl_cell, argv, str(cwd),
+            rc, out = isolation.run_once(box.sl_cell, argv, str(cwd),
                                     [str(writable)] if writable else [],
                                     [str(r) for r in readable], limits, COMPILE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return 124, f"{shlex.join(argv)}: still compiling after {COMPILE_TIMEOUT_S} s"
-        except cell.CellError as e:
+        except isolation.CellError as e:
             return 125, f"cannot compile in a sandbox: {e}"
         if rc == 127 and "sl-cell: cannot run" in out:
             return 127, f"{argv[0]}: not found (install it to check this language)"

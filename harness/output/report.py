@@ -278,6 +278,12 @@ def summary_line(verdicts: list[str], elapsed: float, jobs: int | str,
 # Terminal
 
 
+def use_colour(stream: TextIO) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (no-color.org): every
+    command's output decides it here."""
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
 class Terminal:
     """Live progress on a TTY, one line per finished cell otherwise."""
 
@@ -286,7 +292,7 @@ class Terminal:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         if colour is None:
-            colour = self.tty and "NO_COLOR" not in os.environ
+            colour = use_colour(self.stream)
         self.colour = colour
         self.unicode = (getattr(self.stream, "encoding", "") or "").lower().replace("-", "") \
             in ("utf8",)

@@ -96,6 +96,14 @@ def use_pidfd_watcher() -> None:
         pass
 
 
+def adopt_orphans() -> None:
+    """Before a driver starts programs (in its event loop): it becomes the
+    subreaper of their descendants (a daemonising server is still stopped)
+    and waits for children with pidfds."""
+    become_subreaper()
+    use_pidfd_watcher()
+
+
 def started_here(pid: int) -> bool:
     """True when pid leads a session this driver started (spawn)."""
     return pid in _ALL_SESSIONS

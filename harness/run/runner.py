@@ -781,8 +781,7 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
                     on_result: Callable[[CellResult], None] | None = None) -> list[CellResult]:
     """Runs cells (each opts.repeat times) with at most opts.jobs at once.
     Returns results in matrix order. Cancellation stops every child."""
-    processes.become_subreaper()
-    processes.use_pidfd_watcher()
+    processes.adopt_orphans()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + opts.run_timeout_s if opts.run_timeout_s else None
     scratch_root = Path(tempfile.mkdtemp(prefix="harness-"))
