@@ -113,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--reference {args.reference}: no such peer (known: {', '.join(m.peers)})")
     peer, ref = m.peers[args.peer], m.peers[args.reference]
     if peer.sandbox:
-        # Most checks start the programs directly, outside harness/sandbox.py.
+        # Most checks start the programs directly, outside harness/run/sandbox.py.
         raise UsageError(f"peer {peer.name} is sandboxed (untrusted code), and doctor runs "
                       f"programs unsandboxed: check it with python3 -m harness run")
     skip = set(filters.split(args.skip))
@@ -228,7 +228,7 @@ class Doctor:
         async def one(i: int) -> None:
             nonlocal shown
             async with sem:
-                # The section's waits count cell time (harness/clock.py):
+                # The section's waits count cell time (harness/run/clock.py):
                 # what the doctor's processes, its direct children, spent
                 # waiting for a busy CPU does not count.
                 clock.current.set(clock.CellClock(lambda: procnet.children(me)))

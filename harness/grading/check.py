@@ -1,14 +1,14 @@
 """`python3 -m harness check`: a student's programs against the references.
 
-The student becomes one more peer of the loaded matrix (harness/students.py
+The student becomes one more peer of the loaded matrix (harness/grading/students.py
 finds and builds it); its cells are the student's server with every
 reference client and every reference server with the student's client, in
 every scenario those peers play and every mode, run by the ordinary runner.
 A known failure is judged as if the C reference stood in the student's
 place: the student is never blamed for a reference peer's slide quirk.
-harness/diagnose.py names the bugs; this module reports them (terminal,
+harness/grading/diagnose.py names the bugs; this module reports them (terminal,
 check.json, a Gradescope results.json) and, with --class, does it for a
-whole class in one run (harness/classroom.py writes the class summary).
+whole class in one run (harness/grading/classroom.py writes the class summary).
 The command line (options, what the terminal shows) is
 harness/grading/check_command.py.
 """

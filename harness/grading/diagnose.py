@@ -733,7 +733,7 @@ def _literal_words(exp: Expect, got: bytes, what: str, who: str, came: str,
 
 def in_words(r, role: str) -> list[str]:
     """The first difference from the contract in the student's bytes, in
-    words (harness/wordiff.py): on the wire, then on stdout (a client) or
+    words (harness/grading/wordiff.py): on the wire, then on stdout (a client) or
     the server's judged stdout (udp)."""
     sc = r.cell.scenario
     note = _upper_note(r.cell.protocol.name)
@@ -776,7 +776,7 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
              probe_port: int | None = None) -> Diagnosis:
     """Names the student's bugs. results: the student's CellResults;
     probe_addrs: the addresses the student's server bound in a probe run
-    (harness/check.py), to catch loopback-only without namespaces."""
+    (harness/grading/check.py), to catch loopback-only without namespaces."""
     plain: dict[tuple[str, str, str], bool] = {}
     connected: dict[tuple[str, str, str], bool] = {}
     for r in results:

@@ -84,7 +84,7 @@ class Student:
         tpl = {r: Template(p.template, tuple(shlex.split(p.template)), 0)
                for r, p in self.programs.items()}
         # Students' programs are untrusted: the runner sandboxes them
-        # (harness/sandbox.py: limits, their own uid and network namespace).
+        # (harness/run/sandbox.py: limits, their own uid and network namespace).
         return Peer(self.name, tpl.get("server"), tpl.get("client"),
                     (self.protocol,) if self.protocol else None, True, {},
                     f"student programs in {self.folder}" if self.folder else "student", 0,
@@ -336,7 +336,7 @@ def _c_helpers(source: Path) -> list[str]:
 
 @dataclass
 class BuildBox:
-    """Where a student's code is compiled: a cell of its own (harness/cell.py,
+    """Where a student's code is compiled: a cell of its own (harness/run/cell.py,
     run_once), as the sandbox's unprivileged uid when the driver is root,
     with limits, the student's folder read-only and only the build folder
     writable. A compiler runs code the student controls (an annotation

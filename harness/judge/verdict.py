@@ -88,7 +88,7 @@ class Outcome:
     effects: list[str] = field(default_factory=list)  # missing/wrong effects
     comparison: transcript.Comparison | None = None
     run_interrupted: str | None = None
-    # The cell was stuck (harness/hang.py): who waits for what, in words.
+    # The cell was stuck (harness/run/hang.py): who waits for what, in words.
     hang: str | None = None
     # Processes left in the cell after the server and clients were stopped.
     leftovers: list[str] = field(default_factory=list)

@@ -160,7 +160,7 @@ class Capture:
 
     async def wait_contains(self, needle: bytes, timeout: float) -> bool:
         """Returns True once the captured bytes contain needle, False after
-        timeout (cell time, see harness/clock.py) or when the stream ended
+        timeout (cell time, see harness/run/clock.py) or when the stream ended
         without it."""
 
         async def until() -> None:
@@ -208,7 +208,7 @@ class Child:
 
     async def wait(self, timeout: float | None = None, stoppable: bool = True) -> bool:
         """Returns True if the process ended within timeout (cell time, see
-        harness/clock.py; a stopped cell clock ends the wait unless not
+        harness/run/clock.py; a stopped cell clock ends the wait unless not
         stoppable)."""
         if self.proc.returncode is not None:
             return True

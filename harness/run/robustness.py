@@ -41,7 +41,7 @@ class Launcher(Protocol):
 
 async def _wait_for(cond, timeout: float) -> bool:
     """Polls cond() every few ms; True once it holds, False after timeout
-    (cell time, harness/clock.py)."""
+    (cell time, harness/run/clock.py)."""
     return await clock.poll_until(cond, timeout, POLL_S, POLL_S)
 
 

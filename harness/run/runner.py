@@ -107,7 +107,7 @@ class CellRunner:
                                  0.0, port_attempts=attempts)
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
-                # Every wait of this attempt counts cell time (harness/clock.py).
+                # Every wait of this attempt counts cell time (harness/run/clock.py).
                 cc = clock.CellClock(watch.pids, _launched)
                 if token is not None:
                     clock.current.reset(token)

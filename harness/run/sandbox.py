@@ -2,7 +2,7 @@
 
 A sandboxed program is started through this file as an exec-wrapper:
 
-    {python} -I -S harness/sandbox.py [--netns NS] [--uid UID] LIMITS -- argv...
+    {python} -I -S harness/run/sandbox.py [--netns NS] [--uid UID] LIMITS -- argv...
 
 In the child, before exec: enter the cell's network namespace, set the
 resource limits, drop to an unprivileged uid (root drivers only), forbid

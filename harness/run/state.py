@@ -37,7 +37,7 @@ class RunOptions:
     # Limits of sandboxed peers (matrix.yaml `sandbox: true`); nproc grows
     # with a scenario's clients (PROCS_PER_CLIENT each).
     sandbox_limits: sandbox.Limits = field(default_factory=sandbox.Limits)
-    # Every cell in its own namespaces (harness/cell.py); None: wherever
+    # Every cell in its own namespaces (harness/run/cell.py); None: wherever
     # they can be made, False: never (the driver's port range instead).
     isolate: bool | None = None
 
@@ -95,12 +95,12 @@ class Live:
     hosts: netns.Hosts | None = None  # two-hosts mode: the server's namespace
     steps: list[Child] = field(default_factory=list)  # before: steps (robustness.py)
     step_conns: int = 0  # relay connections that belong to the steps
-    # A sandboxed cell (harness/sandbox.py): its namespace, uid and limits.
+    # A sandboxed cell (harness/run/sandbox.py): its namespace, uid and limits.
     cell_ns: str | None = None
     uid: int | None = None
     limits: sandbox.Limits | None = None
     client_cwd: Path | None = None  # a sandboxed client's scratch directory
-    cell: isolation.Cell | None = None  # the cell's namespaces (harness/cell.py)
+    cell: isolation.Cell | None = None  # the cell's namespaces (harness/run/cell.py)
     in_cell: bool = False  # the cell is to run in namespaces of its own
     server_argv: list[str] = field(default_factory=list)  # as started (wrapped)
     hang: str | None = None  # a judged client ended by the hang monitor: why

@@ -493,7 +493,7 @@ class AggregationTest(unittest.TestCase):
             "one-recv-server one-recv-client no-newline crlf loopback-only charset "
             "single-client one-at-a-time bytes-repr extra-output wrong-port "
             "crash-on-bad-input never-closes ipv4-only utf8-split unflushed-output".split()
-            # the SMTP lab's own (harness/diagnose_smtp.py)
+            # the SMTP lab's own (harness/grading/diagnose_smtp.py)
             + "smtp-bare-lf smtp-no-dot-stuffing smtp-no-354-wait smtp-base64-lines "
               "smtp-no-blank-line".split()))
 

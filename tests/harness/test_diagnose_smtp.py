@@ -1,4 +1,4 @@
-"""harness/diagnose_smtp.py: each SMTP lab bug named from the evidence
+"""harness/grading/diagnose_smtp.py: each SMTP lab bug named from the evidence
 that identifies it, on synthetic cell results (no processes), and a
 correct session left to the generic rules."""
 

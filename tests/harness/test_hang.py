@@ -1,4 +1,4 @@
-"""harness/hang.py against real processes: deadlocks over a socketpair and
+"""harness/run/hang.py against real processes: deadlocks over a socketpair and
 over loopback, a server in accept() beside a connection nobody accepted, a
 one-at-a-time server busy with another client, a spinning process, a
 sleeping one, JVMs blocked in a socket read. Every wait is a bounded poll

@@ -1,6 +1,6 @@
 """The hostile class (tests/hostile/): one program per attack a student
 might try, run through the driver as sandboxed peers of an isolated cell
-(harness/cell.py + c/cell/cell.c, harness/sandbox.py). docs/security.md
+(harness/run/cell.py + c/cell/cell.c, harness/run/sandbox.py). docs/security.md
 names the claim each test makes.
 
 Every attack must be contained (the program's own report says it failed),

@@ -1,4 +1,4 @@
-"""harness/mailbox.py: the mailbox: effect of smtp scenarios, on message
+"""harness/spec/mailbox.py: the mailbox: effect of smtp scenarios, on message
 files written into a temporary scratch folder (no processes)."""
 
 import base64

@@ -1,4 +1,4 @@
-"""Modes (harness/modes.py, the relay's delivery shaping, harness/netns.py):
+"""Modes (harness/spec/modes.py, the relay's delivery shaping, harness/run/netns.py):
 parsing, cut points, reproducible segmentation that never changes a correct
 pair's transcript, coalescing, the locale-c environment, ipv6 and the
 two-hosts namespaces (root only).

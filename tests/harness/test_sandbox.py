@@ -1,4 +1,4 @@
-"""Sandboxed peers (matrix.yaml `sandbox: true`, harness/sandbox.py).
+"""Sandboxed peers (matrix.yaml `sandbox: true`, harness/run/sandbox.py).
 
 The fake untrusted client (fakes/sandbox_client.py) fork-bombs, fills a
 file, spins, eats memory, floods stdout and tries to reach a listener in

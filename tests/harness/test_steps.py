@@ -1,4 +1,4 @@
-"""Robustness scenarios (harness/steps.py): the before:/restart:/compare:/
+"""Robustness scenarios (harness/spec/steps.py): the before:/restart:/compare:/
 robustness: keys (validation with file:line), stream comparison, the
 condition in the reason, and cells against fake servers with the raw
 client's --hold, --reset-after and --half-close-first."""
