@@ -71,6 +71,8 @@ async def prepare(runner: Launcher, cell: Cell, res: CellResult, live: Live,
     sc = cell.scenario
     o = res.outcome
     rl = live.relay
+    # Called once the server is ready and the relay listens.
+    assert rl is not None and res.server_port is not None and res.relay_port is not None
     # The steps reach the relay the way the judged clients do (ipv6: ::1).
     ctx = runner.ctx
     if modes.parse(cell.mode).kind == "ipv6":
@@ -132,6 +134,7 @@ async def restart(runner: Launcher, cell: Cell, res: CellResult, live: Live,
     sc = cell.scenario
     o = res.outcome
     old = live.server
+    assert old is not None and res.server_port is not None  # a server was started
     sig = RESTART_SIGNALS[sc.restart or "SIGKILL"]
     if old.running:
         try:
