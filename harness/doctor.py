@@ -32,7 +32,7 @@ from pathlib import Path
 from harness.command import common, filters
 from harness.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from harness.judge import verdict
-from harness.run import clock, netns, processes, procnet, runner
+from harness.run import clock, janitor, netns, processes, procnet, runner
 from harness.run.ports import PortPool
 from harness.spec import matrix, transcript
 from harness.spec.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
@@ -138,9 +138,10 @@ def main(args: argparse.Namespace) -> int:
     sections = [Section(m.protocols[p], r, peer) for p in wanted for r in roles]
     print(f"doctor: peer {peer.name}, {len(wanted)} protocol{'s' if len(wanted) != 1 else ''}"
           f", scenarios against {ref.name} (protocols/README.md, Programs)")
-    doc = Doctor(m, ctx, pool, ref, args.timeout, skip)
-    interrupted, _ = asyncio.run(common.interruptible(
-        doc.run_all(sections, args.jobs, _print_section)))
+    with janitor.watching():
+        doc = Doctor(m, ctx, pool, ref, args.timeout, skip)
+        interrupted, _ = asyncio.run(common.interruptible(
+            doc.run_all(sections, args.jobs, _print_section)))
     if interrupted:
         print("python3 -m harness doctor: interrupted; everything it started was stopped",
               file=sys.stderr)
@@ -205,6 +206,7 @@ class Doctor:
         self.timeout = timeout
         self.skip = skip
         self.scratch_root = Path(tempfile.mkdtemp(prefix="harness-doctor-"))
+        janitor.folder(self.scratch_root)
         opts = runner.RunOptions(port_range=(pool.lo, pool.hi), timeout_s=timeout)
         self.cells = runner.CellRunner(m, ctx, opts, self.scratch_root / "cells", pool)
         self._n = 0

@@ -34,7 +34,7 @@ from harness.grading import diagnose, students
 from harness.grading.students import FolderError, Student
 from harness.judge import verdict
 from harness.output import report
-from harness.run import cell as isolation, netns, processes, runner, sandbox
+from harness.run import cell as isolation, janitor, netns, processes, runner, sandbox
 from harness.run.ports import PortPool
 from harness.spec import matrix, modes
 from harness.spec.matrix import Cell, Matrix, Peer
@@ -477,6 +477,7 @@ def run(args) -> tuple[Matrix, list[Checked], float, list[str], list[str], tuple
     base = Path(args.out) if args.out else Path("results/check") / (
         Path(args.class_dir).resolve().name if args.class_dir else checked[0].name)
     scratch = Path(tempfile.mkdtemp(prefix="harness-check-"))
+    janitor.folder(scratch)
     scratch.chmod(0o755)  # the sandbox user starts the probe's server in it
     t0 = time.monotonic()
     try:

@@ -12,6 +12,7 @@ import sys
 from harness.command import common
 from harness.grading import check, classroom
 from harness.output import report
+from harness.run import janitor
 from harness.run.state import RunOptions
 
 
@@ -63,7 +64,8 @@ def add_parser(sub) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Returns 0 when every student passes, 1 otherwise, 2 on usage errors."""
-    cm, checked, elapsed, refs, notes, ms, base = check.run(args)  # UsageError: exit 2
+    with janitor.watching():
+        cm, checked, elapsed, refs, notes, ms, base = check.run(args)  # UsageError: exit 2
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     stream = sys.stdout

@@ -22,7 +22,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from harness.run import cell as isolation, clock, processes, procnet, sandbox
+from harness.run import cell as isolation, clock, janitor, processes, procnet, sandbox
 
 NET = ipaddress.ip_network("10.213.0.0/16")  # test range: /30s carved from it
 _LIVE: set[str] = set()
@@ -97,6 +97,7 @@ async def create(parent: str | None = None) -> Hosts:
         raise OSError("two-hosts: no free /30 in 10.213.0.0/16")
     a, b = str(net.network_address + 1), str(net.network_address + 2)
     _LIVE.add(ns)
+    janitor.namespace(ns)
     steps = [
         ("netns", "add", ns),
         (*at, "link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns),
@@ -138,6 +139,7 @@ async def isolated() -> str:
     _counter += 1
     ns = f"slhs-{os.getpid()}-{_counter}"
     _LIVE.add(ns)
+    janitor.namespace(ns)
     for step in (("netns", "add", ns), ("-n", ns, "link", "set", "lo", "up")):
         rc, out = await _ip(*step)
         if rc != 0:
@@ -258,8 +260,14 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
     connects. Returns (ready, local addresses); not ready on exit/timeout."""
     deadline = clock.Deadline(timeout)
     delay = 0.001
+    polls = 0
     while True:
-        pids = processes.tree(child.pid, group=True)
+        # A cell's processes are its PID namespace's (more: orphans such as
+        # daemons included); elsewhere the server's process group or session
+        # too, found by a scan of every process on the machine (costly:
+        # every 16th poll, as processes.wait_bound).
+        pids = processes.tree(child.pid, group=more is None and polls % 16 == 0)
+        polls += 1
         if more is not None:
             pids += [p for p in more() if p not in pids]  # a cell's orphans (daemons)
         # A server that daemonises exits 0 while its child goes on to bind:

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from harness.judge.verdict import Exit
-from harness.run import clock, procnet
+from harness.run import clock, janitor, procnet
 
 CAPTURE_LIMIT = 1 << 20  # bytes kept per stream; the rest is counted and dropped
 STOP_GRACE_S = 2.0
@@ -337,6 +337,7 @@ async def spawn(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | N
         raise
     _LIVE_GROUPS.add(proc.pid)
     _ALL_SESSIONS.add(proc.pid)
+    janitor.process(proc.pid)
     child = Child(argv, cwd, proc, Capture(capture_limit), Capture(capture_limit),
                   time.monotonic())
     child.tasks.append(asyncio.ensure_future(child.stdout.pump(proc.stdout)))

@@ -24,8 +24,8 @@ from typing import Callable
 
 from harness.judge import compare, verdict
 from harness.judge.verdict import ClientOutcome, Judgement, Outcome
-from harness.run import (cell as isolation, clock, hang, netns, processes, procnet, relay,
-                         robustness, sandbox)
+from harness.run import (cell as isolation, clock, hang, janitor, netns, processes, procnet,
+                         relay, robustness, sandbox)
 from harness.run.ports import PortPool
 from harness.spec import mailbox, matrix, modes, steps, transcript
 from harness.run.state import CellResult, Live, RunOptions, base_env
@@ -782,9 +782,17 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     """Runs cells (each opts.repeat times) with at most opts.jobs at once.
     Returns results in matrix order. Cancellation stops every child."""
     processes.adopt_orphans()
+    with janitor.watching():
+        return await _run_cells(m, cells, ctx, opts, on_start, on_result)
+
+
+async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
+                     opts: RunOptions, on_start: Callable[[Cell, int], None] | None,
+                     on_result: Callable[[CellResult], None] | None) -> list[CellResult]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + opts.run_timeout_s if opts.run_timeout_s else None
     scratch_root = Path(tempfile.mkdtemp(prefix="harness-"))
+    janitor.folder(scratch_root)
     # Searchable (not listable) by others: a sandboxed program runs as another
     # user in a directory below it and may name its files by absolute path.
     os.chmod(scratch_root, 0o711)
