@@ -1,9 +1,10 @@
 """Command line: python3 -m harness {run,list,show,validate,merge,doctor,check}.
 
-Exit codes (docs/results.md): 0 every cell pass, xfail or (not --strict)
-deviates; 1 a cell a peer got wrong (fail, xpass); 2 usage or
-configuration errors; 3 infrastructure only (error cells, or the driver
-could not finish: nothing a peer did); 130 interrupted.
+The parser and the matrix commands (run, list, show, validate); merge,
+doctor and check bring their own parsers and functions. What they all
+share (the default matrix, option checks, Ctrl-C, exit codes) is
+harness/command/common.py; the exit codes are harness/errors.py's
+(docs/results.md).
 """
 
 from __future__ import annotations
@@ -16,30 +17,27 @@ import json
 import os
 import resource
 import shlex
-import signal
 import sys
 import time
 import traceback
 from pathlib import Path
 
-from harness import (__version__, builddir, check, doctor, filters, matrix, merge, modes, netns,
-                     report, runner, sandbox, verdict)
-from harness.errors import ConfigError, InfraError, resource_line
-from harness.matrix import Cell, Matrix
-from harness.ports import DEFAULT_RANGE, parse_range
-
-ROOT = Path(__file__).resolve().parent.parent
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from harness import __version__, doctor
+from harness.command import common, filters
+from harness.errors import (EXIT_FAIL, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_OK, InfraError,
+                            UsageError, resource_line)
+from harness.grading import check_command
+from harness.judge import verdict
+from harness.output import merge, report
+from harness.run import runner, sandbox
+from harness.spec import matrix, modes, transcript
+from harness.spec.matrix import Cell, Matrix
 
 # Open files the driver holds per running cell: the server's pipes and
 # pidfd, the relay's listening socket; per client its pipes, pidfd and the
 # relay's two sockets. A rough upper bound, for the warning below.
 FDS_BASE, FDS_PER_CELL, FDS_PER_CLIENT = 64, 8, 6
 NOFILE_CAP = 1 << 20  # where the hard limit is "unlimited"
-
-
-class UsageError(Exception):
-    pass
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -65,10 +63,8 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--matrix", default=None, metavar="FILE",
-                   help="the matrix file (default: matrix.yaml at the repository root)")
-    p.add_argument("--build", default="build", metavar="DIR",
-                   help="the CMake build directory used for {build} (default: build)")
+    common.add_matrix_option(p)
+    common.add_build_option(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="per-client timeout for every scenario, replacing timeout_s")
     run.add_argument("--run-timeout", type=float, metavar="S",
                      help="limit for the whole run (default: defaults.run_timeout_s, or none)")
-    run.add_argument("--ports", default=f"{DEFAULT_RANGE[0]}-{DEFAULT_RANGE[1]}",
-                     metavar="LO-HI", help="the port range the driver owns (default %(default)s)")
+    common.add_ports_option(run)
     run.add_argument("--verbose", "-v", action="store_true",
                      help="also describe deviating cells in full")
     run.add_argument("--sandbox-limits", default="", metavar="NAME=N,...",
@@ -121,16 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--write-goldens", action="store_true",
                      help="write the golden transcripts that robustness templates imply "
                           "where they are missing or differ (docs/matrix.md)")
-    merge.add_parser(sub)  # harness/merge.py: shard outputs into one report (docs/ci.md)
+    merge.add_parser(sub)  # harness/output/merge.py: shard outputs into one report (docs/ci.md)
     doctor.register(sub)
-    check.add_parser(sub)  # harness/check.py: students' programs (docs/teachers.md)
+    check_command.add_parser(sub)  # harness/grading: students' programs (docs/teachers.md)
     return ap
 
 
 def load_matrix(args: argparse.Namespace) -> Matrix:
-    path = Path(args.matrix) if args.matrix else ROOT / "matrix.yaml"
-    root = path.resolve().parent
-    return matrix.load(path, root)
+    return common.load_matrix(args.matrix)
 
 
 def _modes(args: argparse.Namespace) -> tuple[str, ...]:
@@ -139,19 +132,12 @@ def _modes(args: argparse.Namespace) -> tuple[str, ...]:
     made."""
     if getattr(args, "modes_run", None) is not None:
         return args.modes_run
-    try:
-        ms = modes.parse_list(getattr(args, "mode", None) or []) or list(modes.DEFAULT)
-    except ValueError as e:
-        raise UsageError(f"--mode: {e}") from None
+    ms, why = common.parse_modes(getattr(args, "mode", None) or [])
+    ms = ms or list(modes.DEFAULT)
     args.modes_skipped = []
-    if "two-hosts" in ms:
-        why = netns.unavailable()
-        if why:
-            print(f"python3 -m harness: skipping mode two-hosts: {why}", file=sys.stderr)
-            args.modes_skipped = [{"mode": "two-hosts", "reason": why}]
-            ms.remove("two-hosts")
-            if not ms:
-                raise UsageError("no mode left to run")
+    if why:
+        print(f"python3 -m harness: skipping mode two-hosts: {why}", file=sys.stderr)
+        args.modes_skipped = [{"mode": "two-hosts", "reason": why}]
     args.modes_run = tuple(ms)
     return args.modes_run
 
@@ -209,7 +195,7 @@ def select(m: Matrix, args: argparse.Namespace, shard: bool = True) -> list[Cell
 
 def cmd_validate(args: argparse.Namespace) -> int:
     if getattr(args, "write_goldens", False):
-        path = Path(args.matrix) if args.matrix else ROOT / "matrix.yaml"
+        path = common.matrix_file(args.matrix)
         written: list[str] = []
         m = matrix.load(path, path.resolve().parent, write_goldens=written)
         for rel in written:
@@ -338,7 +324,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if len(hits) > 1:
         print(f"# {len(hits)} cells match; showing the first. Others: "
               + ", ".join(c.id for c in hits[1:6]) + (" ..." if len(hits) > 6 else ""))
-    ctx = matrix.CommandContext.create(m.root, _build_dir(args.build))
+    ctx = matrix.CommandContext.create(m.root, common.build_dir(args.build))
     if ctx_host:
         ctx = dataclasses.replace(ctx, host=ctx_host)
     out = Path(args.out)
@@ -350,10 +336,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     if cell.scenario.description:
         print(f"  {cell.scenario.description}")
     sc = cell.scenario
-    print(f"  stdin: \"{report.transcript.escape(sc.stdin)[:300]}\"  clients: {sc.clients}"
+    print(f"  stdin: \"{transcript.escape(sc.stdin)[:300]}\"  clients: {sc.clients}"
           + (f"  args: {shlex.join(sc.args)}" if sc.args else ""))
     if sc.stdout is not None:
-        print(f"  expected stdout: \"{report.transcript.escape(sc.stdout)[:300]}\"")
+        print(f"  expected stdout: \"{transcript.escape(sc.stdout)[:300]}\"")
     elif sc.stdout_pattern is not None:
         print(f"  expected stdout pattern: ~\"{sc.stdout_pattern.source}\"")
     print(f"  expected exit: {sc.exit}   golden: {_rel(sc.golden_path)}")
@@ -389,13 +375,6 @@ def _rel(p: Path) -> str:
         return str(Path(p).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(p)
-
-
-def _build_dir(b: str) -> Path:
-    choice = builddir.resolve(b)
-    if choice.note:
-        print(f"python3 -m harness: {choice.note}", file=sys.stderr)
-    return choice.path
 
 
 def raise_nofile() -> dict:
@@ -493,17 +472,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise InfraError(f"--out {out}: cannot remove the previous run's outputs: {e}") from None
     m = load_matrix(args)
-    if args.jobs < 1:
-        raise UsageError("--jobs must be >= 1")
+    common.check_jobs(args.jobs)
     if args.repeat < 1:
         raise UsageError("--repeat must be >= 1")
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be > 0")
-    try:
-        port_range = parse_range(args.ports)
-        runner.PortPool(*port_range)
-    except ValueError as e:
-        raise UsageError(f"--ports: {e}") from None
+    common.check_timeout(args.timeout)
+    port_range = common.port_range(args.ports)
     try:
         limits = sandbox.parse_limits(args.sandbox_limits)
     except ValueError as e:
@@ -522,7 +495,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                              timeout_s=args.timeout,
                              run_timeout_s=args.run_timeout or m.defaults.run_timeout_s,
                              port_range=port_range, sandbox_limits=limits)
-    ctx = matrix.CommandContext.create(m.root, _build_dir(args.build))
+    ctx = matrix.CommandContext.create(m.root, common.build_dir(args.build))
     nofile = args.nofile
     batches = plan_batches(cells, opts.jobs, nofile["soft"])
     too_big = [c for c in cells if cell_fds(c) > fds_budget(nofile["soft"])]
@@ -540,7 +513,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"others, in {groups} group(s) that fit the limit; raise the hard limit for a "
               "faster run", file=sys.stderr)
     ids = [f"{c.id}#{r}" if r > 1 else c.id for c in selection for r in range(1, args.repeat + 1)]
-    meta = {**merge.identity(m, ROOT), "matrix": _rel(m.path),
+    meta = {**merge.identity(m, common.ROOT), "matrix": _rel(m.path),
             "selection": {"cells": len(ids), "hash": merge.selection_hash(ids)},
             "shard": shard_meta, "modes": list(_modes(args)),
             "modes_skipped": getattr(args, "modes_skipped", []),
@@ -633,26 +606,8 @@ async def _run_async(m, batches, ctx, opts, on_start, on_result) -> bool:
             o = dataclasses.replace(opts, jobs=jobs, run_timeout_s=left)
             await runner.run_cells(m, cells, ctx, o, on_start, on_result)
 
-    main = asyncio.ensure_future(all_batches())
-    hits = {"n": 0}
-
-    def on_signal(signum: int) -> None:
-        hits["n"] += 1
-        if hits["n"] > 1:
-            # A second Ctrl-C: no more grace.
-            runner.processes.kill_all()
-        main.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        await main
-        return False
-    except asyncio.CancelledError:
-        return True
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    interrupted, _ = await common.interruptible(all_batches())
+    return interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -664,24 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     # Before anything opens a file: at the usual soft limit of 1024 a big
     # run runs out of descriptors (docs/results.md).
     args.nofile = raise_nofile()
-    try:
-        return {"run": cmd_run, "list": cmd_list, "show": cmd_show,
-                "validate": cmd_validate, "merge": merge.cmd_merge, "doctor": doctor.main,
-                "check": check.cmd_check}[args.command](args)
-    except ConfigError as e:
-        print(str(e), file=sys.stderr)
-        n = len(e.problems)
-        print(f"{n} problem{'s' if n != 1 else ''} found",
-              file=sys.stderr)
-        return EXIT_USAGE
-    except UsageError as e:
-        print(f"python3 -m harness: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except InfraError as e:
-        print(f"python3 -m harness: {e}", file=sys.stderr)
-        return EXIT_INFRA
-    except KeyboardInterrupt:
-        runner.processes.kill_all()
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_FAIL
+    command = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_validate,
+               "merge": merge.cmd_merge, "doctor": doctor.main,
+               "check": check_command.cmd_check}[args.command]
+    # merge, doctor and check name themselves in their messages.
+    prog = common.PROG if command.__module__ == __name__ else f"{common.PROG} {args.command}"
+    return common.run_command(command, args, prog)

@@ -29,12 +29,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (builddir, clock, filters, janitor, matrix, netns, processes, procnet, runner,
-                     transcript, verdict)
-from harness.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
-from harness.ports import DEFAULT_RANGE, PortPool, parse_range
+from harness.command import common, filters
+from harness.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from harness.judge import verdict
+from harness.run import clock, janitor, netns, processes, procnet, runner
+from harness.run.ports import PortPool
+from harness.spec import matrix, transcript
+from harness.spec.matrix import Cell, Matrix, Peer, Protocol, Scenario, Template
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = f"{common.PROG} doctor"
 CHECKS = ("usage", "bad-port", "scenario", "binds", "second-client", "sigterm",
           "refused", "ipv6", "empty-stdin", "server-closes")
 # Stack traces of the usual runtimes: Python, Java, Node.js, Go.
@@ -65,12 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the scenario's timeout_s)")
     p.add_argument("--jobs", "-j", type=int, default=2,
                    help="protocol/role checklists at once (default: %(default)s)")
-    p.add_argument("--ports", default=f"{DEFAULT_RANGE[0]}-{DEFAULT_RANGE[1]}",
-                   metavar="LO-HI", help="the port range the doctor owns (default %(default)s)")
-    p.add_argument("--matrix", default=None, metavar="FILE",
-                   help="the matrix file (default: matrix.yaml at the repository root)")
-    p.add_argument("--build", default="build", metavar="DIR",
-                   help="the CMake build directory used for {build} (default: build)")
+    common.add_ports_option(p, "the doctor")
+    common.add_matrix_option(p)
+    common.add_build_option(p)
 
 
 @dataclass
@@ -97,66 +97,51 @@ class Section:
 class Ran:
     """One program run to its end (or stopped at the timeout)."""
 
-    exit: processes.Exit
+    exit: verdict.Exit
     finished: bool
     stdout: bytes
     stderr: bytes
     ports: tuple[int, ...] = ()  # what it had bound when stopped unfinished
 
 
-def _usage(msg: str) -> int:
-    print(f"python3 -m harness doctor: {msg}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def main(args: argparse.Namespace) -> int:
-    root_file = Path(args.matrix) if args.matrix else \
-        Path(__file__).resolve().parent.parent / "matrix.yaml"
-    m = matrix.load(root_file, root_file.resolve().parent)
+    root_file = common.matrix_file(args.matrix)
+    m = common.load_matrix(args.matrix)
     if args.peer not in m.peers:
-        return _usage(f"no peer {args.peer!r} in {root_file} (known: {', '.join(m.peers)})")
+        raise UsageError(f"no peer {args.peer!r} in {root_file} (known: {', '.join(m.peers)})")
     if args.reference not in m.peers:
-        return _usage(f"--reference {args.reference}: no such peer (known: {', '.join(m.peers)})")
+        raise UsageError(f"--reference {args.reference}: no such peer (known: {', '.join(m.peers)})")
     peer, ref = m.peers[args.peer], m.peers[args.reference]
     if peer.sandbox:
-        # Most checks start the programs directly, outside harness/sandbox.py.
-        return _usage(f"peer {peer.name} is sandboxed (untrusted code), and doctor runs "
+        # Most checks start the programs directly, outside harness/run/sandbox.py.
+        raise UsageError(f"peer {peer.name} is sandboxed (untrusted code), and doctor runs "
                       f"programs unsandboxed: check it with python3 -m harness run")
     skip = set(filters.split(args.skip))
     if skip - set(CHECKS):
-        return _usage(f"--skip {', '.join(sorted(skip - set(CHECKS)))}: no such check "
+        raise UsageError(f"--skip {', '.join(sorted(skip - set(CHECKS)))}: no such check "
                       f"(known: {', '.join(CHECKS)})")
     mine = [p for p in m.protocols if peer.protocols is None or p in peer.protocols]
     wanted = filters.split(args.protocol) or mine
     for p in wanted:
         if p not in m.protocols:
-            return _usage(f"--protocol {p}: no such protocol (known: {', '.join(m.protocols)})")
+            raise UsageError(f"--protocol {p}: no such protocol (known: {', '.join(m.protocols)})")
         if p not in mine:
-            return _usage(f"--protocol {p}: peer {peer.name} implements only {', '.join(mine)}")
+            raise UsageError(f"--protocol {p}: peer {peer.name} implements only {', '.join(mine)}")
     roles = [r for r in matrix.ROLES if peer.template(r) is not None
              and (args.role is None or r == args.role)]
     if not roles:
-        return _usage(f"peer {peer.name} has no {args.role} command")
-    if args.timeout is not None and args.timeout <= 0:
-        return _usage("--timeout must be > 0")
-    if args.jobs < 1:
-        return _usage("--jobs must be >= 1")
-    try:
-        port_range = parse_range(args.ports)
-        pool = PortPool(*port_range)
-    except ValueError as e:
-        return _usage(f"--ports: {e}")
-    choice = builddir.resolve(args.build)
-    if choice.note:
-        print(f"python3 -m harness doctor: {choice.note}", file=sys.stderr)
-    ctx = matrix.CommandContext.create(m.root, choice.path)
+        raise UsageError(f"peer {peer.name} has no {args.role} command")
+    common.check_timeout(args.timeout)
+    common.check_jobs(args.jobs)
+    pool = PortPool(*common.port_range(args.ports))
+    ctx = matrix.CommandContext.create(m.root, common.build_dir(args.build, PROG))
     sections = [Section(m.protocols[p], r, peer) for p in wanted for r in roles]
     print(f"doctor: peer {peer.name}, {len(wanted)} protocol{'s' if len(wanted) != 1 else ''}"
           f", scenarios against {ref.name} (protocols/README.md, Programs)")
     with janitor.watching():
         doc = Doctor(m, ctx, pool, ref, args.timeout, skip)
-        interrupted = asyncio.run(_interruptible(doc.run_all(sections, args.jobs,
-                                                             _print_section)))
+        interrupted, _ = asyncio.run(common.interruptible(
+            doc.run_all(sections, args.jobs, _print_section)))
     if interrupted:
         print("python3 -m harness doctor: interrupted; everything it started was stopped",
               file=sys.stderr)
@@ -168,23 +153,6 @@ def main(args: argparse.Namespace) -> int:
           + (f", {counts['xfail']} known failures" if counts["xfail"] else "")
           + (f", {counts['skip']} skipped" if counts["skip"] else ""))
     return EXIT_FAIL if counts["FAIL"] else EXIT_OK
-
-
-async def _interruptible(work) -> bool:
-    """Runs work; SIGINT or SIGTERM cancel it, which stops every program it
-    started (their finally blocks). Returns True if interrupted."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(work)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-        return False
-    except asyncio.CancelledError:
-        return True
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 def _print_section(sec: Section, argv: list[str]) -> None:
@@ -218,7 +186,7 @@ def _stderr_problem(err: bytes, prompt: str = "") -> str | None:
     if not lines:
         return "nothing on stderr"
     if _has_trace(err):
-        return f"a stack trace on stderr ({len(lines)} lines, last: {verdict._tail_line(err)!r})"
+        return f"a stack trace on stderr ({len(lines)} lines, last: {verdict.tail_line(err)!r})"
     if prompt.strip() and prompt.strip() in lines[-1]:
         head, _, message = lines[-1].partition(prompt.strip())
         if message.strip() and not head.strip():
@@ -227,7 +195,7 @@ def _stderr_problem(err: bytes, prompt: str = "") -> str | None:
                     f"line of its own")
     prompts = [ln for ln in lines if prompt.strip() and ln.strip() == prompt.strip()]
     if len(lines) - len(prompts) > 1:
-        return f"{len(lines)} lines on stderr (last: {verdict._tail_line(err)!r})"
+        return f"{len(lines)} lines on stderr (last: {verdict.tail_line(err)!r})"
     return None
 
 
@@ -252,8 +220,7 @@ class Doctor:
     async def run_all(self, sections: list[Section], jobs: int, show) -> None:
         """Runs every section, at most jobs at once, showing each in order
         as soon as it and those before it are done."""
-        processes.become_subreaper()
-        processes.use_pidfd_watcher()
+        processes.adopt_orphans()
         sem = asyncio.Semaphore(jobs)
         done: dict[int, list[str]] = {}
         shown = 0
@@ -263,7 +230,7 @@ class Doctor:
         async def one(i: int) -> None:
             nonlocal shown
             async with sem:
-                # The section's waits count cell time (harness/clock.py):
+                # The section's waits count cell time (harness/run/clock.py):
                 # what the doctor's processes, its direct children, spent
                 # waiting for a busy CPU does not count.
                 clock.current.set(clock.CellClock(lambda: procnet.children(me)))
@@ -352,12 +319,12 @@ class Doctor:
         return Ran(child.exit(), finished, child.stdout.data(), child.stderr.data(), ports)
 
     @staticmethod
-    def _client_problem(cell: Cell, k: int, argv: list[str], ran: Ran,
+    def client_problem(cell: Cell, k: int, argv: list[str], ran: Ran,
                         timeout: float) -> tuple[str, str] | None:
         """What run would find wrong with client k's run of the cell, or None."""
         co = verdict.ClientOutcome(k, argv, ran.exit, ran.stdout, ran.stderr,
                                    timed_out=not ran.finished)
-        return verdict._client_problem(cell, co, timeout)
+        return verdict.client_problem(cell, co, timeout)
 
     def _expect_exit(self, ran: Ran, code: int, timeout: float, what: str,
                      prompt: str = "") -> tuple[str, str]:
@@ -371,7 +338,7 @@ class Doctor:
                             f"exit {code} at once ({what})")
         ex = ran.exit
         if ex.code != code:
-            tail = verdict._tail_line(ran.stderr)
+            tail = verdict.tail_line(ran.stderr)
             got = ex.describe() + (f" ({tail!r})" if tail else "")
             trace = " after a stack trace" if _has_trace(ran.stderr) else ""
             return "FAIL", f"{got}{trace}; the contract wants exit {code} ({what})"
@@ -381,7 +348,7 @@ class Doctor:
         if ran.stdout:
             return "FAIL", (f"exit {code}, but printed \"{_clip(ran.stdout)}\" on stdout; "
                             f"messages belong on stderr")
-        return "ok", f"exit {code}, {verdict._tail_line(ran.stderr)!r}"
+        return "ok", f"exit {code}, {verdict.tail_line(ran.stderr)!r}"
 
     # ----------------------------------------------------------------------
     # The checklists
@@ -475,7 +442,7 @@ class Doctor:
             ready = await processes.wait_bound(server, port, transport, timeout)
             if not ready.ready:
                 if ready.exited:
-                    tail = verdict._tail_line(server.stderr.data())
+                    tail = verdict.tail_line(server.stderr.data())
                     detail = (f"{server.exit().describe()} before binding port {port}"
                               + (f" ({tail!r})" if tail else ""))
                 elif ready.other_ports:
@@ -489,7 +456,7 @@ class Doctor:
                 sec.add("binds PORT", "FAIL", detail + "; the contract: `server PORT` binds "
                                                       "PORT and serves until stopped")
                 return
-            addrs = sorted(set(netns.bound_in(server.pid, processes._tree(server.pid, True),
+            addrs = sorted(set(netns.bound_in(server.pid, processes.tree(server.pid, True),
                                               port, transport)))
             shown = ", ".join(addrs) or "?"
             if netns.loopback_only(addrs):
@@ -522,7 +489,7 @@ class Doctor:
             problem, ran_ok = None, False
             if server.running:
                 ran = await self._run(argv, env, sc.stdin, timeout, sec.protocol.transport)
-                problem = self._client_problem(cell, k, argv, ran, timeout)
+                problem = self.client_problem(cell, k, argv, ran, timeout)
                 if problem is None and sc.server_stdout is not None and \
                         not await _wait_count(server.stdout, sc.server_stdout, k, 5.0):
                     problem = (f"server stdout has \"{_clip(sc.server_stdout)}\" fewer than "
@@ -554,7 +521,7 @@ class Doctor:
         await server.stop(STOP_GRACE_S)
         took = time.monotonic() - t0
         ex = server.exit()
-        left = [s for s in processes.procnet.sockets(sec.protocol.transport, port) if s.bound]
+        left = [s for s in procnet.sockets(sec.protocol.transport, port) if s.bound]
         if ex.signal == signal.SIGKILL:
             sec.add("SIGTERM", "FAIL", f"still running {STOP_GRACE_S:g} s after SIGTERM "
                                        f"(killed); the contract wants it to stop on SIGTERM")
@@ -563,7 +530,7 @@ class Doctor:
             sec.add("SIGTERM", "FAIL", f"stopped, but port {port} was still bound: a "
                                        f"process left the server's process group")
         else:
-            how = processes.Exit(ex.code, ex.signal).describe()
+            how = verdict.Exit(ex.code, ex.signal).describe()
             sec.add("SIGTERM", "ok", f"stopped in {took:.2f} s ({how})")
 
     async def _client(self, sec: Section) -> None:
@@ -674,7 +641,7 @@ class Doctor:
                 else:
                     argv = self._argv(sec, port, host="::1") + list(cell.scenario.args)
                     ran = await self._run(argv, env, cell.scenario.stdin, timeout, transport)
-                    problem = self._client_problem(cell, 1, argv, ran, timeout)
+                    problem = self.client_problem(cell, 1, argv, ran, timeout)
                     if problem is None:
                         prompt, learned = prompt_of(ran.stderr), True
                         sec.add("ipv6 host", "ok", f"{cell.scenario.name} with HOST ::1")
@@ -686,7 +653,7 @@ class Doctor:
                 # Not from ipv6 (skipped or failing): the scenario over IPv4.
                 ran = await self._run(self._argv(sec, port) + list(cell.scenario.args), env,
                                       cell.scenario.stdin, timeout, transport)
-                if self._client_problem(cell, 1, self._argv(sec, port), ran, timeout) is None:
+                if self.client_problem(cell, 1, self._argv(sec, port), ran, timeout) is None:
                     prompt = prompt_of(ran.stderr)
             if self._wanted("empty-stdin"):
                 ran = await self._run(self._argv(sec, port), env, b"", timeout, transport)
@@ -710,7 +677,7 @@ class Doctor:
                 sec.add("empty stdin", "FAIL", f"exit 1, but {bad}; the contract wants a "
                                                f"one-line message")
             else:
-                sec.add("empty stdin", "ok", f"exit 1, {verdict._tail_line(ran.stderr)!r}")
+                sec.add("empty stdin", "ok", f"exit 1, {verdict.tail_line(ran.stderr)!r}")
         else:
             sec.add("empty stdin", "FAIL", f"{ran.exit.describe()}; the contract wants exit "
                                            f"0, or 1 with a one-line message")

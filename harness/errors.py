@@ -1,4 +1,6 @@
-"""Configuration errors that point at a file and a line."""
+"""What can go wrong, and the exit code each ends a command with
+(docs/results.md): configuration errors that point at a file and a line,
+usage errors, and the driver's own infrastructure failing."""
 
 from __future__ import annotations
 
@@ -23,6 +25,18 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# Exit codes of every command: 0 every cell pass, xfail or (not --strict)
+# deviates; 1 a cell a peer got wrong (fail, xpass); 2 usage or
+# configuration errors; 3 infrastructure only (error cells, or the driver
+# could not finish: nothing a peer did); 130 interrupted.
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class UsageError(Exception):
+    """A command line the command cannot run: a bad option value, a name
+    that names nothing. Exit 2 with the message on stderr."""
 
 
 class InfraError(Exception):

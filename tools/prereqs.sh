@@ -29,7 +29,7 @@ need java openjdk-17-jdk-headless
 need node nodejs
 need socat socat
 need nc netcat-openbsd
-# Every cell runs in namespaces bubblewrap makes (harness/cell.py).
+# Every cell runs in namespaces bubblewrap makes (harness/run/cell.py).
 need bwrap bubblewrap
 # smtp's third-party peers (protocols/smtp): swaks and msmtp as clients,
 # aiosmtpd under the Python server (Debian's package, for /usr/bin/python3;

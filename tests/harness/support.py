@@ -20,7 +20,8 @@ FIXTURES = HERE / "fixtures"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from harness import matrix, procnet, processes, runner, transcript  # noqa: E402
+from harness.run import procnet, processes, runner  # noqa: E402
+from harness.spec import matrix, transcript  # noqa: E402
 
 FAKE_SERVER = f"{{python}} {FAKES / 'server.py'}"
 FAKE_CLIENT = f"{{python}} {FAKES / 'client.py'}"

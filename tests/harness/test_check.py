@@ -16,8 +16,10 @@ import unittest
 from pathlib import Path
 
 import support
-from harness import check, cli, matrix, students
-from harness.students import FolderError
+from harness import cli
+from harness.grading import check, students
+from harness.grading.students import FolderError
+from harness.spec import matrix
 
 # This module's ports (H3's slice of the helpers' ranges, see the brief).
 PORTS = "15500-15999"
@@ -321,7 +323,7 @@ class BuildDirTest(unittest.TestCase):
     says so; with no build anywhere it names every folder it looked in."""
 
     def test_preset_fallback_and_where_it_looked(self):
-        from harness import builddir
+        from harness.run import builddir
         with tempfile.TemporaryDirectory() as t:
             root = Path(t)
             (root / "CMakePresets.json").write_text(json.dumps({"configurePresets": [
@@ -363,7 +365,7 @@ class RerunTest(unittest.TestCase):
     def confirm(self, alone):
         from unittest import mock
 
-        from harness import runner
+        from harness.run import runner
 
         async def fake_run_cells(cm, cells, ctx, opts, *rest):
             self.calls.append(([c.id for c in cells], opts.jobs, opts.timeout_s))

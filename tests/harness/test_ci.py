@@ -21,7 +21,11 @@ from pathlib import Path
 
 import schemacheck
 import support
-from harness import cli, matrix, merge, runner, verdict
+from harness import cli
+from harness.judge import verdict
+from harness.output import merge
+from harness.run import runner
+from harness.spec import matrix
 
 # A range no other test module uses, outside the kernel's ephemeral range.
 RANGE = (32500, 32767)

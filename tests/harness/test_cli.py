@@ -13,7 +13,8 @@ import time
 import unittest
 
 import support
-from harness import cli, processes, procnet
+from harness import cli
+from harness.run import processes, procnet
 
 RANGE = support.PORT_RANGES["cli"]
 PORTS = f"{RANGE[0]}-{RANGE[1]}"

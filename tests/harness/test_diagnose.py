@@ -7,10 +7,12 @@ import re
 import unittest
 
 import support
-from harness import check, diagnose, matrix, runner, students, transcript
-from harness.processes import Exit
-from harness.transcript import CLIENT, DATA, EOF, RST, SERVER, Turn
-from harness.verdict import FAIL, PASS, ClientOutcome, Judgement, Outcome
+from harness.grading import check, diagnose, students
+from harness.judge.verdict import FAIL, PASS, ClientOutcome, Judgement, Outcome
+from harness.run import runner
+from harness.judge.verdict import Exit
+from harness.spec import matrix, transcript
+from harness.spec.transcript import CLIENT, DATA, EOF, RST, SERVER, Turn
 
 M = matrix.load(support.ROOT / "matrix.yaml", support.ROOT)
 ME = "alice"
@@ -381,7 +383,7 @@ class UnflushedTest(unittest.TestCase):
         self.assertNotIn(("unflushed-output", "client"), names([r]))
 
     def test_a_receiver_stopped_with_its_line_in_a_buffer(self):
-        from harness.processes import Exit as X
+        from harness.judge.verdict import Exit as X
         r = result(f"udp/hello/{ME}/c/plain", reason="missing effect", stdout=b"",
                    server_exit=X(None, 15, True))
         self.assertEqual(names([r]), [("unflushed-output", "server")])
@@ -408,7 +410,7 @@ class CrashQuotedTest(unittest.TestCase):
         self.assertEqual(len(u.same_as), 2)
 
     def test_a_limit_is_named(self):
-        from harness.processes import Exit as X
+        from harness.judge.verdict import Exit as X
         r = result(f"calc/basic/{ME}/c/plain", reason="client exit code 1", code=1,
                    stdout=b"", server_exit=X(None, 25), early=True,
                    turns=[d(CLIENT, b"SOMA 2 2\n"), Turn(SERVER, RST)])
@@ -418,7 +420,7 @@ class CrashQuotedTest(unittest.TestCase):
 
 class WordiffTest(unittest.TestCase):
     def test_extra_missing_changed(self):
-        from harness.wordiff import describe
+        from harness.grading.wordiff import describe
         self.assertEqual(describe(b"OK\n", b"OK\n"), [])
         self.assertEqual(describe(b"4\n", b"4\n\n"), ["your reply has one extra `\\n` at the end"])
         self.assertEqual(describe(b"4\n", b"4"), ["your reply lacks the final `\\n`"])
@@ -435,7 +437,7 @@ class WordiffTest(unittest.TestCase):
                          ["your reply is empty where the contract has `1\\n`"])
 
     def test_whole_difference_and_many_pieces(self):
-        from harness.wordiff import describe
+        from harness.grading.wordiff import describe
         [w] = describe(b"received message: b'Hello'\n", b"got a datagram\n", "output",
                        "your receiver's")
         self.assertIn("is `got a datagram\\n` where the contract has `received message", w)
@@ -479,7 +481,7 @@ class AggregationTest(unittest.TestCase):
         self.assertEqual(u.same_as, [f"upper/hello/{ME}/java/plain"])
 
     def test_passing_and_known_failure_cells_name_nothing(self):
-        from harness.verdict import XFAIL, XPASS
+        from harness.judge.verdict import XFAIL, XPASS
         rs = [ok(f"upper/hello/{ME}/c/plain"), result(f"upper/hello/{ME}/python/plain", XFAIL),
               result(f"upper/hello/{ME}/python/segment", XPASS)]
         diag = diagnose.diagnose(rs, ME)
@@ -491,7 +493,7 @@ class AggregationTest(unittest.TestCase):
             "one-recv-server one-recv-client no-newline crlf loopback-only charset "
             "single-client one-at-a-time bytes-repr extra-output wrong-port "
             "crash-on-bad-input never-closes ipv4-only utf8-split unflushed-output".split()
-            # the SMTP lab's own (harness/diagnose_smtp.py)
+            # the SMTP lab's own (harness/grading/diagnose_smtp.py)
             + "smtp-bare-lf smtp-no-dot-stuffing smtp-no-354-wait smtp-base64-lines "
               "smtp-no-blank-line".split()))
 

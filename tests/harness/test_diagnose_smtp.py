@@ -1,4 +1,4 @@
-"""harness/diagnose_smtp.py: each SMTP lab bug named from the evidence
+"""harness/grading/diagnose_smtp.py: each SMTP lab bug named from the evidence
 that identifies it, on synthetic cell results (no processes), and a
 correct session left to the generic rules."""
 
@@ -6,8 +6,8 @@ import unittest
 from types import SimpleNamespace
 
 import support  # noqa: F401  (puts the repository on sys.path)
-from harness import diagnose, diagnose_smtp
-from harness.transcript import CLIENT, DATA, SERVER, Transcript, Turn
+from harness.grading import diagnose, diagnose_smtp
+from harness.spec.transcript import CLIENT, DATA, SERVER, Transcript, Turn
 
 GOOD = [(SERVER, b"220 lesson.example ESMTP ready\r\n"), (CLIENT, b"HELO a\r\n"),
         (SERVER, b"250 lesson.example\r\n"), (CLIENT, b"MAIL FROM:<a@x>\r\n"),

@@ -16,7 +16,8 @@ import unittest
 from pathlib import Path
 
 import support
-from harness import cli, procnet
+from harness import cli
+from harness.run import procnet
 
 # This module's own ports (the top of helper H2's 12000-13999 slice), so it
 # never meets another test module or a driver run.

@@ -1,4 +1,4 @@
-"""harness/hang.py against real processes: deadlocks over a socketpair and
+"""harness/run/hang.py against real processes: deadlocks over a socketpair and
 over loopback, a server in accept() beside a connection nobody accepted, a
 one-at-a-time server busy with another client, a spinning process, a
 sleeping one, JVMs blocked in a socket read. Every wait is a bounded poll
@@ -22,7 +22,7 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from harness import hang  # noqa: E402
+from harness.run import hang  # noqa: E402
 
 # A loaded 2-core machine can take seconds to start a Python and far longer
 # to start a JVM: bounds, not expectations.
@@ -499,8 +499,8 @@ class Words(unittest.TestCase):
             self.assertEqual(t.call, call, wchan)
 
     def test_hint_and_exchanges_from_relay_events(self):
-        from harness.relay import Connection, Event
-        from harness.transcript import CLIENT, DATA, EOF, SERVER
+        from harness.run.relay import Connection, Event
+        from harness.spec.transcript import CLIENT, DATA, EOF, SERVER
         c = Connection(1, "127.0.0.1:1")
         c.events = [Event(0, CLIENT, DATA, b"abc\n"), Event(0, SERVER, DATA, b"ABC\n"),
                     Event(0, CLIENT, DATA, b"de"), Event(0, CLIENT, DATA, b"f")]

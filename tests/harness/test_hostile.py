@@ -1,6 +1,6 @@
 """The hostile class (tests/hostile/): one program per attack a student
 might try, run through the driver as sandboxed peers of an isolated cell
-(harness/cell.py + c/cell/cell.c, harness/sandbox.py). docs/security.md
+(harness/run/cell.py + c/cell/cell.c, harness/run/sandbox.py). docs/security.md
 names the claim each test makes.
 
 Every attack must be contained (the program's own report says it failed),
@@ -34,8 +34,9 @@ from pathlib import Path
 from unittest import mock
 
 import support
-from harness import cell as isolation
-from harness import matrix, procnet, runner, sandbox
+from harness.run import cell as isolation
+from harness.run import procnet, runner, sandbox
+from harness.spec import matrix
 
 HOSTILE = support.ROOT / "tests" / "hostile"
 ROOT_DRIVER = os.geteuid() == 0

@@ -13,7 +13,7 @@ import unittest
 from pathlib import Path
 
 import support
-from harness import janitor, netns, processes, procnet
+from harness.run import janitor, netns, processes, procnet
 
 RANGE = support.PORT_RANGES["cli"]
 

@@ -1,4 +1,4 @@
-"""harness/mailbox.py: the mailbox: effect of smtp scenarios, on message
+"""harness/spec/mailbox.py: the mailbox: effect of smtp scenarios, on message
 files written into a temporary scratch folder (no processes)."""
 
 import base64
@@ -7,7 +7,8 @@ import unittest
 from pathlib import Path
 
 import support  # noqa: F401  (puts the repository on sys.path)
-from harness import mailbox
+from harness.run.cell import read_regular
+from harness.spec import mailbox
 
 BLOB = bytes((i * 167 + 13) % 256 for i in range(1000))
 
@@ -37,7 +38,7 @@ class MailboxCheck(unittest.TestCase):
                 (Path(d) / "mailbox").mkdir()
             for i, m in enumerate(messages, 1):
                 (Path(d) / "mailbox" / f"{i}.eml").write_bytes(m)
-            return mailbox.check(spec, Path(d))
+            return mailbox.check(spec, Path(d), read_regular)
 
     def test_a_right_message_passes(self):
         self.assertEqual(self.check(_message()), [])

@@ -9,8 +9,9 @@ import unittest
 from pathlib import Path
 
 import support
-from harness import cli, matrix
+from harness import cli
 from harness.errors import ConfigError
+from harness.spec import matrix
 
 FIX = support.FIXTURES / "matrix"
 

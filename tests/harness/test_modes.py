@@ -1,4 +1,4 @@
-"""Modes (harness/modes.py, the relay's delivery shaping, harness/netns.py):
+"""Modes (harness/spec/modes.py, the relay's delivery shaping, harness/run/netns.py):
 parsing, cut points, reproducible segmentation that never changes a correct
 pair's transcript, coalescing, the locale-c environment, ipv6 and the
 two-hosts namespaces (root only).
@@ -31,8 +31,9 @@ import time  # noqa: E402
 import unittest  # noqa: E402
 
 import support  # noqa: E402
-from harness import matrix, modes, netns, relay, transcript  # noqa: E402
-from harness.ports import PortPool  # noqa: E402
+from harness.run import netns, relay  # noqa: E402
+from harness.run.ports import PortPool  # noqa: E402
+from harness.spec import matrix, modes, transcript  # noqa: E402
 
 POOL = PortPool(19000, 19499)  # outside support.PORT_RANGES and 20000-29999
 RANGE = (19500, 19999)

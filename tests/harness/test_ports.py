@@ -5,7 +5,7 @@ import socket
 import unittest
 
 import support  # noqa: F401
-from harness import ports
+from harness.run import ports
 
 
 class PortsTest(unittest.TestCase):

@@ -9,8 +9,9 @@ import sys
 import unittest
 
 import support
-from harness import procnet, processes
-from harness.ports import PortPool
+from harness.judge import verdict
+from harness.run import procnet, processes
+from harness.run.ports import PortPool
 
 POOL = PortPool(*support.PORT_RANGES["processes"])
 FAKE = str(support.FAKES / "server.py")
@@ -206,8 +207,8 @@ class ProcnetTest(unittest.TestCase):
         self.assertIsNone(procnet.stat(2 ** 22 + 12345))
 
     def test_signal_names(self):
-        self.assertEqual(processes.signal_name(11), "SIGSEGV")
-        self.assertEqual(processes.signal_name(99), "signal 99")
+        self.assertEqual(verdict.signal_name(11), "SIGSEGV")
+        self.assertEqual(verdict.signal_name(99), "signal 99")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ import struct
 import unittest
 
 import support
-from harness import relay, transcript
-from harness.ports import PortPool
-from harness.transcript import CLIENT
+from harness.run import relay
+from harness.run.ports import PortPool
+from harness.spec import transcript
+from harness.spec.transcript import CLIENT
 
 POOL = PortPool(*support.PORT_RANGES["relay"])
 

@@ -11,7 +11,8 @@ import unittest
 import xml.etree.ElementTree as ET
 
 import support
-from harness import cli, report
+from harness import cli
+from harness.output import report
 
 RANGE = support.PORT_RANGES["report"]
 KF = "\n  - cell: 'echo/hello/s-echo/c-exit1/*'\n    reason: known to exit 1"

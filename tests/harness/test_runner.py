@@ -9,8 +9,9 @@ import unittest
 from unittest import mock
 
 import support
-from harness import matrix, runner
-from harness.ports import PortPool
+from harness.run import runner
+from harness.run.ports import PortPool
+from harness.spec import matrix
 
 S, C = "s-", "c-"
 

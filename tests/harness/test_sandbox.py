@@ -1,4 +1,4 @@
-"""Sandboxed peers (matrix.yaml `sandbox: true`, harness/sandbox.py).
+"""Sandboxed peers (matrix.yaml `sandbox: true`, harness/run/sandbox.py).
 
 The fake untrusted client (fakes/sandbox_client.py) fork-bombs, fills a
 file, spins, eats memory, floods stdout and tries to reach a listener in
@@ -20,7 +20,8 @@ import subprocess
 import unittest
 
 import support
-from harness import matrix, netns, procnet, runner, sandbox
+from harness.run import netns, procnet, runner, sandbox
+from harness.spec import matrix
 
 PORTS = (19500, 19899)
 ESCAPE_PORT = 19990  # a listener in the driver's namespace

@@ -1,4 +1,4 @@
-"""Robustness scenarios (harness/steps.py): the before:/restart:/compare:/
+"""Robustness scenarios (harness/spec/steps.py): the before:/restart:/compare:/
 robustness: keys (validation with file:line), stream comparison, the
 condition in the reason, and cells against fake servers with the raw
 client's --hold, --reset-after and --half-close-first."""
@@ -7,8 +7,9 @@ import textwrap
 import unittest
 
 import support
-from harness import matrix, steps, transcript, verdict
 from harness.errors import ConfigError
+from harness.judge import compare, verdict
+from harness.spec import matrix, transcript
 
 PORTS = (32500, 32999)
 RAW = f"{{python}} {support.ROOT / 'peers' / 'raw' / 'client.py'} {{host}} {{port}}"
@@ -105,20 +106,20 @@ class Judging(unittest.TestCase):
         golden = '# transcript v1 tcp\n> "abcd"\n< "ABCD"\n> EOF\n< EOF\n'
         rec = transcript.parse('# transcript v1 tcp\n> "ab"\n< "AB"\n> "cd"\n< "CD"\n'
                                '< EOF\n> EOF\n')
-        self.assertFalse(steps.compare(self._sc(golden), rec, "g").equal)
-        self.assertTrue(steps.compare(self._sc(golden, "streams"), rec, "g").equal)
+        self.assertFalse(compare.compare(self._sc(golden), rec, "g").equal)
+        self.assertTrue(compare.compare(self._sc(golden, "streams"), rec, "g").equal)
         bad = transcript.parse('# transcript v1 tcp\n> "ab"\n< "AB"\n> "cd"\n< "CX"\n')
-        self.assertFalse(steps.compare(self._sc(golden, "streams"), bad, "g").equal)
+        self.assertFalse(compare.compare(self._sc(golden, "streams"), bad, "g").equal)
 
     def test_step_connections_are_skipped_and_numbered(self):
         golden = '# transcript v1 tcp\n> "x"\n< "x"\n> EOF\n< EOF\n'
         rec = transcript.parse('# transcript v1 tcp\n# connection 1\n> "junk"\n> RST\n'
                                '# connection 2\n> "x"\n< "x"\n> EOF\n< EOF\n'
                                '# connection 3\n> "x"\n< "y"\n> EOF\n< EOF\n')
-        c = steps.compare(self._sc(golden), rec, "g", skip=1)
+        c = compare.compare(self._sc(golden), rec, "g", skip=1)
         self.assertFalse(c.equal)
         self.assertEqual(c.connection, 3)
-        self.assertTrue(steps.compare(self._sc(golden), transcript.Transcript(
+        self.assertTrue(compare.compare(self._sc(golden), transcript.Transcript(
             "tcp", rec.connections[:2]), "g", skip=1).equal)
 
     def test_pattern_golden_in_streams(self):
@@ -127,17 +128,17 @@ class Judging(unittest.TestCase):
             transcript.Turn(">", "data", b"0123" * 1000), transcript.Turn("<", "data", b"01"),
             transcript.Turn("<", "data", b"23" * 10), transcript.Turn(">", "EOF"),
             transcript.Turn("<", "EOF")]])
-        self.assertTrue(steps.compare(self._sc(golden, "streams"), rec, "g").equal)
+        self.assertTrue(compare.compare(self._sc(golden, "streams"), rec, "g").equal)
 
     def test_condition_named_in_reason(self):
         sc = self._sc('# transcript v1 tcp\n', robustness=True, desc="after a reset")
         cell = matrix.Cell(None, sc, None, None)  # only the scenario is read
-        j = steps.name_condition(cell, verdict.Judgement(verdict.FAIL, "connection refused"))
+        j = compare.name_condition(cell, verdict.Judgement(verdict.FAIL, "connection refused"))
         self.assertEqual(j.reason, "big (after a reset): connection refused")
-        ok = steps.name_condition(cell, verdict.Judgement(verdict.PASS, ""))
+        ok = compare.name_condition(cell, verdict.Judgement(verdict.PASS, ""))
         self.assertEqual(ok.reason, "")
         plain = matrix.Cell(None, self._sc('# transcript v1 tcp\n'), None, None)
-        self.assertEqual(steps.name_condition(
+        self.assertEqual(compare.name_condition(
             plain, verdict.Judgement(verdict.FAIL, "x")).reason, "x")
 
 

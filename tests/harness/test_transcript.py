@@ -3,8 +3,8 @@
 import unittest
 
 import support  # noqa: F401  (puts the repo on sys.path)
-from harness import transcript as T
-from harness.transcript import CLIENT, DATA, EOF, RST, SERVER, Turn
+from harness.spec import transcript as T
+from harness.spec.transcript import CLIENT, DATA, EOF, RST, SERVER, Turn
 
 
 class EscapeTest(unittest.TestCase):

@@ -4,9 +4,10 @@ reasons, strict mode and known failures."""
 import unittest
 
 import support
-from harness import matrix, transcript, verdict
-from harness.processes import Exit
-from harness.verdict import ClientOutcome, Outcome
+from harness.judge import verdict
+from harness.judge.verdict import ClientOutcome, Outcome
+from harness.judge.verdict import Exit
+from harness.spec import matrix, transcript
 
 
 def cell(**scenario):

@@ -21,7 +21,7 @@ ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(HERE, 'python'))
 
-from harness import matrix  # noqa: E402
+from harness.spec import matrix  # noqa: E402
 from vectors import unescape  # noqa: E402
 
 PEERS = ('c', 'python', 'java', 'node')

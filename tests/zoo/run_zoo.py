@@ -10,7 +10,7 @@ A student's entry in expected.yaml is `pass`, a list of bug ids (exactly
 these are named, no other), or a mapping `{bugs: [...], words: [...]}`:
 the student fails, exactly `bugs` are named (often none: a difference no
 rule names), and each `words` fragment is in the words check gives for its
-other failures (harness/wordiff.py).
+other failures (harness/grading/wordiff.py).
 
 --load N keeps N CPU-bound processes running during the check (issue 14:
 a loaded machine must not fake a bug); they are ended by their PIDs.

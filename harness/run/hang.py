@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from harness.transcript import CLIENT, DATA
+from harness.spec.transcript import CLIENT, DATA
 
 # System call numbers of the calls a blocked peer can sit in. Checked
 # against asm/unistd_64.h and asm-generic/unistd.h (aarch64 has no poll,

@@ -219,7 +219,7 @@ class Transcript:
     connections: list[list[Turn]] = field(default_factory=list)
 
 
-def _merge(a: Turn, b: Turn) -> Turn:
+def merge_turns(a: Turn, b: Turn) -> Turn:
     if a.pattern is None and b.pattern is None:
         return Turn(a.direction, DATA, a.data + b.data)
     sa = a.pattern.source if a.pattern is not None else literal_as_pattern_source(a.data)
@@ -239,7 +239,7 @@ def canonical(turns: list[Turn], transport: str) -> list[Turn]:
     for t in turns:
         if t.kind == DATA:
             if (transport == "tcp" and data and data[-1].direction == t.direction):
-                data[-1] = _merge(data[-1], t)
+                data[-1] = merge_turns(data[-1], t)
             else:
                 data.append(t)
         else:

@@ -16,10 +16,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness import __version__, matrix, report
-from harness.errors import InfraError
-from harness.matrix import Cell, Matrix
-from harness.verdict import ERROR, VERDICTS, ok_for_exit
+from harness import __version__
+from harness.errors import EXIT_FAIL, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_OK, InfraError, UsageError
+from harness.judge.verdict import ERROR, VERDICTS, ok_for_exit
+from harness.output import report
+from harness.spec import matrix
+from harness.spec.matrix import Cell, Matrix
 
 # Expected seconds of a cell when no earlier durations are given: a JVM
 # start costs about a second on a small runner, every client process its
@@ -29,7 +31,6 @@ COST_JVM_S = 1.2
 COST_CLIENT_S = 0.15
 COST_KNOWN_FAILURE_S = 2.0
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 # --------------------------------------------------------------------------
@@ -159,7 +160,7 @@ def exit_code(verdicts: list[str], interrupted: bool = False, infra: bool = Fals
 # merge
 
 
-class MergeError(Exception):
+class MergeError(UsageError):
     """The shard outputs cannot be merged (exit 2)."""
 
 
@@ -305,13 +306,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     dirs = [Path(d) for d in args.dirs]
     out = Path(args.out)
     try:
-        data, notes = merge(dirs, out)
-    except MergeError as e:
-        print(f"python3 -m harness merge: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (InfraError, OSError) as e:
-        print(f"python3 -m harness merge: {e}", file=sys.stderr)
-        return EXIT_INFRA
+        data, notes = merge(dirs, out)  # MergeError: a usage error (exit 2)
+    except OSError as e:
+        raise InfraError(str(e)) from None
     term = report.Terminal(len(data["cells"]), out=out)
     term.end(data)
     print(f"merged {len(dirs)} shard output(s) into {out}: exit code {data['exit_code']}")

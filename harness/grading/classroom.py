@@ -9,7 +9,9 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from harness import check, diagnose, report, verdict
+from harness.grading import check, diagnose
+from harness.judge import verdict
+from harness.output import report
 
 COLUMNS = ("student", "protocol", "verdict", "score", "max_score", "bugs", "failing_cells",
            "error")
@@ -35,17 +37,17 @@ def summary(checked: list["check.Checked"], colour: bool) -> str:
     rs = rows(checked)
     widths = {k: max(len(k), *(len(str(r[k])) for r in rs)) for k in
               ("student", "protocol", "verdict")}
-    lines = ["  ".join(report._pad(k, widths[k]) for k in ("student", "protocol", "verdict"))
+    lines = ["  ".join(report.pad(k, widths[k]) for k in ("student", "protocol", "verdict"))
              + "  score   bugs / error"]
     for r in rs:
-        v = report._pad(r["verdict"], widths["verdict"])
+        v = report.pad(r["verdict"], widths["verdict"])
         if colour:  # a student's verdict is one of a cell's: pass, fail or error
             v = f"\033[{report.COLOURS[r['verdict']]}m{r['verdict']}\033[0m" + \
                 " " * (widths["verdict"] - len(r["verdict"]))
         score = f"{r['score']}/{r['max_score']}"
-        lines.append(f"{report._pad(r['student'], widths['student'])}  "
-                     f"{report._pad(r['protocol'], widths['protocol'])}  {v}  "
-                     f"{report._pad(score, 6)}  "
+        lines.append(f"{report.pad(r['student'], widths['student'])}  "
+                     f"{report.pad(r['protocol'], widths['protocol'])}  {v}  "
+                     f"{report.pad(score, 6)}  "
                      f"{r['bugs'] or r['error'].split(chr(10))[0][:60] or '-'}")
     n = Counter(r["verdict"] for r in rs)
     lines.append(f"{n.get('pass', 0)} pass, {n.get('fail', 0)} fail, {n.get('error', 0)} error")

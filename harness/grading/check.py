@@ -1,26 +1,26 @@
 """`python3 -m harness check`: a student's programs against the references.
 
-The student becomes one more peer of the loaded matrix (harness/students.py
+The student becomes one more peer of the loaded matrix (harness/grading/students.py
 finds and builds it); its cells are the student's server with every
 reference client and every reference server with the student's client, in
 every scenario those peers play and every mode, run by the ordinary runner.
 A known failure is judged as if the C reference stood in the student's
 place: the student is never blamed for a reference peer's slide quirk.
-harness/diagnose.py names the bugs; this module reports them (terminal,
+harness/grading/diagnose.py names the bugs; this module reports them (terminal,
 check.json, a Gradescope results.json) and, with --class, does it for a
-whole class in one run (harness/classroom.py writes the class summary).
+whole class in one run (harness/grading/classroom.py writes the class summary).
+The command line (options, what the terminal shows) is
+harness/grading/check_command.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import json
 import os
 import shlex
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -28,11 +28,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import (builddir, diagnose, filters, janitor, matrix, modes, netns, processes, report,
-                     runner, sandbox, students, verdict)
-from harness.matrix import Cell, Matrix, Peer
-from harness.ports import DEFAULT_RANGE, PortPool, parse_range
-from harness.students import FolderError, Student
+from harness.command import common, filters
+from harness.errors import UsageError
+from harness.grading import diagnose, students
+from harness.grading.students import FolderError, Student
+from harness.judge import verdict
+from harness.output import report
+from harness.run import cell as isolation, janitor, netns, processes, runner, sandbox
+from harness.run.ports import PortPool
+from harness.spec import matrix, modes
+from harness.spec.matrix import Cell, Matrix, Peer
 
 CHECK_VERSION = 1
 DEFAULT_REFERENCES = ("c", "python", "java")
@@ -51,6 +56,7 @@ RERUN_FIRST = 3
 RERUN_MAX = 30
 RERUN_ROUNDS = 3
 RERUN_SLACK = 2  # a rerun's client timeout, times the scenario's
+PROG = f"{common.PROG} check"
 MODE_LABELS = {"segment": "seg", "segment=delim": "delim", "segment=crlf": "crlf",
                "segment=utf8": "utf8", "coalesce": "coal", "slow-reader": "slow",
                "locale-c": "loc-c", "two-hosts": "2hosts"}
@@ -137,77 +143,10 @@ def student_verdict(v: str) -> str:
     return verdict.PASS if v == verdict.XPASS else v
 
 
-# --------------------------------------------------------------------------
-# The command line
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "check", help="check a student's programs (or a class) against the references",
-        description="Run a student's server with every reference client and every reference "
-                    "server with the student's client, in every mode, and name the bugs "
-                    "(docs/teachers.md).")
-    p.add_argument("folder", nargs="?", metavar="FOLDER",
-                   help="the student's folder (server.py/client.py, Server.java/Client.java, "
-                        "server.c/client.c, optional check.yaml)")
-    p.add_argument("--class", dest="class_dir", metavar="DIR",
-                   help="check every subfolder of DIR as one student, in one run")
-    p.add_argument("--protocol", "-p", metavar="ID",
-                   help="the assignment's protocol (a check.yaml's protocol: wins)")
-    p.add_argument("--server-cmd", metavar="TEMPLATE",
-                   help="the student's server as a command template ('{python} srv.py {port}')")
-    p.add_argument("--client-cmd", metavar="TEMPLATE",
-                   help="the student's client as a command template (with {host} {port})")
-    p.add_argument("--name", help="the student's name in cell ids (default: the folder name)")
-    p.add_argument("--references", "-r", metavar="LIST",
-                   help="reference peers to play against (default: "
-                        f"{','.join(DEFAULT_REFERENCES)}; with --quick: c)")
-    p.add_argument("--mode", "-m", action="append", metavar="MODE",
-                   help="modes to run (default: all; with --quick: "
-                        f"{','.join(QUICK_MODES)}; see docs/modes.md)")
-    p.add_argument("--quick", action="store_true",
-                   help="fewer cells: the C reference only, one mode of each kind that names a "
-                        "bug, robustness scenarios in plain mode only")
-    p.add_argument("-k", action="append", metavar="PATTERN", dest="k",
-                   help="only cells whose id matches (substring, or a shell pattern)")
-    p.add_argument("--jobs", "-j", type=int, default=runner.RunOptions().jobs,
-                   help="cells at once (default: cores x 2 = %(default)s)")
-    p.add_argument("--timeout", type=float, metavar="S",
-                   help="per-client timeout for every scenario, replacing timeout_s")
-    p.add_argument("--ports", default=f"{DEFAULT_RANGE[0]}-{DEFAULT_RANGE[1]}", metavar="LO-HI",
-                   help="the port range the driver owns (default %(default)s)")
-    p.add_argument("--out", metavar="DIR",
-                   help="where results go (default: results/check/<student>, or "
-                        "results/check/<class folder> with --class)")
-    p.add_argument("--no-probe", action="store_true",
-                   help="do not start the student's server alone to read the address it binds")
-    p.add_argument("--no-rerun", action="store_true",
-                   help="name bugs from the full run alone, without rerunning their cells one "
-                        "at a time (faster; a loaded machine can then fake bugs)")
-    p.add_argument("--matrix", default=None, metavar="FILE",
-                   help="the matrix file (default: matrix.yaml at the repository root)")
-    p.add_argument("--build", default="build", metavar="DIR",
-                   help="the CMake build directory of the references (default: build)")
-
-
-class Usage(Exception):
-    pass
-
-
 def _modes(args) -> tuple[tuple[str, ...], list[str]]:
     """The modes to run and notes for the user (two-hosts unavailable)."""
-    try:
-        ms = modes.parse_list(args.mode or (list(QUICK_MODES) if args.quick else ["all"]))
-    except ValueError as e:
-        raise Usage(f"--mode: {e}") from None
-    notes = []
-    if "two-hosts" in ms:
-        why = netns.unavailable()
-        if why:
-            ms.remove("two-hosts")
-            notes.append(f"two-hosts not run ({why}); a bind probe still checks loopback-only")
-            if not ms:
-                raise Usage("no mode left to run")
+    ms, why = common.parse_modes(args.mode or (list(QUICK_MODES) if args.quick else ["all"]))
+    notes = [f"two-hosts not run ({why}); a bind probe still checks loopback-only"] if why else []
     return tuple(ms), notes
 
 
@@ -218,10 +157,10 @@ def _students(args, m: Matrix) -> list[Checked]:
     out: list[Checked] = []
     if args.class_dir:
         if args.folder or args.server_cmd or args.client_cmd or args.name:
-            raise Usage("--class takes no FOLDER, --server-cmd, --client-cmd or --name")
+            raise UsageError("--class takes no FOLDER, --server-cmd, --client-cmd or --name")
         root = Path(args.class_dir)
         if not root.is_dir():
-            raise Usage(f"--class {root}: not a folder")
+            raise UsageError(f"--class {root}: not a folder")
         scale = students.class_points(root)
         for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
@@ -233,7 +172,7 @@ def _students(args, m: Matrix) -> list[Checked]:
             taken.add(st.name)
             out.append(ch)
         if not out:
-            raise Usage(f"--class {root}: no student folders in it")
+            raise UsageError(f"--class {root}: no student folders in it")
     elif args.server_cmd or args.client_cmd:
         folder = Path(args.folder) if args.folder else None
         name = students.peer_name(args.name or (folder.name if folder else "student"), taken)
@@ -243,10 +182,10 @@ def _students(args, m: Matrix) -> list[Checked]:
         try:
             st = students.detect(Path(args.folder), args.name, taken)
         except FolderError as e:
-            raise Usage(str(e)) from None
+            raise UsageError(str(e)) from None
         out.append(Checked(st, st.protocol or args.protocol))
     else:
-        raise Usage("give a student FOLDER, --server-cmd/--client-cmd, or --class DIR")
+        raise UsageError("give a student FOLDER, --server-cmd/--client-cmd, or --class DIR")
     for ch in out:
         if ch.error:
             continue
@@ -255,7 +194,7 @@ def _students(args, m: Matrix) -> list[Checked]:
         elif ch.protocol not in m.protocols:
             ch.error = (f"unknown protocol {ch.protocol!r} (known: {', '.join(m.protocols)})")
         if ch.error and not args.class_dir:
-            raise Usage(ch.error)
+            raise UsageError(ch.error)
     return out
 
 
@@ -298,7 +237,7 @@ def student_cells(cm: CheckMatrix, ch: Checked, ms: tuple[str, ...],
     proto = cm.protocols[ch.protocol]
     cells = []
     for sc in proto.scenarios.values():
-        for c in matrix._expand_scenario(cm, proto, sc, modes=ms):
+        for c in matrix.expand_scenario(cm, proto, sc, modes=ms):
             s, k = c.server.name, c.client.name
             if (s == ch.name) != (k == ch.name) and not (s in cm.students and k in cm.students):
                 cells.append(c)
@@ -344,8 +283,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
         if py is None:
             return  # the cells say why
         ctx = dataclasses.replace(ctx, python=py)
-    from harness import cell as isolation
-    sl_cell = runner._find_sl_cell(ctx)
+    sl_cell = runner.find_sl_cell(ctx)
     if isolation.support(sl_cell).ok:
         await _probe_in_cell(ch, peer, proto, ctx, sl_cell, uids, limits)
         return
@@ -361,7 +299,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
         child = await processes.spawn(argv, str(d), runner.base_env(cm.defaults.env))
         ready = await processes.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
         if ready.ready:
-            pids = processes._tree(child.pid, group=True)
+            pids = processes.tree(child.pid, group=True)
             ch.probe = (netns.bound_in(child.pid, pids, port, proto.transport), port)
     except OSError:
         pass  # the cells say why the server does not start
@@ -378,7 +316,6 @@ async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandCont
     """The probe in a cell of its own, like the student's cells: the
     server never meets the host's network, and its addresses come from
     its own sockets."""
-    from harness import cell as isolation
     port = isolation.SERVER_PORT
     argv = matrix.render(peer.server, ctx, proto, port)
     uid, child, c = None, None, None
@@ -409,11 +346,10 @@ async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandCont
 
 
 async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
-                   scratch: Path, progress, rerun: bool = True) -> bool:
+                   scratch: Path, progress, rerun: bool = True) -> None:
     """Probes, then every student's cells in ONE run_cells call (so --jobs
-    keeps the machine busy across students). Returns True if interrupted."""
-    processes.become_subreaper()
-    processes.use_pidfd_watcher()
+    keeps the machine busy across students), then the reruns."""
+    processes.adopt_orphans()
     if probe:
         pool = PortPool(*opts.port_range)
         sem = asyncio.Semaphore(max(1, opts.jobs))
@@ -431,22 +367,9 @@ async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
         by_student[s].append(r)
         progress.finished(r)
 
-    main = asyncio.ensure_future(runner.run_cells(cm, cells, ctx, opts, progress.started,
-                                                  on_result))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, main.cancel)
-    try:
-        await main
-        if rerun:
-            main = asyncio.ensure_future(_confirm(cm, todo, ctx, opts))
-            await main
-        return False
-    except asyncio.CancelledError:
-        return True
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    await runner.run_cells(cm, cells, ctx, opts, progress.started, on_result)
+    if rerun:
+        await _confirm(cm, todo, ctx, opts)
 
 
 def _diagnose(ch: Checked) -> diagnose.Diagnosis:
@@ -539,28 +462,17 @@ class Progress:
 def run(args) -> tuple[CheckMatrix, list[Checked], float, list[str], list[str], tuple[str, ...],
                       Path]:
     """Detects, builds and runs every student; returns what the outputs need."""
-    path = Path(args.matrix) if args.matrix else Path(__file__).resolve().parent.parent / \
-        "matrix.yaml"
-    m = matrix.load(path, path.resolve().parent)
-    if args.jobs < 1:
-        raise Usage("--jobs must be >= 1")
-    if args.timeout is not None and args.timeout <= 0:
-        raise Usage("--timeout must be > 0")
-    try:
-        port_range = parse_range(args.ports)
-        PortPool(*port_range)
-    except ValueError as e:
-        raise Usage(f"--ports: {e}") from None
+    m = common.load_matrix(args.matrix)
+    common.check_jobs(args.jobs)
+    common.check_timeout(args.timeout)
+    port_range = common.port_range(args.ports)
     refs = filters.split(args.references or ("c" if args.quick else ",".join(DEFAULT_REFERENCES)))
     for r in refs:
         if r not in m.peers:
-            raise Usage(f"--references: no peer {r!r} (known: {', '.join(m.peers)})")
+            raise UsageError(f"--references: no peer {r!r} (known: {', '.join(m.peers)})")
     ms, notes = _modes(args)
     checked = _students(args, m)
-    choice = builddir.resolve(args.build)
-    if choice.note:
-        print(f"python3 -m harness check: {choice.note}", file=sys.stderr)
-    build = choice.path
+    build = common.build_dir(args.build, PROG)
     ctx = matrix.CommandContext.create(m.root, build)
     base = Path(args.out) if args.out else Path("results/check") / (
         Path(args.class_dir).resolve().name if args.class_dir else checked[0].name)
@@ -594,7 +506,7 @@ def run(args) -> tuple[CheckMatrix, list[Checked], float, list[str], list[str], 
                 if not ch.cells:
                     ch.error = "no cell to run: the filters or references leave nothing"
                     if not args.class_dir:
-                        raise Usage(ch.error)
+                        raise UsageError(ch.error)
                 else:
                     todo.append(ch)
         opts = runner.RunOptions(jobs=args.jobs, strict=True, timeout_s=args.timeout,
@@ -604,9 +516,9 @@ def run(args) -> tuple[CheckMatrix, list[Checked], float, list[str], list[str], 
         if todo:
             print(f"checking {len(todo)} student(s): {progress.total} cells, jobs {args.jobs}",
                   file=sys.stderr, flush=True)
-            interrupted = asyncio.run(_run_all(cm, todo, ctx, opts, not args.no_probe,
-                                               scratch, progress,
-                                               rerun=not getattr(args, "no_rerun", False)))
+            interrupted, _ = asyncio.run(common.interruptible(_run_all(
+                cm, todo, ctx, opts, not args.no_probe, scratch, progress,
+                rerun=not getattr(args, "no_rerun", False))))
         progress.clear()
         if interrupted:
             raise KeyboardInterrupt
@@ -651,17 +563,17 @@ def format_grid(ch: Checked, ms: tuple[str, ...], colour: bool, unicode: bool = 
     labels = [_mode_label(m) for m in used]
     lw = max([len(r[0]) for r in rows] + [10]) + 2
     cw = [max(len(x), 4) + 2 for x in labels]
-    lines = [" " * lw + "".join(report._pad(x, w) for x, w in zip(labels, cw))]
+    lines = [" " * lw + "".join(report.pad(x, w) for x, w in zip(labels, cw))]
     for label, cols in rows:
-        line = report._pad(label, lw)
+        line = report.pad(label, lw)
         for m, w in zip(used, cw):
             e = cols.get(m)
             if e is None:
-                line += report._pad("·", w)
+                line += report.pad("·", w)
                 continue
             text = f"{symbols[e[0]]}{e[1]}"
             line += (f"\033[{report.COLOURS[e[0]]}m{text}\033[0m" + " " * (w - len(text))
-                     if colour else report._pad(text, w))
+                     if colour else report.pad(text, w))
         lines.append(line.rstrip())
     return "\n".join(lines)
 
@@ -811,9 +723,8 @@ def _build(ch: Checked, ctx: matrix.CommandContext) -> None:
     user when the driver is root (students.BuildBox): the compiler runs
     code the student controls. Without cells, says once that it compiles
     as the driver's user."""
-    from harness import cell
-    sl_cell = runner._find_sl_cell(ctx)
-    sup = cell.support(sl_cell)
+    sl_cell = runner.find_sl_cell(ctx)
+    sup = isolation.support(sl_cell)
     if not sup.ok:
         sandbox.note_once(f"students' code is compiled as this user, outside any sandbox "
                           f"({sup.why})")
@@ -951,34 +862,3 @@ def write_student(ch: Checked, out: Path, cm: CheckMatrix, refs: list[str],
                                 encoding="utf-8")
     if ch.student.build_log:
         (out / "build.log").write_text(ch.student.build_log, encoding="utf-8")
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    """Returns 0 when every student passes, 1 otherwise, 2 on usage errors."""
-    try:
-        with janitor.watching():
-            cm, checked, elapsed, refs, notes, ms, base = run(args)
-    except Usage as e:
-        print(f"python3 -m harness check: {e}", file=sys.stderr)
-        return 2
-    for n in notes:
-        print(f"note: {n}", file=sys.stderr)
-    stream = sys.stdout
-    colour = stream.isatty() and "NO_COLOR" not in os.environ
-    uni = (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8"
-    if args.class_dir:
-        from harness import classroom
-        for ch in checked:
-            write_student(ch, ch.out, cm, refs, ms, elapsed)
-        classroom.write(checked, base, ms, refs)
-        print(classroom.summary(checked, colour))
-        print(f"{len(checked)} students, {sum(len(ch.results) for ch in checked)} cells in "
-              f"{elapsed:.1f} s (jobs {args.jobs}); results: {base}/class.html, class.csv")
-    else:
-        ch = checked[0]
-        write_student(ch, base, cm, refs, ms, elapsed)
-        print(f"references: {', '.join(refs)}; modes: {', '.join(ms)}")
-        print(format_student(ch, cm, ms, colour, uni))
-        print(f"{len(ch.results)} cells in {elapsed:.1f} s (jobs {args.jobs}); results: "
-              f"{base}/check.json, results.json, run/report.html")
-    return 0 if all(ch.verdict == "pass" for ch in checked) else 1

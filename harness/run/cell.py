@@ -36,7 +36,7 @@ import struct
 import subprocess
 from dataclasses import dataclass
 
-from harness import procnet
+from harness.run import procnet
 
 SCRATCH = "/tmp/cell"  # the cell's writable folder, inside the cell
 CLIENT_DIR = "/tmp/cell/client"  # a sandboxed client's own folder in it

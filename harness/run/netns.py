@@ -22,7 +22,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from harness import janitor, procnet, sandbox
+from harness.run import cell as isolation, clock, janitor, processes, procnet, sandbox
 
 NET = ipaddress.ip_network("10.213.0.0/16")  # test range: /30s carved from it
 _LIVE: set[str] = set()
@@ -258,7 +258,6 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
     """Waits until the server's processes (child: processes.Child) show a
     socket bound on port in their namespace's table. Polls /proc, never
     connects. Returns (ready, local addresses); not ready on exit/timeout."""
-    from harness import clock, processes  # late: processes imports much
     deadline = clock.Deadline(timeout)
     delay = 0.001
     polls = 0
@@ -267,7 +266,7 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
         # daemons included); elsewhere the server's process group or session
         # too, found by a scan of every process on the machine (costly:
         # every 16th poll, as processes.wait_bound).
-        pids = processes._tree(child.pid, group=more is None and polls % 16 == 0)
+        pids = processes.tree(child.pid, group=more is None and polls % 16 == 0)
         polls += 1
         if more is not None:
             pids += [p for p in more() if p not in pids]  # a cell's orphans (daemons)
@@ -282,3 +281,25 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
             return False, []
         await asyncio.sleep(delay)
         delay = min(delay * 1.3, 0.02)
+
+
+async def wait_ready(server: processes.Child, port: int, transport: str, timeout: float,
+                     in_netns: bool, cell: isolation.Cell | None
+                     ) -> tuple[processes.Readiness, list[str]]:
+    """Waits until the server's socket shows in the kernel's table: the
+    driver's own, or, for a server in a namespace (two-hosts, a sandboxed
+    cell), that namespace's. Returns the readiness and, from a namespace's
+    table, the addresses the socket is bound to."""
+    if not in_netns:
+        return await processes.wait_bound(server, port, transport, timeout), []
+    more = (lambda: [st.pid for st in cell.leftovers()]) if cell is not None else None
+    ok, addrs = await wait_bound(server, port, transport, timeout, more)
+    other = () if ok or not server.running else \
+        processes.bound_ports(server, transport, ns_pid=server.pid)
+    # Exited before binding: is the port held by what is left of an
+    # earlier server in the cell (a restart without SO_REUSEADDR)? Said in
+    # the reason only; inside a cell no stranger can hold a port.
+    held = (not ok and not server.running and cell is not None and
+            bool(procnet.sockets(transport, port, ns_pid=cell.holder)))
+    return processes.Readiness(ok, foreign=held, exited=not server.running, timed_out=not ok,
+                               other_ports=other), addrs

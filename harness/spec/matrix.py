@@ -25,9 +25,9 @@ from typing import Any, Iterable
 
 import yaml
 
-from harness import mailbox, steps, transcript
-from harness import modes as modelib
 from harness.errors import ConfigError, Problem
+from harness.spec import mailbox, steps, transcript
+from harness.spec import modes as modelib
 
 MODES = ("plain",)
 TRANSPORTS = ("tcp", "udp")
@@ -524,7 +524,7 @@ def _build(w: _Walker, node: yaml.Node, path: Path, root: Path) -> Matrix | None
                                    "matches no cell")
         for proto in protocols.values():
             for sc in proto.scenarios.values():
-                if not any(c.scenario is sc for c in _expand_scenario(m, proto, sc)):
+                if not any(c.scenario is sc for c in expand_scenario(m, proto, sc)):
                     w.err(sc.line, f"scenario {proto.name}/{sc.name} has no cells "
                                    "(no server or no client takes part)", file=sc.file or None)
     return m
@@ -1184,7 +1184,7 @@ def _check_peer_protocols(w: _Walker, peers: dict[str, Peer], protocols: dict[st
                 for word in tpl.words:
                     if "{build}" in word:
                         continue  # build outputs are checked when a cell starts
-                    rel = _substitute(word, {"protocol": proto.name, "package": proto.package})
+                    rel = substitute(word, {"protocol": proto.name, "package": proto.package})
                     if rel is None or rel.startswith(("/", "-")) or "/" not in rel \
                             or "{" in rel:
                         continue
@@ -1263,7 +1263,7 @@ def _takes_part(m: Matrix, proto: Protocol, sc: Scenario, peer: Peer, role: str,
     return None
 
 
-def _expand_scenario(m: Matrix, proto: Protocol, sc: Scenario,
+def expand_scenario(m: Matrix, proto: Protocol, sc: Scenario,
                      named: frozenset[str] = frozenset(),
                      modes: tuple[str, ...] = modelib.DEFAULT) -> list[Cell]:
     servers = [p for p in m.peers.values()
@@ -1282,7 +1282,7 @@ def expand(m: Matrix, named: frozenset[str] = frozenset(),
     cells: list[Cell] = []
     for proto in m.protocols.values():
         for sc in proto.scenarios.values():
-            cells.extend(_expand_scenario(m, proto, sc, named, modes=modes))
+            cells.extend(expand_scenario(m, proto, sc, named, modes=modes))
     return cells
 
 
@@ -1303,7 +1303,7 @@ def absences(m: Matrix) -> list[Absence]:
 # Commands
 
 
-def _substitute(word: str, values: dict[str, str]) -> str | None:
+def substitute(word: str, values: dict[str, str]) -> str | None:
     """Returns word with the placeholders in values replaced; others kept."""
     return PLACEHOLDER_RE.sub(lambda mo: values.get(mo.group(1), mo.group(0)), word)
 

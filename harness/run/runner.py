@@ -18,19 +18,19 @@ import signal
 import socket
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness import (cell as isolation, clock, hang, janitor, mailbox, matrix, modes, netns,
-                     processes, procnet, relay, sandbox, steps, transcript, verdict)
-from harness.matrix import Cell, CommandContext
-from harness.ports import PortPool
-from harness.processes import Child
-from harness.verdict import ClientOutcome, Judgement, Outcome
+from harness.judge import compare, verdict
+from harness.judge.verdict import ClientOutcome, Judgement, Outcome
+from harness.run import (cell as isolation, clock, hang, janitor, netns, processes, procnet,
+                         relay, robustness, sandbox)
+from harness.run.ports import PortPool
+from harness.spec import mailbox, matrix, modes, steps, transcript
+from harness.run.state import CellResult, Live, RunOptions, base_env
+from harness.spec.matrix import Cell, CommandContext
 
-SETTLE_S = 2.0  # after the clients: how long connections may take to close
-EFFECT_WAIT_S = 5.0  # how long to wait for expected server stdout
 PORT_ATTEMPTS = 5
 FILE_LIMIT = 1 << 20
 PROCS_PER_CLIENT = 24  # a JVM client runs ~15 threads; RLIMIT_NPROC counts them
@@ -44,98 +44,8 @@ LAG_S = 0.1  # a nap this much longer than asked: the driver itself was starved
 _NOT_BUILT_MARKERS = ("Could not find or load main class", "can't open file")
 
 
-@dataclass
-class RunOptions:
-    jobs: int = max(1, (os.cpu_count() or 1) * 2)
-    strict: bool = False
-    repeat: int = 1
-    timeout_s: float | None = None  # overrides every scenario's client timeout
-    run_timeout_s: float | None = None
-    port_range: tuple[int, int] = (20000, 29999)
-    chunk: int | None = None  # relay forwards in chunks of this many bytes
-    chunk_delay: float = 0.0
-    server_grace_s: float = processes.STOP_GRACE_S
-    settle_s: float = SETTLE_S
-    effect_wait_s: float = EFFECT_WAIT_S
-    # Limits of sandboxed peers (matrix.yaml `sandbox: true`); nproc grows
-    # with a scenario's clients (PROCS_PER_CLIENT each).
-    sandbox_limits: sandbox.Limits = field(default_factory=sandbox.Limits)
-    # Every cell in its own namespaces (harness/cell.py); None: wherever
-    # they can be made, False: never (the driver's port range instead).
-    isolate: bool | None = None
-
-
-@dataclass
-class CellResult:
-    cell: Cell
-    repeat: int  # 1-based
-    judgement: Judgement
-    outcome: Outcome
-    duration_s: float
-    server_port: int | None = None
-    relay_port: int | None = None
-    server_argv: list[str] = field(default_factory=list)
-    client_argv: list[str] = field(default_factory=list)
-    server_stdout: bytes = b""
-    server_stderr: bytes = b""
-    server_truncated: bool = False
-    recorded: transcript.Transcript | None = None
-    relay_log: list[str] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)
-    port_attempts: int = 1
-    dir: Path | None = None
-
-    @property
-    def verdict(self) -> str:
-        return self.judgement.verdict
-
-    @property
-    def reason(self) -> str:
-        return self.judgement.reason
-
-    @property
-    def id(self) -> str:
-        return self.cell.id if self.repeat <= 1 else f"{self.cell.id}#{self.repeat}"
-
-
-def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment every peer gets: TZ=UTC, LANG=C.UTF-8, LC_ALL unset."""
-    env = {k: v for k, v in os.environ.items() if k != "LC_ALL"}
-    env["TZ"] = "UTC"
-    env["LANG"] = "C.UTF-8"
-    env.update(extra or {})
-    return env
-
-
 class _Retry(Exception):
     """The port was taken by a foreign process: try the cell on other ports."""
-
-
-@dataclass
-class _Live:
-    """What one attempt at a cell has started, for the cleanup."""
-
-    server: Child | None = None
-    relay: relay.TcpRelay | relay.UdpRelay | None = None
-    clients: list[Child | None] = field(default_factory=list)
-    client_error: str | None = None
-    hosts: netns.Hosts | None = None  # two-hosts mode: the server's namespace
-    steps: list[Child] = field(default_factory=list)  # before: steps (steps.py)
-    step_conns: int = 0  # relay connections that belong to the steps
-    # A sandboxed cell (harness/sandbox.py): its namespace, uid and limits.
-    cell_ns: str | None = None
-    uid: int | None = None
-    limits: sandbox.Limits | None = None
-    client_cwd: Path | None = None  # a sandboxed client's scratch directory
-    cell: isolation.Cell | None = None  # the cell's namespaces (harness/cell.py)
-    in_cell: bool = False  # the cell is to run in namespaces of its own
-    server_argv: list[str] = field(default_factory=list)  # as started (wrapped)
-    hang: str | None = None  # a judged client ended by the hang monitor: why
-
-    @property
-    def in_netns(self) -> bool:
-        """True when the server's socket is in another namespace's table."""
-        return self.hosts is not None or self.cell_ns is not None or self.cell is not None
 
 
 class CellRunner:
@@ -152,7 +62,7 @@ class CellRunner:
         self._seq = 0
         self._uids = sandbox.UidPool() if sandbox.can_switch_uid() else None
         self._sandbox_ctx: CommandContext | None = None
-        self.sl_cell = _find_sl_cell(ctx)
+        self.sl_cell = find_sl_cell(ctx)
         self.isolated = False
         if opts.isolate is not False:
             sup = isolation.support(self.sl_cell)
@@ -197,7 +107,7 @@ class CellRunner:
                                  0.0, port_attempts=attempts)
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
-                # Every wait of this attempt counts cell time (harness/clock.py).
+                # Every wait of this attempt counts cell time (harness/run/clock.py).
                 cc = clock.CellClock(watch.pids, _launched)
                 if token is not None:
                     clock.current.reset(token)
@@ -219,7 +129,7 @@ class CellRunner:
             shutil.rmtree(scratch, ignore_errors=True)
         res.duration_s = time.monotonic() - t0
         known = self.m.known_failure(cell.id)
-        res.judgement = steps.name_condition(
+        res.judgement = compare.name_condition(
             cell, verdict.judge(cell, res.outcome, self.opts.strict, known))
         if cell.server.sandbox or cell.client.sandbox:
             res.judgement = _explain_limits(res.judgement, self.opts.sandbox_limits)
@@ -233,7 +143,7 @@ class CellRunner:
         loop = asyncio.get_running_loop()
         if deadline is not None:
             cell_t = min(cell_t, max(0.0, deadline - loop.time()))
-        live = _Live()
+        live = Live()
         # two-hosts gives the server a namespace of its own with `ip netns`,
         # outside the cell (root only); its cells keep the shared network.
         in_cell = self.isolated and modes.parse(cell.mode).kind != "two-hosts"
@@ -273,7 +183,7 @@ class CellRunner:
         if retry:
             raise _Retry()
 
-    async def _body(self, cell: Cell, res: CellResult, scratch: Path, live: _Live,
+    async def _body(self, cell: Cell, res: CellResult, scratch: Path, live: Live,
                     client_t: float) -> None:
         o = res.outcome
         sc = cell.scenario
@@ -325,7 +235,8 @@ class CellRunner:
             o.error = f"cannot start the server {res.server_argv[0]}: {e.strerror or e}"
             return
         live.server = server
-        ready, addrs = await wait_ready(server, res.server_port, transport, client_t, live)
+        ready, addrs = await netns.wait_ready(server, res.server_port, transport, client_t,
+                                               live.in_netns, live.cell)
         if live.hosts is not None and ready.ready and netns.loopback_only(addrs):
             o.server_failure = (f"server bound to {', '.join(sorted(set(addrs)))} port "
                                 f"{res.server_port} only: a client on another host "
@@ -336,11 +247,11 @@ class CellRunner:
                 raise _Retry()
             err = server.stderr.data()
             if ready.exited and any(mk.encode() in err for mk in _NOT_BUILT_MARKERS):
-                o.error = f"not built: the server says {verdict._tail_line(err)!r}"
+                o.error = f"not built: the server says {verdict.tail_line(err)!r}"
             elif ready.exited:
                 o.server_failure = (f"server {server.exit().describe()} before binding port "
                                     f"{res.server_port}")
-                tail = verdict._tail_line(err)
+                tail = verdict.tail_line(err)
                 if tail:
                     o.server_failure += f": {tail}"
             else:
@@ -362,7 +273,7 @@ class CellRunner:
         except OSError:
             raise _Retry() from None
         live.relay = rl
-        if (sc.before or sc.restart) and not await steps.prepare(self, cell, res, live, client_t):
+        if (sc.before or sc.restart) and not await robustness.prepare(self, cell, res, live, client_t):
             return
         server = live.server  # a restart replaces it
         env = self.peer_env(cell.client, cell.mode, live)
@@ -373,7 +284,7 @@ class CellRunner:
             await asyncio.gather(*(self._client(cell, o.clients[i], live, i, env, client_t)
                                    for i in range(sc.clients)))
             o.hang = live.hang
-            await steps.release(live)
+            await robustness.release(live)
             if live.client_error:
                 return
             await asyncio.sleep(0)  # let the relay accept what the clients connected
@@ -389,7 +300,7 @@ class CellRunner:
         if server.proc.returncode is not None:
             o.server_exited_early = True
 
-    async def _monitor(self, cell: Cell, res: CellResult, live: _Live) -> None:
+    async def _monitor(self, cell: Cell, res: CellResult, live: Live) -> None:
         """Samples the cell clock and ends the cell's waits once the cell is
         provably stuck: the relay silent for QUIET_S, and two looks at the
         processes CONFIRM_S apart find none runnable, no CPU used and each
@@ -431,7 +342,7 @@ class CellRunner:
             cc.stop(self._stuck_reason(cell, res, live, ws))
             return
 
-    def _roles(self, live: _Live) -> dict[str, list[int]]:
+    def _roles(self, live: Live) -> dict[str, list[int]]:
         """The cell's running processes by the role a student knows."""
         roles: dict[str, list[int]] = {}
         if live.server is not None and live.server.running:
@@ -462,7 +373,7 @@ class CellRunner:
                 roles["process left behind"] = left
         return roles
 
-    def _stuck_reason(self, cell: Cell, res: CellResult, live: _Live,
+    def _stuck_reason(self, cell: Cell, res: CellResult, live: Live,
                       ws: list["hang.Wait"]) -> str:
         """Who waits for what, with the relay's names for the sockets."""
         rl = live.relay
@@ -525,7 +436,7 @@ class CellRunner:
         return self._sandbox_ctx
 
     async def _sandbox(self, cell: Cell, res: CellResult, scratch: Path,
-                       live: _Live) -> str | None:
+                       live: Live) -> str | None:
         """Makes a sandboxed cell's namespace, uid and directories. Returns
         what went wrong (an error verdict), or None."""
         sc = cell.scenario
@@ -575,7 +486,7 @@ class CellRunner:
                 os.chown(live.client_cwd, live.uid, live.uid)
         return None
 
-    def launch(self, peer: matrix.Peer, argv: list[str], live: _Live, role: str,
+    def launch(self, peer: matrix.Peer, argv: list[str], live: Live, role: str,
                scratch: Path) -> tuple[list[str], str]:
         """The argv and (driver-side) working directory that run a program
         of peer in the cell: through sl-cell into the cell's namespaces
@@ -620,7 +531,7 @@ class CellRunner:
             return []
         return matrix.render(peer.client, self.ctx, cell.protocol, 0)
 
-    def peer_env(self, peer: matrix.Peer, mode: str, live: _Live,
+    def peer_env(self, peer: matrix.Peer, mode: str, live: Live,
                  role: str = "client") -> dict[str, str]:
         """A program's environment; a sandboxed one in a cell also gets what
         the sandbox wrapper sets: its home is its folder, a JVM heap cap."""
@@ -644,7 +555,7 @@ class CellRunner:
                     f"(build first: cmake --build {self.ctx.build})")
         return None
 
-    async def _client(self, cell: Cell, co: ClientOutcome, live: _Live, i: int,
+    async def _client(self, cell: Cell, co: ClientOutcome, live: Live, i: int,
                       env: dict[str, str], timeout: float) -> None:
         try:
             argv, cwd = self.launch(cell.client, co.argv, live, "client", Path(self.ctx.root))
@@ -668,15 +579,15 @@ class CellRunner:
         co.duration_s = (child.ended or time.monotonic()) - child.started
         if co.exit.code is not None and co.exit.code != 0 and any(
                 mk.encode() in co.stderr for mk in _NOT_BUILT_MARKERS):
-            live.client_error = f"not built: the client says {verdict._tail_line(co.stderr)!r}"
+            live.client_error = f"not built: the client says {verdict.tail_line(co.stderr)!r}"
 
-    async def _cleanup(self, res: CellResult, live: _Live, scratch: Path) -> None:
+    async def _cleanup(self, res: CellResult, live: Live, scratch: Path) -> None:
         """Stops everything of the cell and collects what it left behind.
         Runs even when the cell was cancelled or timed out."""
         o = res.outcome
         server, rl, clients = live.server, live.relay, live.clients
         for c in live.steps:
-            if c.running or processes.procnet.live_group_members(c.pid):
+            if c.running or procnet.live_group_members(c.pid):
                 await c.stop(grace=0.2)
         if live.client_error and not o.error:
             o.error = live.client_error
@@ -746,42 +657,21 @@ class CellRunner:
                     o.effects.append(f"{name} holds \"{transcript.escape(data[:120])}\", "
                                      f"expected \"{transcript.escape(expected[:120])}\"")
             o.effects.extend(mailbox.check(sc.mailbox, Path(live.cell.host_path(
-                isolation.SCRATCH)) if live.cell is not None else scratch))
+                isolation.SCRATCH)) if live.cell is not None else scratch,
+                isolation.read_regular))
             if res.recorded is not None:
-                o.comparison = steps.compare(sc, res.recorded,
+                o.comparison = compare.compare(sc, res.recorded,
                                              _rel(sc.golden_path, self.ctx.root), live.step_conns)
         if live.cell is not None:
             await asyncio.shield(live.cell.close())
             live.cell = None
 
 
-async def wait_ready(server: Child, port: int, transport: str, timeout: float,
-                     live: _Live) -> tuple[processes.Readiness, list[str]]:
-    """Waits until the server's socket shows in the kernel's table: the
-    driver's own, or, for a server in a namespace (two-hosts, a sandboxed
-    cell), that namespace's. Returns the readiness and, from a namespace's
-    table, the addresses the socket is bound to."""
-    if not live.in_netns:
-        return await processes.wait_bound(server, port, transport, timeout), []
-    cell = live.cell
-    more = (lambda: [st.pid for st in cell.leftovers()]) if cell is not None else None
-    ok, addrs = await netns.wait_bound(server, port, transport, timeout, more)
-    other = () if ok or not server.running else \
-        processes.bound_ports(server, transport, ns_pid=server.pid)
-    # Exited before binding: is the port held by what is left of an
-    # earlier server in the cell (a restart without SO_REUSEADDR)? Said in
-    # the reason only; inside a cell no stranger can hold a port.
-    held = (not ok and not server.running and live.cell is not None and
-            bool(procnet.sockets(transport, port, ns_pid=live.cell.holder)))
-    return processes.Readiness(ok, foreign=held, exited=not server.running, timed_out=not ok,
-                               other_ports=other), addrs
-
-
-def _find_sl_cell(ctx: CommandContext) -> str:
+def find_sl_cell(ctx: CommandContext) -> str:
     """sl-cell from the build the peers come from or, for a matrix whose
     build has none (the driver's tests), from SL_BUILD_DIR or the
     repository's own build folder."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     candidates = [ctx.build, Path(os.environ.get("SL_BUILD_DIR") or ctx.build), here / "build"]
     for b in candidates:
         p = b / "c" / "cell" / "sl-cell"
@@ -820,7 +710,7 @@ def _explain_limits(j: Judgement, limits: sandbox.Limits) -> Judgement:
     with SIGXCPU (CPU limit 10 s)"."""
     reason = j.reason
     for sig in (signal.SIGXCPU, signal.SIGXFSZ):
-        name = processes.signal_name(sig)
+        name = verdict.signal_name(sig)
         if name in reason:
             reason = reason.replace(name, f"{name} ({limits.explain(sig)})")
     return dataclasses.replace(j, reason=reason) if reason != j.reason else j
@@ -862,7 +752,7 @@ WAITING_PER_JOB = 4
 class CellWatch:
     """The live processes of a running cell, to tell whether it is idle."""
 
-    live: _Live | None = None
+    live: Live | None = None
     ticks: int = -1
 
     def pids(self) -> list[int]:
@@ -892,8 +782,7 @@ async def run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
                     on_result: Callable[[CellResult], None] | None = None) -> list[CellResult]:
     """Runs cells (each opts.repeat times) with at most opts.jobs at once.
     Returns results in matrix order. Cancellation stops every child."""
-    processes.become_subreaper()
-    processes.use_pidfd_watcher()
+    processes.adopt_orphans()
     with janitor.watching():
         return await _run_cells(m, cells, ctx, opts, on_start, on_result)
 

@@ -15,7 +15,8 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
-from harness import clock, janitor, procnet
+from harness.judge.verdict import Exit
+from harness.run import clock, janitor, procnet
 
 CAPTURE_LIMIT = 1 << 20  # bytes kept per stream; the rest is counted and dropped
 STOP_GRACE_S = 2.0
@@ -95,6 +96,19 @@ def use_pidfd_watcher() -> None:
         pass
 
 
+def adopt_orphans() -> None:
+    """Before a driver starts programs (in its event loop): it becomes the
+    subreaper of their descendants (a daemonising server is still stopped)
+    and waits for children with pidfds."""
+    become_subreaper()
+    use_pidfd_watcher()
+
+
+def started_here(pid: int) -> bool:
+    """True when pid leads a session this driver started (spawn)."""
+    return pid in _ALL_SESSIONS
+
+
 def become_subreaper() -> bool:
     """Makes orphaned descendants re-parent to this process (Linux
     PR_SET_CHILD_SUBREAPER), so a daemonising grandchild is still ours to
@@ -104,13 +118,6 @@ def become_subreaper() -> bool:
         return libc.prctl(36, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-def signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 class Capture:
@@ -153,7 +160,7 @@ class Capture:
 
     async def wait_contains(self, needle: bytes, timeout: float) -> bool:
         """Returns True once the captured bytes contain needle, False after
-        timeout (cell time, see harness/clock.py) or when the stream ended
+        timeout (cell time, see harness/run/clock.py) or when the stream ended
         without it."""
 
         async def until() -> None:
@@ -167,26 +174,6 @@ class Capture:
         finally:
             task.cancel()
         return needle in self.buf
-
-
-@dataclass
-class Exit:
-    """How a process ended."""
-
-    code: int | None  # exit status, None if killed by a signal or still running
-    signal: int | None = None
-    stopped_by_driver: bool = False
-
-    def describe(self) -> str:
-        if self.signal is not None:
-            s = f"killed by {signal_name(self.signal)}"
-        elif self.code is None:
-            s = "still running"
-        else:
-            s = f"exit code {self.code}"
-        if self.stopped_by_driver:
-            s += " (stopped by the driver)"
-        return s
 
 
 @dataclass
@@ -221,7 +208,7 @@ class Child:
 
     async def wait(self, timeout: float | None = None, stoppable: bool = True) -> bool:
         """Returns True if the process ended within timeout (cell time, see
-        harness/clock.py; a stopped cell clock ends the wait unless not
+        harness/run/clock.py; a stopped cell clock ends the wait unless not
         stoppable)."""
         if self.proc.returncode is not None:
             return True
@@ -390,7 +377,7 @@ class Readiness:
     timed_out: bool = False
 
 
-def _tree(pid: int, group: bool = False) -> list[int]:
+def tree(pid: int, group: bool = False) -> list[int]:
     """The server's processes: the leader and its /proc descendants, plus
     with group=True the live members of its process group or session (a
     daemonising server's children are re-parented away from the leader)."""
@@ -404,7 +391,7 @@ def bound_ports(child: Child, transport: str, ns_pid: int | None = None) -> tupl
     """Returns the local ports the child's processes have bound (listening
     for TCP); used to say 'listens on 41234, not 20001'. ns_pid: read the
     table of that process's network namespace."""
-    pids = _tree(child.pid, group=True)
+    pids = tree(child.pid, group=True)
     own = procnet.own_sockets(pids)
     if own is not None:
         return tuple(sorted({s.port for s in own if s.transport == transport and
@@ -439,9 +426,9 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
         # The leader's own fds every time, its descendants every 4th poll,
         # its whole group every 16th (a scan of /proc).
         if leader_gone or polls % 16 == 0:
-            pids = _tree(child.pid, group=True)
+            pids = tree(child.pid, group=True)
         elif polls % 4 == 0:
-            pids = _tree(child.pid)
+            pids = tree(child.pid)
         else:
             pids = [child.pid]
         inodes = procnet.socket_inodes(pids)
@@ -453,7 +440,7 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
         if deadline.expired():
             # One last full look (the whole group) before giving up.
             socks = procnet.sockets(transport, port)
-            mine = procnet.socket_inodes(_tree(child.pid, group=True))
+            mine = procnet.socket_inodes(tree(child.pid, group=True))
             if any(s.bound and s.inode in mine for s in socks):
                 return Readiness(True)
             foreign = any(s.bound and s.inode not in mine for s in socks)

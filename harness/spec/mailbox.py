@@ -34,7 +34,7 @@ import email.policy
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 KEYS = {"count", "from", "to", "subject", "text", "attachment"}
@@ -206,10 +206,12 @@ def _message_problems(spec: Spec, data: bytes) -> list[str]:
     return out
 
 
-def check(spec: Spec | None, scratch: Path) -> list[str]:
+def check(spec: Spec | None, scratch: Path,
+          read: Callable[[str, int], bytes | None]) -> list[str]:
     """Returns what is wrong with scratch/mailbox/ against spec (empty
     when all is right or spec is None). Regular files only, never
-    following links."""
+    following links: read(path, limit) reads one (the runner's
+    cell.read_regular, which never follows a link or blocks on a FIFO)."""
     if spec is None:
         return []
     folder = scratch / FOLDER
@@ -223,10 +225,9 @@ def check(spec: Spec | None, scratch: Path) -> list[str]:
     if len(names) != spec.count:
         return [f"{FOLDER}/ holds {len(names)} message(s), expected {spec.count}"]
     problems = []
-    from harness.cell import read_regular  # never through a link, never a FIFO
     for name in names:
         try:
-            data = read_regular(str(folder / name), FILE_LIMIT) or b""
+            data = read(str(folder / name), FILE_LIMIT) or b""
         except OSError as e:
             problems.append(f"{FOLDER}/{name}: cannot read: {e.strerror}")
             continue

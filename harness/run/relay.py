@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from harness import clock, modes, transcript
-from harness.transcript import CLIENT, DATA, EOF, RST, SERVER
+from harness.run import clock
+from harness.spec import modes, transcript
+from harness.spec.transcript import CLIENT, DATA, EOF, RST, SERVER
 
 RECV_SIZE = 65536
 _RESET_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ETIMEDOUT}
@@ -139,7 +140,7 @@ class _Base:
 
 async def _make(factory, family: int, type: int) -> socket.socket:
     """A socket from the factory, which may be a coroutine function (a
-    cell's holder makes sockets inside the cell, harness/cell.py)."""
+    cell's holder makes sockets inside the cell, harness/run/cell.py)."""
     s = factory(family, type)
     if asyncio.iscoroutine(s):
         s = await s
@@ -384,7 +385,7 @@ class TcpRelay(_Base):
     async def settle(self, timeout: float, expected: int = 0) -> bool:
         """Waits until `expected` connections were accepted and every
         connection has finished both ways. Returns False after timeout
-        (cell time, harness/clock.py)."""
+        (cell time, harness/run/clock.py)."""
 
         async def until() -> None:
             while len(self.connections) < expected or self.active():

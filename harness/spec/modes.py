@@ -6,7 +6,7 @@ two-hosts) or the peers' environment (locale-c). Semantics, figures and
 what each mode exposes: docs/modes.md.
 
 This module is pure (parsing, cut points, environments); the relay
-(harness/relay.py) applies the delivery modes and harness/netns.py makes
+(harness/run/relay.py) applies the delivery modes and harness/run/netns.py makes
 the two hosts.
 """
 

@@ -2,7 +2,7 @@
 
 A sandboxed program is started through this file as an exec-wrapper:
 
-    {python} -I -S harness/sandbox.py [--netns NS] [--uid UID] LIMITS -- argv...
+    {python} -I -S harness/run/sandbox.py [--netns NS] [--uid UID] LIMITS -- argv...
 
 In the child, before exec: enter the cell's network namespace, set the
 resource limits, drop to an unprivileged uid (root drivers only), forbid
@@ -320,11 +320,11 @@ def kill_uid(uid: int) -> None:
     subreaper): zombies still count towards the uid's process limit."""
     import signal
 
-    from harness import processes
+    from harness.run import processes
     for _ in range(100):
         live, zombies = _scan(uid)
         for pid in zombies:
-            if pid in processes._ALL_SESSIONS:
+            if processes.started_here(pid):
                 continue  # a program the driver started: asyncio reaps it
             try:
                 os.waitpid(pid, os.WNOHANG)

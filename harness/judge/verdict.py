@@ -10,11 +10,39 @@ started, no free port); xfail / xpass (a known failure that failed / passed).
 from __future__ import annotations
 
 import difflib
+import signal
 from dataclasses import dataclass, field
 
-from harness import transcript
-from harness.matrix import Cell, KnownFailure
-from harness.processes import Exit, signal_name
+from harness.spec import transcript
+from harness.spec.matrix import Cell, KnownFailure
+
+
+def signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+@dataclass
+class Exit:
+    """How a process ended."""
+
+    code: int | None  # exit status, None if killed by a signal or still running
+    signal: int | None = None
+    stopped_by_driver: bool = False
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            s = f"killed by {signal_name(self.signal)}"
+        elif self.code is None:
+            s = "still running"
+        else:
+            s = f"exit code {self.code}"
+        if self.stopped_by_driver:
+            s += " (stopped by the driver)"
+        return s
+
 
 PASS = "pass"
 DEVIATES = "deviates"
@@ -60,7 +88,7 @@ class Outcome:
     effects: list[str] = field(default_factory=list)  # missing/wrong effects
     comparison: transcript.Comparison | None = None
     run_interrupted: str | None = None
-    # The cell was stuck (harness/hang.py): who waits for what, in words.
+    # The cell was stuck (harness/run/hang.py): who waits for what, in words.
     hang: str | None = None
     # Processes left in the cell after the server and clients were stopped.
     leftovers: list[str] = field(default_factory=list)
@@ -75,7 +103,7 @@ class Judgement:
     known_failure: KnownFailure | None = None
 
 
-def _tail_line(data: bytes) -> str:
+def tail_line(data: bytes) -> str:
     lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
     if not lines:
         return ""
@@ -112,7 +140,7 @@ def _stdout_ok(cell: Cell, data: bytes, truncated: bool) -> bool:
     return True
 
 
-def _client_problem(cell: Cell, c: ClientOutcome, timeout_s: float) -> tuple[str, str] | None:
+def client_problem(cell: Cell, c: ClientOutcome, timeout_s: float) -> tuple[str, str] | None:
     """Returns (reason, diff) for the first thing wrong with one client."""
     sc = cell.scenario
     if c.timed_out:
@@ -124,7 +152,7 @@ def _client_problem(cell: Cell, c: ClientOutcome, timeout_s: float) -> tuple[str
         return f"client crashed with {signal_name(c.exit.signal)}", ""
     if c.exit.code != sc.exit:
         msg = f"client exit code {c.exit.code}, expected {sc.exit}"
-        tail = _tail_line(c.stderr)
+        tail = tail_line(c.stderr)
         return (f"{msg}: {tail}" if tail else msg), ""
     if not _stdout_ok(cell, c.stdout, c.stdout_truncated):
         extra = " (more than the capture limit)" if c.stdout_truncated else ""
@@ -163,12 +191,12 @@ def _raw_judge(cell: Cell, o: Outcome, strict: bool) -> Judgement:
         return Judgement(FAIL, f"server {how} during the cell")
     n = len(o.clients)
     for c in o.clients:
-        p = _client_problem(cell, c, o.timeout_s)
+        p = client_problem(cell, c, o.timeout_s)
         if p is not None:
             reason, diff = p
             if n > 1:
                 others = sum(1 for x in o.clients
-                             if x is not c and _client_problem(cell, x, o.timeout_s))
+                             if x is not c and client_problem(cell, x, o.timeout_s))
                 reason = f"client {c.index} of {n}: {reason}"
                 if others:
                     reason += f" (and {others} more client{'s' if others > 1 else ''})"

@@ -18,8 +18,11 @@ import re
 import signal
 from dataclasses import dataclass, field
 
-from harness import diagnose_smtp, modes, transcript, verdict, wordiff
-from harness.transcript import CLIENT, DATA, EOF, RST, SERVER, Pattern
+from harness.grading import diagnose_smtp, wordiff
+from harness.judge import verdict
+from harness.run import netns
+from harness.spec import modes, transcript
+from harness.spec.transcript import CLIENT, DATA, EOF, RST, SERVER, Pattern
 
 # id -> (role, plain words for the student, how to fix it)
 CATALOGUE: dict[str, tuple[str, str, str]] = {
@@ -182,7 +185,7 @@ class Expect:
             return Expect(b"")
         merged = ts[0]
         for t in ts[1:]:
-            merged = transcript._merge(merged, t)
+            merged = transcript.merge_turns(merged, t)
         return Expect(merged.data if merged.pattern is None else None, merged.pattern)
 
     def matches(self, b: bytes) -> bool:
@@ -342,7 +345,7 @@ def crash_line(stderr: bytes) -> str:
     stderr = clean_stderr(stderr)
     lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     unindented = [ln for ln in lines if not ln[0].isspace()]
-    return verdict._tail_line("\n".join(unindented or lines).encode())
+    return verdict.tail_line("\n".join(unindented or lines).encode())
 
 
 def _died(r) -> bool:
@@ -730,7 +733,7 @@ def _literal_words(exp: Expect, got: bytes, what: str, who: str, came: str,
 
 def in_words(r, role: str) -> list[str]:
     """The first difference from the contract in the student's bytes, in
-    words (harness/wordiff.py): on the wire, then on stdout (a client) or
+    words (harness/grading/wordiff.py): on the wire, then on stdout (a client) or
     the server's judged stdout (udp)."""
     sc = r.cell.scenario
     note = _upper_note(r.cell.protocol.name)
@@ -773,7 +776,7 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
              probe_port: int | None = None) -> Diagnosis:
     """Names the student's bugs. results: the student's CellResults;
     probe_addrs: the addresses the student's server bound in a probe run
-    (harness/check.py), to catch loopback-only without namespaces."""
+    (harness/grading/check.py), to catch loopback-only without namespaces."""
     plain: dict[tuple[str, str, str], bool] = {}
     connected: dict[tuple[str, str, str], bool] = {}
     for r in results:
@@ -795,7 +798,6 @@ def diagnose(results: list, student: str, probe_addrs: list[str] | None = None,
             b.details.append(detail)
 
     if probe_addrs:
-        from harness import netns
         if netns.loopback_only(probe_addrs):
             add("loopback-only", "server", "probe:bind",
                 f"started alone, your server listened on {', '.join(sorted(set(probe_addrs)))}"

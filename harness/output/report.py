@@ -15,11 +15,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from harness import transcript, verdict
 from harness.errors import InfraError
-from harness.matrix import Cell, Matrix
-from harness.runner import CellResult
-from harness.verdict import DEVIATES, ERROR, FAIL, PASS, SEVERITY, VERDICTS, XFAIL, XPASS
+from harness.judge import verdict
+from harness.judge.verdict import DEVIATES, ERROR, FAIL, PASS, SEVERITY, VERDICTS, XFAIL, XPASS
+from harness.run.runner import CellResult
+from harness.spec import transcript
+from harness.spec.matrix import Cell, Matrix
 
 RESULTS_SCHEMA = "socket-lessons-matrix/results"
 RESULTS_VERSION = 1
@@ -226,7 +227,7 @@ def grid_data(cells: list[dict], peer_order: list[str]) -> dict[str, dict]:
     return out
 
 
-def _pad(s: str, width: int) -> str:
+def pad(s: str, width: int) -> str:
     return s + " " * max(0, width - len(s))
 
 
@@ -239,18 +240,18 @@ def format_grids(cells: list[dict], peer_order: list[str], colour: bool,
         cw = max([len(c) for c in g["clients"]] + [4 if multi else 1]) + 2
         sw = max([len(s) for s in g["servers"]] + [len("server \\ client")]) + 2
         lines.append(f"{proto} ({g['transport']})")
-        lines.append((_pad("server \\ client", sw)
-                      + "".join(_pad(c, cw) for c in g["clients"])).rstrip())
+        lines.append((pad("server \\ client", sw)
+                      + "".join(pad(c, cw) for c in g["clients"])).rstrip())
         for s in g["servers"]:
-            row = _pad(s, sw)
+            row = pad(s, sw)
             for c in g["clients"]:
                 entry = g["pairs"].get((s, c))
                 if entry is None:
-                    row += _pad("·", cw)
+                    row += pad("·", cw)
                     continue
                 worst, count, total = entry
                 text = symbols[worst] + (str(count) if multi else "")
-                cell = _pad(text, cw)
+                cell = pad(text, cw)
                 if colour:
                     cell = f"\033[{COLOURS[worst]}m{text}\033[0m" + " " * (cw - len(text))
                 row += cell
@@ -277,6 +278,12 @@ def summary_line(verdicts: list[str], elapsed: float, jobs: int | str,
 # Terminal
 
 
+def use_colour(stream: TextIO) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (no-color.org): every
+    command's output decides it here."""
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
 class Terminal:
     """Live progress on a TTY, one line per finished cell otherwise."""
 
@@ -285,7 +292,7 @@ class Terminal:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         if colour is None:
-            colour = self.tty and "NO_COLOR" not in os.environ
+            colour = use_colour(self.stream)
         self.colour = colour
         self.unicode = (getattr(self.stream, "encoding", "") or "").lower().replace("-", "") \
             in ("utf8",)

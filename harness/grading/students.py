@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-from harness.matrix import NAME_RE, Peer, Template, _substitute
+from harness.run import cell as isolation
+from harness.spec.matrix import NAME_RE, Peer, Template, substitute
 
 ROLES = ("server", "client")
 CHECK_YAML = "check.yaml"
@@ -84,7 +85,7 @@ class Student:
         tpl = {r: Template(p.template, tuple(shlex.split(p.template)), 0)
                for r, p in self.programs.items()}
         # Students' programs are untrusted: the runner sandboxes them
-        # (harness/sandbox.py: limits, their own uid and network namespace).
+        # (harness/run/sandbox.py: limits, their own uid and network namespace).
         return Peer(self.name, tpl.get("server"), tpl.get("client"),
                     (self.protocol,) if self.protocol else None, True, {},
                     f"student programs in {self.folder}" if self.folder else "student", 0,
@@ -336,7 +337,7 @@ def _c_helpers(source: Path) -> list[str]:
 
 @dataclass
 class BuildBox:
-    """Where a student's code is compiled: a cell of its own (harness/cell.py,
+    """Where a student's code is compiled: a cell of its own (harness/run/cell.py,
     run_once), as the sandbox's unprivileged uid when the driver is root,
     with limits, the student's folder read-only and only the build folder
     writable. A compiler runs code the student controls (an annotation
@@ -352,17 +353,16 @@ class BuildBox:
 def _run(argv: list[str], cwd: Path, box: BuildBox | None = None,
          writable: Path | None = None, readable: list[Path] = ()) -> tuple[int, str]:  # type: ignore[assignment]
     if box is not None:
-        from harness import cell
         limits = list(box.limits)
         if box.uid is not None:
             limits += ["--uid", str(box.uid)]
         try:
-            rc, out = cell.run_once(box.sl_cell, argv, str(cwd),
+            rc, out = isolation.run_once(box.sl_cell, argv, str(cwd),
                                     [str(writable)] if writable else [],
                                     [str(r) for r in readable], limits, COMPILE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return 124, f"{shlex.join(argv)}: still compiling after {COMPILE_TIMEOUT_S} s"
-        except cell.CellError as e:
+        except isolation.CellError as e:
             return 125, f"cannot compile in a sandbox: {e}"
         if rc == 127 and "sl-cell: cannot run" in out:
             return 127, f"{argv[0]}: not found (install it to check this language)"
@@ -383,7 +383,7 @@ def _resolve_words(text: str, folder: Path | None, values: dict[str, str]) -> st
     scratch directory). Other placeholders are the matrix's, kept."""
     out = []
     for word in shlex.split(text):
-        w = _substitute(word, values)
+        w = substitute(word, values)
         if folder is not None and "{" not in w and not w.startswith(("/", "-")) and \
                 (folder / w).exists():
             w = str((folder / w).resolve())

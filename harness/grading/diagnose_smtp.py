@@ -1,7 +1,7 @@
 """Named bugs of the SMTP lab (protocols/smtp/README.md, "Interop
 pitfalls"): the classic mistakes of a mail client written on raw sockets,
 recognised from a failing cell's recorded wire and its mailbox check.
-Pure, like harness/diagnose.py, which calls classify() for smtp cells
+Pure, like harness/grading/diagnose.py, which calls classify() for smtp cells
 before its generic rules (the one-recv bug needs no rule of its own here:
 diagnose.py's one-recv-client already names a client that passes in plain
 mode and fails when replies arrive in pieces).
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from harness import transcript
-from harness.transcript import CLIENT, DATA, SERVER
+from harness.spec import transcript
+from harness.spec.transcript import CLIENT, DATA, SERVER
 
 # id -> (role, plain words for the student, how to fix it); merged into
 # diagnose.CATALOGUE.

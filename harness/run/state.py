@@ -1,0 +1,111 @@
+"""What running a cell works with: the run's options, a cell's result, and
+what one attempt at a cell has started (for the cleanup and for the
+robustness steps, harness/run/robustness.py). Data only; harness/run/runner.py
+does the running.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.judge.verdict import Judgement, Outcome
+from harness.run import cell as isolation, netns, processes, sandbox
+from harness.run.processes import Child
+from harness.run.relay import TcpRelay, UdpRelay
+from harness.spec import transcript
+from harness.spec.matrix import Cell
+
+SETTLE_S = 2.0  # after the clients: how long connections may take to close
+EFFECT_WAIT_S = 5.0  # how long to wait for expected server stdout
+
+
+@dataclass
+class RunOptions:
+    jobs: int = max(1, (os.cpu_count() or 1) * 2)
+    strict: bool = False
+    repeat: int = 1
+    timeout_s: float | None = None  # overrides every scenario's client timeout
+    run_timeout_s: float | None = None
+    port_range: tuple[int, int] = (20000, 29999)
+    chunk: int | None = None  # relay forwards in chunks of this many bytes
+    chunk_delay: float = 0.0
+    server_grace_s: float = processes.STOP_GRACE_S
+    settle_s: float = SETTLE_S
+    effect_wait_s: float = EFFECT_WAIT_S
+    # Limits of sandboxed peers (matrix.yaml `sandbox: true`); nproc grows
+    # with a scenario's clients (PROCS_PER_CLIENT each).
+    sandbox_limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    # Every cell in its own namespaces (harness/run/cell.py); None: wherever
+    # they can be made, False: never (the driver's port range instead).
+    isolate: bool | None = None
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    repeat: int  # 1-based
+    judgement: Judgement
+    outcome: Outcome
+    duration_s: float
+    server_port: int | None = None
+    relay_port: int | None = None
+    server_argv: list[str] = field(default_factory=list)
+    client_argv: list[str] = field(default_factory=list)
+    server_stdout: bytes = b""
+    server_stderr: bytes = b""
+    server_truncated: bool = False
+    recorded: transcript.Transcript | None = None
+    relay_log: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    port_attempts: int = 1
+    dir: Path | None = None
+
+    @property
+    def verdict(self) -> str:
+        return self.judgement.verdict
+
+    @property
+    def reason(self) -> str:
+        return self.judgement.reason
+
+    @property
+    def id(self) -> str:
+        return self.cell.id if self.repeat <= 1 else f"{self.cell.id}#{self.repeat}"
+
+
+def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every peer gets: TZ=UTC, LANG=C.UTF-8, LC_ALL unset."""
+    env = {k: v for k, v in os.environ.items() if k != "LC_ALL"}
+    env["TZ"] = "UTC"
+    env["LANG"] = "C.UTF-8"
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Live:
+    """What one attempt at a cell has started, for the cleanup."""
+
+    server: Child | None = None
+    relay: TcpRelay | UdpRelay | None = None
+    clients: list[Child | None] = field(default_factory=list)
+    client_error: str | None = None
+    hosts: netns.Hosts | None = None  # two-hosts mode: the server's namespace
+    steps: list[Child] = field(default_factory=list)  # before: steps (robustness.py)
+    step_conns: int = 0  # relay connections that belong to the steps
+    # A sandboxed cell (harness/run/sandbox.py): its namespace, uid and limits.
+    cell_ns: str | None = None
+    uid: int | None = None
+    limits: sandbox.Limits | None = None
+    client_cwd: Path | None = None  # a sandboxed client's scratch directory
+    cell: isolation.Cell | None = None  # the cell's namespaces (harness/run/cell.py)
+    in_cell: bool = False  # the cell is to run in namespaces of its own
+    server_argv: list[str] = field(default_factory=list)  # as started (wrapped)
+    hang: str | None = None  # a judged client ended by the hang monitor: why
+
+    @property
+    def in_netns(self) -> bool:
+        """True when the server's socket is in another namespace's table."""
+        return self.hosts is not None or self.cell_ns is not None or self.cell is not None
