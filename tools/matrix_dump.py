@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import matrix, transcript  # noqa: E402
-from harness import modes as modelib  # noqa: E402
+from harness.spec import matrix, transcript  # noqa: E402
+from harness.spec import modes as modelib  # noqa: E402
 
 # Where a thing is written, not what it is.
 LOCATION_FIELDS = {"line", "file", "protocols_line"}

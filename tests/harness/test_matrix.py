@@ -326,7 +326,7 @@ class SplitTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
 
     def test_the_matrix_hash_covers_scenarios_yaml(self):
-        from harness import merge
+        from harness.output import merge
         path = self.write()
         before = merge.matrix_hash(path)
         self.write(scenarios=SPLIT_SCENARIOS.replace("clients: 3", "clients: 4"))
