@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -222,6 +223,9 @@ def main():
                         f'only as folders {sorted(set(names) - set(expected))}')
     if os.path.isdir(out):
         shutil.rmtree(out)  # no report may survive from an earlier run
+    # SIGTERM (ctest's timeout, a CI cancel) ends it through the finally
+    # below, so the CPU-bound processes and check are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
             for _ in range(args.load)]
     try:
