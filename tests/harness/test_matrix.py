@@ -223,9 +223,10 @@ class RepoMatrixTest(unittest.TestCase):
         self.assertEqual(argv[-1], "20001")
         argv = matrix.render(self.m.peers["python"].client, ctx, proto, 20002)
         self.assertEqual(argv[0], "/py")
+        self.assertEqual(argv[1], "-S")  # the peers need only the standard library
         # a repo path becomes absolute, since servers run in a scratch dir
-        self.assertEqual(argv[1], str(support.ROOT / "peers/python/echo-repr/client.py"))
-        self.assertEqual(argv[2:], ["127.0.0.1", "20002"])
+        self.assertEqual(argv[2], str(support.ROOT / "peers/python/echo-repr/client.py"))
+        self.assertEqual(argv[3:], ["127.0.0.1", "20002"])
         argv = matrix.render(self.m.peers["c"].server, ctx, proto, 5)
         self.assertEqual(argv, ["/b/c/echo-repr/server", "5"])
 
