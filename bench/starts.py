@@ -276,24 +276,28 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(todo: list[Peer], variants: dict[str, dict[str, str]], res: Result, runs: int,
            other: float) -> None:
-    print(f"\nCPU ms per start (user+sys), medians of {runs} starts; other load {other:.0%}")
+    print(f"\nCPU ms per start (user+sys), medians of {runs} starts; other load {other:.0%};\n"
+          "ratios: of the medians, and (paired) the median of each run's ratio")
     for lang in dict.fromkeys(p.lang for p in todo):
         names = list(variants[lang])
-        head = f"{'program':32}" + "".join(f"{n:>10}" for n in names)
-        if len(names) > 1:
-            head += "".join(f"{n + '/' + names[0]:>16}" for n in names[1:])
+        head = f"{'program':32}" + "".join(f"{n:>13}" for n in names)
+        if len(names) > 1:  # ratio of the medians; median of the per-run ratios
+            head += "".join(f"  {n + '/' + names[0]:>14} {'paired':>7}" for n in names[1:])
         print("\n" + head)
         meds: dict[str, list[float]] = {n: [] for n in names}
         for peer in (p for p in todo if p.lang == lang):
             m = {n: statistics.median(res.samples[(peer.name, n)]) for n in names}
             for n in names:
                 meds[n].append(m[n])
-            line = f"{peer.name:32}" + "".join(f"{m[n] * 1000:10.1f}" for n in names)
-            line += "".join(f"{m[n] / m[names[0]]:16.2f}" for n in names[1:])
+            line = f"{peer.name:32}" + "".join(f"{m[n] * 1000:13.1f}" for n in names)
+            for n in names[1:]:
+                pairs = zip(res.samples[(peer.name, n)], res.samples[(peer.name, names[0])])
+                paired = statistics.median(x / y for x, y in pairs)
+                line += f"  {m[n] / m[names[0]]:14.2f} {paired:7.2f}"
             print(line)
         line = f"{'mean of the medians':32}" + "".join(
-            f"{statistics.mean(meds[n]) * 1000:10.1f}" for n in names)
-        line += "".join(f"{statistics.mean(meds[n]) / statistics.mean(meds[names[0]]):16.2f}"
+            f"{statistics.mean(meds[n]) * 1000:13.1f}" for n in names)
+        line += "".join(f"  {statistics.mean(meds[n]) / statistics.mean(meds[names[0]]):14.2f}"
                         for n in names[1:])
         print(line)
 
