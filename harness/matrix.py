@@ -867,7 +867,7 @@ def cds_flags(build: Path) -> str:
 def render(tpl: Template, ctx: CommandContext, protocol: Protocol, port: int) -> list[str]:
     """Returns argv for the template. Words naming an existing repo path are
     made absolute (servers run in a scratch directory); a word that is just
-    {jvm} and {cds} expand to several arguments (or none)."""
+    {jvm} expands to several arguments, {cds} to one or none."""
     values = {
         "python": ctx.python,
         "java": ctx.java or "java",
@@ -881,8 +881,11 @@ def render(tpl: Template, ctx: CommandContext, protocol: Protocol, port: int) ->
     }
     argv: list[str] = []
     for word in tpl.words:
-        if word in ("{jvm}", "{cds}"):
-            argv.extend(values[word[1:-1]].split())
+        if word == "{jvm}":
+            argv.extend(ctx.jvm.split())
+            continue
+        if word == "{cds}":  # one argument (the build's path may hold spaces) or none
+            argv.extend([ctx.cds] if ctx.cds else [])
             continue
         s = PLACEHOLDER_RE.sub(lambda mo: values[mo.group(1)], word)
         if "/" in s and not s.startswith(("/", "-")) and (ctx.root / s).exists():

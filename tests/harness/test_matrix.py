@@ -234,7 +234,7 @@ class RepoMatrixTest(unittest.TestCase):
         """{cds} is no word at all without an archive, the archive flag with
         one, and nothing again when the jar is newer than the archive."""
         proto = self.m.protocols["echo"]
-        with tempfile.TemporaryDirectory() as d:
+        with tempfile.TemporaryDirectory(prefix="a build ") as d:
             build = Path(d)
             ctx = matrix.CommandContext.create(support.ROOT, build)
             argv = matrix.render(self.m.peers["java"].client, ctx, proto, 7)
