@@ -34,8 +34,13 @@ TRANSPORTS = ("tcp", "udp")
 ROLES = ("server", "client")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
-COMMAND_PLACEHOLDERS = ("python", "java", "jvm", "build", "host", "port", "protocol", "package")
+COMMAND_PLACEHOLDERS = ("python", "java", "jvm", "cds", "build", "host", "port", "protocol",
+                        "package")
 JVM_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
+# The Java peers' class-data archive and the jar it was made from (the
+# build's java_cds target, tools/java_cds.py), relative to the build.
+CDS_ARCHIVE = "java-cds/peers.jsa"
+CDS_JAR = "java-cds/peers.jar"
 HOST = "127.0.0.1"
 
 PEER_KEYS = {"server", "client", "protocols", "default", "env", "description", "sandbox"}
@@ -1318,21 +1323,36 @@ class CommandContext:
     java: str | None = None
     jvm: str = JVM_FLAGS
     host: str = HOST
+    cds: str = ""
 
     @staticmethod
     def create(root: Path, build: Path) -> "CommandContext":
-        return CommandContext(root.resolve(), build.resolve(), sys.executable,
-                              shutil.which("java"), JVM_FLAGS, HOST)
+        build = build.resolve()
+        return CommandContext(root.resolve(), build, sys.executable,
+                              shutil.which("java"), JVM_FLAGS, HOST, cds_flags(build))
+
+
+def cds_flags(build: Path) -> str:
+    """{cds}: the flag that maps the Java peers' class-data archive, or ""
+    when the build has none or it is older than the jar (a JVM would ignore
+    a stale one silently, but also drop the JDK's own archive with it)."""
+    try:
+        if (build / CDS_ARCHIVE).stat().st_mtime >= (build / CDS_JAR).stat().st_mtime:
+            return f"-XX:SharedArchiveFile={build / CDS_ARCHIVE}"
+    except OSError:
+        pass
+    return ""
 
 
 def render(tpl: Template, ctx: CommandContext, protocol: Protocol, port: int) -> list[str]:
     """Returns argv for the template. Words naming an existing repo path are
     made absolute (servers run in a scratch directory); a word that is just
-    {jvm} expands to several arguments."""
+    {jvm} expands to several arguments, {cds} to one or none."""
     values = {
         "python": ctx.python,
         "java": ctx.java or "java",
         "jvm": ctx.jvm,
+        "cds": ctx.cds,
         "build": str(ctx.build),
         "host": ctx.host,
         "port": str(port),
@@ -1343,6 +1363,9 @@ def render(tpl: Template, ctx: CommandContext, protocol: Protocol, port: int) ->
     for word in tpl.words:
         if word == "{jvm}":
             argv.extend(ctx.jvm.split())
+            continue
+        if word == "{cds}":  # one argument (the build's path may hold spaces) or none
+            argv.extend([ctx.cds] if ctx.cds else [])
             continue
         s = PLACEHOLDER_RE.sub(lambda mo: values[mo.group(1)], word)
         if "/" in s and not s.startswith(("/", "-")) and (ctx.root / s).exists():

@@ -3,8 +3,10 @@ expansion into cells, absences, command rendering."""
 
 import contextlib
 import io
+import os
 import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -526,11 +528,36 @@ class RepoMatrixTest(unittest.TestCase):
         self.assertEqual(argv[-1], "20001")
         argv = matrix.render(self.m.peers["python"].client, ctx, proto, 20002)
         self.assertEqual(argv[0], "/py")
+        self.assertEqual(argv[1], "-S")  # the peers need only the standard library
         # a repo path becomes absolute, since servers run in a scratch dir
-        self.assertEqual(argv[1], str(support.ROOT / "peers/python/echo-repr/client.py"))
-        self.assertEqual(argv[2:], ["127.0.0.1", "20002"])
+        self.assertEqual(argv[2], str(support.ROOT / "peers/python/echo-repr/client.py"))
+        self.assertEqual(argv[3:], ["127.0.0.1", "20002"])
         argv = matrix.render(self.m.peers["c"].server, ctx, proto, 5)
         self.assertEqual(argv, ["/b/c/echo-repr/server", "5"])
+
+    def test_render_cds(self):
+        """{cds} is no word at all without an archive, the archive flag with
+        one, and nothing again when the jar is newer than the archive."""
+        proto = self.m.protocols["echo"]
+        with tempfile.TemporaryDirectory(prefix="a build ") as d:
+            build = Path(d)
+            ctx = matrix.CommandContext.create(support.ROOT, build)
+            argv = matrix.render(self.m.peers["java"].client, ctx, proto, 7)
+            self.assertNotIn("", argv)
+            self.assertFalse(any("SharedArchiveFile" in w for w in argv))
+            self.assertIn(str(build.resolve() / matrix.CDS_JAR), argv)
+            (build / "java-cds").mkdir()
+            jar, jsa = build / matrix.CDS_JAR, build / matrix.CDS_ARCHIVE
+            jar.write_bytes(b"jar")
+            jsa.write_bytes(b"jsa")
+            os.utime(jar, (1000, 1000))
+            os.utime(jsa, (2000, 2000))
+            ctx = matrix.CommandContext.create(support.ROOT, build)
+            argv = matrix.render(self.m.peers["java"].client, ctx, proto, 7)
+            self.assertIn(f"-XX:SharedArchiveFile={jsa.resolve()}", argv)
+            self.assertLess(argv.index(f"-XX:SharedArchiveFile={jsa.resolve()}"), argv.index("-cp"))
+            os.utime(jar, (3000, 3000))  # rebuilt, the archive not (yet)
+            self.assertEqual(matrix.CommandContext.create(support.ROOT, build).cds, "")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
 import peerlib  # noqa: E402
 
+if sys.flags.no_site:
+    # The matrix starts the Python peers with -S (only this one needs a
+    # package outside the standard library): add site-packages as a plain
+    # start would.
+    import site
+    site.main()
+
 try:
     from aiosmtpd.smtp import SMTP
 except ImportError:
