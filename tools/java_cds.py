@@ -231,5 +231,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def in_own_network() -> None:
+    """Re-runs this script in a network namespace of its own (bubblewrap:
+    its own loopback, nothing else), so the training servers never listen
+    on the machine's interfaces nor meet another job's ports. Returns
+    (and trains on the machine's loopback) where bwrap is missing or
+    cannot make the namespace."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None or os.environ.get("SL_JAVA_CDS_INNER"):
+        return
+    argv = [bwrap, "--unshare-net", "--die-with-parent", "--dev-bind", "/", "/", "--",
+            sys.executable, os.path.abspath(__file__), *sys.argv[1:]]
+    probe = subprocess.run([bwrap, "--unshare-net", "--dev-bind", "/", "/", "--", "true"],
+                           capture_output=True)
+    if probe.returncode == 0:
+        env = dict(os.environ, SL_JAVA_CDS_INNER="1")
+        sys.exit(subprocess.run(argv, env=env).returncode)
+
+
 if __name__ == "__main__":
+    in_own_network()
     sys.exit(main())
