@@ -140,8 +140,12 @@ class HarnessTestCase(unittest.TestCase):
         for r in results:
             ports.update(p for p in (r.server_port, r.relay_port) if p)
         lo, hi = self.port_range
+        # Only sockets this test's processes hold (the relay's are this
+        # process's own): another test or another clone's make test may
+        # use the same ports at the same time.
+        mine = procnet.socket_inodes([os.getpid(), *desc, *(s.pid for s in alive)])
         listening = [s for t in ("tcp", "udp") for s in procnet.sockets(t)
-                     if s.bound and (s.port in ports or lo <= s.port <= hi)]
+                     if s.bound and s.inode in mine and (s.port in ports or lo <= s.port <= hi)]
         problems = []
         if alive:
             problems.append("processes of the run survive: " + ", ".join(
