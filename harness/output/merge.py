@@ -243,9 +243,10 @@ def merge(dirs: list[Path], out: Path) -> tuple[dict, list[str]]:
                               c["id"], c.get("repeat", 1)))
     first = datas[0][1]
     selected = (first.get("selection") or {}).get("cells")
-    if selected is not None and len(cells) < selected:
-        notes.append(f"{selected - len(cells)} of the {selected} selected cells have no "
-                     "result (a shard missing, interrupted or failed)")
+    not_run = [c for _, data in datas for c in data.get("cells_skipped") or []]
+    if selected is not None and len(cells) + len(not_run) < selected:
+        notes.append(f"{selected - len(cells) - len(not_run)} of the {selected} selected cells "
+                     "have no result (a shard missing, interrupted or failed)")
     interrupted = any(data.get("interrupted") for _, data in datas)
     infra = [f"shard {(data.get('shard') or {}).get('index')}: {e}"
              for _, data in datas for e in data.get("infrastructure_errors") or []]
@@ -276,6 +277,7 @@ def merge(dirs: list[Path], out: Path) -> tuple[dict, list[str]]:
         "repeat": first.get("repeat"),
         "modes": first.get("modes"),
         "modes_skipped": list(skipped.values()),
+        "cells_skipped": not_run,
         "interrupted": interrupted,
         "exit_code": code,
         "infrastructure_errors": infra + notes,

@@ -391,6 +391,8 @@ class Terminal:
                             f"{c.get('known_failure_line')})\n" if pat else f"  XPASS {cid}\n")
         for s in data.get("modes_skipped") or []:
             self._write(f"mode {s['mode']} not run: {s['reason']}\n")
+        for s in data.get("cells_skipped") or []:
+            self._write(f"cell {s['id']} not run: {s['reason']}\n")
         for e in data.get("infrastructure_errors") or []:
             self._write(f"infrastructure error (not the peers' fault): {e}\n")
         if self.out is not None:
@@ -530,6 +532,8 @@ def _run_properties(data: dict) -> list[tuple[str, str]]:
         props.append(("merged_shards", str(len(data["merged_from"]))))
     for m in data.get("modes_skipped") or []:
         props.append((f"mode_skipped.{m['mode']}", m["reason"]))
+    for c in data.get("cells_skipped") or []:
+        props.append((f"cell_skipped.{c['id']}", c["reason"]))
     return props
 
 
@@ -537,11 +541,16 @@ def junit_xml(data: dict, out: Path) -> bytes:
     """junit.xml from results.json data: one <testsuite> per protocol, one
     <testcase> per cell. The verdict rides on the element a reporter knows:
     <failure type="fail|xpass">, <error type="error">, <skipped
-    type="xfail">, deviates as <system-out>."""
+    type="xfail">, deviates as <system-out>; a cell not run here
+    (cells_skipped) is <skipped type="not-run">."""
     suites = ET.Element("testsuites", name="interop matrix")
     by_proto: dict[str, list[dict]] = {}
     for c in data["cells"]:
         by_proto.setdefault(c["protocol"], []).append(c)
+    not_run: dict[str, list[dict]] = {}
+    for c in data.get("cells_skipped") or []:
+        not_run.setdefault(c["id"].split("/")[0], []).append(c)
+        by_proto.setdefault(c["id"].split("/")[0], [])
     tot: Counter[str] = Counter()
     stamp = str(data.get("started") or now_iso())[:19]  # xs:dateTime without the zone
     for proto, cs in by_proto.items():
@@ -569,6 +578,13 @@ def junit_xml(data: dict, out: Path) -> bytes:
                 counts["skipped"] += 1
             elif v == DEVIATES:
                 ET.SubElement(tc, "system-out").text = "deviates: " + text
+            counts["tests"] += 1
+        for c in not_run.get(proto, []):
+            # A cell this machine cannot run (the open-file limit): skipped.
+            tc = ET.SubElement(suite, "testcase", classname=f"matrix.{proto}",
+                               name=c["id"].split("/", 1)[1], time="0.000")
+            ET.SubElement(tc, "skipped", message=c["reason"], type="not-run")
+            counts["skipped"] += 1
             counts["tests"] += 1
         for k in ("tests", "failures", "errors", "skipped"):
             suite.set(k, str(counts[k]))
@@ -634,6 +650,8 @@ def report_html(data: dict, out: Path) -> str:
                "how many scenarios have it (of the total)</p>"]
     for m in data.get("modes_skipped") or []:
         parts.append(f"<p>mode <code>{e(m['mode'])}</code> not run: {e(m['reason'])}</p>")
+    for c in data.get("cells_skipped") or []:
+        parts.append(f"<p>cell <code>{e(c['id'])}</code> not run: {e(c['reason'])}</p>")
     for err in data.get("infrastructure_errors") or []:
         parts.append(f'<p class="error">infrastructure error (not the peers\' fault): '
                      f"{e(err)}</p>")

@@ -217,22 +217,29 @@ class ResourceTest(support.HarnessTestCase):
                                   "nofile_raised_from": 256})
         self.assertNotIn("open-file limit", p.stderr)
 
-    def test_too_few_files_are_error_cells_not_a_traceback(self):
+    def test_cells_too_big_for_the_limit_are_not_run_and_say_why(self):
         m = support.fake_matrix(self.tmp / "m", {"echo": "echo"},
                                 {"echo": "echo", "garbage": "garbage"},
                                 scenario="stdin: 'Hello'\nstdout: 'Hello'\nclients: 30\n"
                                          "timeout_s: 5\ncell_timeout_s: 20")
         p, out = self.run_driver(64, 64, m)
-        self.assertIn("the open-file limit is 64", p.stderr)
+        # 30 clients cannot run under 64 files even alone: not run, and
+        # said so in every output (as a mode that needs root), not a
+        # traceback and not an error of the peers.
+        self.assertIn("2 cell(s) not run", p.stderr)
         self.assertNotIn("Traceback", p.stderr)
-        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         data = load(out)
-        self.assertEqual(data["counts"]["error"], 2, p.stdout)
-        for c in data["cells"]:
-            self.assertIn("Too many open files", c["reason"])
-            self.assertIn("open-file limit 64", c["reason"])
+        self.assertEqual(data["cells"], [])
+        self.assertEqual(len(data["cells_skipped"]), 2)
+        for c in data["cells_skipped"]:
+            self.assertIn("30 clients at once", c["reason"])
+            self.assertIn("the open-file limit is 64", c["reason"])
+        self.assertIn("not run: 30 clients at once", p.stdout)
         self.assertEqual(xmllint(out / "junit.xml").returncode, 0)
-        self.assertTrue((out / "report.html").is_file())
+        junit = (out / "junit.xml").read_text()
+        self.assertEqual(junit.count('type="not-run"'), 2, junit)
+        self.assertIn("not run", (out / "report.html").read_text())
 
     def test_a_run_that_stops_early_still_writes_every_output(self):
         # The runner dies with EMFILE after the first cell: the other cells
