@@ -1,5 +1,5 @@
-"""SIGKILL the driver at a random moment of a full run; check that nothing
-it made survives (issue 11).
+"""SIGKILL (or --signal TERM/INT) the driver at a random moment of a full
+run; check that nothing it made survives (issue 11).
 
 Each round starts `python3 -m harness run` (the full matrix unless
 --protocol narrows it), kills it with SIGKILL after a random delay, and
@@ -105,8 +105,14 @@ def one_round(n: int, delay: float, args: argparse.Namespace, out: str) -> list[
     if p.poll() is not None:
         return [f"round {n}: the run ended (exit {p.returncode}) before the kill at {delay:.1f} s"]
     kids = len(descendants(p.pid))
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    p.send_signal(args.signal)
+    try:
+        p.wait(timeout=args.settle)  # SIGTERM: the driver's own clean-up, bounded
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return [f"round {n}: the driver did not end within {args.settle:.0f} s of "
+                f"{signal.Signals(args.signal).name}"]
     # The janitor and the kernel finish the clean-up: poll until nothing of
     # ours is left, at most args.settle seconds.
     end = time.monotonic() + args.settle
@@ -148,7 +154,11 @@ def main() -> int:
                     help="how long the clean-up may take after the kill, s (default 10)")
     ap.add_argument("--protocol", help="a subset, as `run --protocol`")
     ap.add_argument("--seed", type=int, help="for the random delays")
+    ap.add_argument("--signal", default="KILL", choices=["KILL", "TERM", "INT"],
+                    help="what the driver is sent (default KILL; TERM and INT test its "
+                         "own clean-up)")
     args = ap.parse_args()
+    args.signal = getattr(signal, "SIG" + args.signal)
     rng = random.Random(args.seed)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
