@@ -205,23 +205,27 @@ def live_group_members(pgids: set[int] | int,
     return [s for s in hits if descends(s.pid)]
 
 
-def socket_inodes(pids: list[int] | set[int]) -> set[int]:
-    """Returns the inodes of the sockets open in any of pids."""
-    inodes: set[int] = set()
-    for pid in pids:
-        base = f"/proc/{pid}/fd"
+def socket_fds(pid: int) -> list[tuple[int, int]]:
+    """(fd, socket inode) of every socket pid has open ([] if it is gone)."""
+    base = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(base)
+    except OSError:
+        return []
+    out = []
+    for fd in fds:
         try:
-            fds = os.listdir(base)
+            target = os.readlink(f"{base}/{fd}")
         except OSError:
             continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"{base}/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(int(target[8:-1]))
-    return inodes
+        if target.startswith("socket:["):
+            out.append((int(fd), int(target[8:-1])))
+    return out
+
+
+def socket_inodes(pids: list[int] | set[int]) -> set[int]:
+    """Returns the inodes of the sockets open in any of pids."""
+    return {inode for pid in pids for _, inode in socket_fds(pid)}
 
 
 @dataclass(frozen=True)
@@ -262,21 +266,9 @@ def own_sockets(pids: list[int] | set[int]) -> list[OwnSock] | None:
     out: list[OwnSock] = []
     seen: set[int] = set()
     for pid in pids:
-        base = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(base)
-        except OSError:
-            continue
         pidfd = -1
         try:
-            for fd in fds:
-                try:
-                    target = os.readlink(f"{base}/{fd}")
-                except OSError:
-                    continue
-                if not target.startswith("socket:["):
-                    continue
-                inode = int(target[8:-1])
+            for fd, inode in socket_fds(pid):
                 if inode in seen:
                     continue
                 seen.add(inode)
@@ -285,7 +277,7 @@ def own_sockets(pids: list[int] | set[int]) -> list[OwnSock] | None:
                         pidfd = os.pidfd_open(pid)
                     except OSError:
                         break  # gone
-                dup = _pidfd_getfd(pidfd, int(fd))
+                dup = _pidfd_getfd(pidfd, fd)
                 if dup < 0:
                     import ctypes
                     if ctypes.get_errno() in (1, 38):  # EPERM, ENOSYS: not here

@@ -162,6 +162,15 @@ class HarnessTestCase(unittest.TestCase):
             self.fail("\n".join(problems) + "\n" + "\n\n".join(explain(r) for r in results))
 
 
+def cmd(pid: int) -> bytes:
+    """pid's raw command line (NUL-separated), or b"" once it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

@@ -136,8 +136,8 @@ class SigintTest(support.HarnessTestCase):
             while time.monotonic() < deadline:
                 kids = procnet.descendants(p.pid)
                 seen.update(kids)
-                clients = [k for k in kids if b"client.py" in _cmd(k)]
-                if len(clients) >= 3 and any(b"server.py" in _cmd(k) for k in kids):
+                clients = [k for k in kids if b"client.py" in support.cmd(k)]
+                if len(clients) >= 3 and any(b"server.py" in support.cmd(k) for k in kids):
                     break
                 if p.poll() is not None:
                     break
@@ -168,7 +168,7 @@ class SigintTest(support.HarnessTestCase):
                 pass
             time.sleep(0.01)
         survivors = [pid for pid in seen if procnet.alive(pid)]
-        self.assertEqual(survivors, [], [(_cmd(x), procnet.stat(x)) for x in survivors])
+        self.assertEqual(survivors, [], [(support.cmd(x), procnet.stat(x)) for x in survivors])
         sessions = procnet.live_group_members(seen)
         self.assertEqual(sessions, [])
         # Sockets of ours only: another clone's make test may use the range.
@@ -180,14 +180,6 @@ class SigintTest(support.HarnessTestCase):
         self.assertTrue(data["interrupted"])
         self.assertEqual(data["exit_code"], 130)
         self.assertIn(b"INTERRUPTED", out)
-
-
-def _cmd(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
 
 
 if __name__ == "__main__":

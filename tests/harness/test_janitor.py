@@ -134,7 +134,7 @@ class DriverKilledTest(support.HarnessTestCase):
             want = 2 * (2 if two_hosts else 1)
             while time.monotonic() < deadline and p.poll() is None:
                 kids = procnet.descendants(p.pid)
-                clients = [k for k in kids if b"client.py" in _cmd(k)]
+                clients = [k for k in kids if b"client.py" in support.cmd(k)]
                 if len(clients) >= want:
                     break
                 time.sleep(0.01)
@@ -160,7 +160,7 @@ class DriverKilledTest(support.HarnessTestCase):
             if not left and not _namespaces(p.pid) and not list(tmpdir.iterdir()):
                 break
             time.sleep(0.02)
-        self.assertEqual([(k, _cmd(k)) for k in left], [])
+        self.assertEqual([(k, support.cmd(k)) for k in left], [])
         self.assertEqual(_namespaces(p.pid), [])
         self.assertEqual(list(tmpdir.iterdir()), [])
         # Sockets of ours only: another clone's make test may use the range.
@@ -174,14 +174,6 @@ def _namespaces(pid: int) -> list[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     return [ln.split()[0] for ln in out.splitlines()
             if ln.startswith((f"slh-{pid}-", f"slhs-{pid}-"))]
-
-
-def _cmd(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
 
 
 if __name__ == "__main__":
