@@ -339,45 +339,14 @@ def read_regular(path: str, limit: int = FILE_LIMIT) -> bytes | None:
         os.close(fd)
 
 
-async def _ready(ctl: socket.socket) -> int:
-    """Waits for the holder's "ready" and returns its pid (the kernel's
-    credentials, translated to the driver's PID namespace)."""
+async def _receive(ctl: socket.socket, recv):
+    """recv(ctl) once the non-blocking control socket has something."""
     loop = asyncio.get_running_loop()
     fut: asyncio.Future = loop.create_future()
 
     def readable() -> None:
         try:
-            msg, anc, _, _ = ctl.recvmsg(16, socket.CMSG_SPACE(12))
-        except BlockingIOError:
-            return
-        except OSError as e:
-            if not fut.done():
-                fut.set_exception(e)
-            return
-        if not fut.done():
-            fut.set_result((msg, anc))
-
-    loop.add_reader(ctl.fileno(), readable)
-    try:
-        msg, anc = await fut
-    finally:
-        loop.remove_reader(ctl.fileno())
-    if msg != b"r":
-        raise CellError("the holder ended before it was ready")
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-            pid, _, _ = struct.unpack("iII", data[:12])
-            return pid
-    raise CellError("the holder's pid did not come with its message")
-
-
-async def _recv_fds(ctl: socket.socket) -> tuple[bytes, list[int]]:
-    loop = asyncio.get_running_loop()
-    fut: asyncio.Future = loop.create_future()
-
-    def readable() -> None:
-        try:
-            got = socket.recv_fds(ctl, 256, 1)
+            got = recv(ctl)
         except BlockingIOError:
             return
         except OSError as e:
@@ -389,9 +358,26 @@ async def _recv_fds(ctl: socket.socket) -> tuple[bytes, list[int]]:
 
     loop.add_reader(ctl.fileno(), readable)
     try:
-        msg, fds, _, _ = await fut
+        return await fut
     finally:
         loop.remove_reader(ctl.fileno())
+
+
+async def _ready(ctl: socket.socket) -> int:
+    """Waits for the holder's "ready" and returns its pid (the kernel's
+    credentials, translated to the driver's PID namespace)."""
+    msg, anc, _, _ = await _receive(ctl, lambda c: c.recvmsg(16, socket.CMSG_SPACE(12)))
+    if msg != b"r":
+        raise CellError("the holder ended before it was ready")
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid, _, _ = struct.unpack("iII", data[:12])
+            return pid
+    raise CellError("the holder's pid did not come with its message")
+
+
+async def _recv_fds(ctl: socket.socket) -> tuple[bytes, list[int]]:
+    msg, fds, _, _ = await _receive(ctl, lambda c: socket.recv_fds(c, 256, 1))
     if not msg:
         raise CellError("the cell's holder is gone")
     return msg, list(fds)
