@@ -36,7 +36,7 @@ import struct
 import subprocess
 from dataclasses import dataclass
 
-from harness.run import procnet
+from harness.run import processes, procnet
 
 SCRATCH = "/tmp/cell"  # the cell's writable folder, inside the cell
 CLIENT_DIR = "/tmp/cell/client"  # a sandboxed client's own folder in it
@@ -119,7 +119,7 @@ async def close_all() -> None:
     for proc in list(_STARTING):
         below = _kill(proc)
         _INITS.update(below)
-        await proc.wait()
+        await _ended(proc)
     for c in list(_LIVE):
         await c.close()
     await _gone(list(_INITS), 10.0)
@@ -172,11 +172,25 @@ class Cell:
             binds += ["--ro-bind", top, top]
         argv = _bwrap_argv(sup.bwrap, sup.user_ns) + binds + [
             "--", sl_cell, "hold", str(theirs.fileno())]
+        # Not cancelled half-way: asyncio cannot end a process whose pipes
+        # it was still connecting (Process.wait() then never returns).
+        creating = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE, pass_fds=(theirs.fileno(),),
+            start_new_session=True))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE, pass_fds=(theirs.fileno(),),
-                start_new_session=True)
+            proc = await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            ctl.close()
+            try:
+                proc = await creating
+            except Exception:
+                raise asyncio.CancelledError() from None
+            finally:
+                theirs.close()
+            _INITS.update(_kill(proc))
+            await _ended(proc)
+            raise
         except OSError as e:
             ctl.close()
             raise CellError(f"cannot start bwrap: {e.strerror or e}") from None
@@ -188,14 +202,14 @@ class Cell:
         except (OSError, asyncio.TimeoutError, CellError) as e:
             ctl.close()
             below = _kill(proc)
-            await proc.wait()
+            await _ended(proc)
             await _gone(below)
             err = await _stderr(proc)
             raise CellError(f"the cell did not start: {err or e}") from None
         except BaseException:  # cancelled (Ctrl-C) while it started
             ctl.close()
             below = _kill(proc)
-            await asyncio.shield(proc.wait())
+            await asyncio.shield(_ended(proc))
             await asyncio.shield(_gone(below))
             raise
         finally:
@@ -248,11 +262,9 @@ class Cell:
         it, and the kernel kills whatever else is in the PID namespace.
         Returns once bwrap has ended and no process of the cell is left."""
         self.ctl.close()  # again on a second call: a no-op
-        try:
-            await asyncio.wait_for(asyncio.shield(self.proc.wait()), 5.0)
-        except asyncio.TimeoutError:
+        if not await _ended(self.proc, 5.0):
             _kill(self.proc)
-            await self.proc.wait()
+            await _ended(self.proc)
         # The init's death makes the kernel kill the rest: wait for that.
         await _gone([p for p in (self.init, self.holder) if p])
         if self.init and not procnet.alive(self.init):
@@ -383,6 +395,20 @@ async def _recv_fds(ctl: socket.socket) -> tuple[bytes, list[int]]:
     return msg, list(fds)
 
 
+async def _ended(proc: asyncio.subprocess.Process, limit_s: float = 10.0) -> bool:
+    """Waits (bounded) until bwrap has ended, reaping the cell's orphans
+    meanwhile: bwrap ends after its init, and the init only once every
+    process of its namespace has been reaped (reap_orphans). Not
+    Process.wait(): that also waits for the stderr pipe, which the init
+    holds as long as it lives."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit_s
+    while proc.returncode is None and loop.time() < end:
+        reap_orphans()
+        await processes.ended(proc, 0.005)
+    return proc.returncode is not None
+
+
 def _kill(proc: asyncio.subprocess.Process) -> list[int]:
     """SIGKILLs bwrap and the cell's init below it (in a session of its
     own, so not in bwrap's group; killing PID 1 of the cell ends
@@ -400,11 +426,42 @@ def _kill(proc: asyncio.subprocess.Process) -> list[int]:
 
 async def _gone(pids: list[int], limit_s: float = 2.0) -> None:
     """Waits (bounded) until pids are gone: the kernel ends a PID namespace
-    asynchronously after its init dies."""
+    asynchronously after its init dies, and only once every process of the
+    namespace has been reaped, some of them by this driver (reap_orphans)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + limit_s
-    while any(procnet.alive(p) for p in pids) and loop.time() < end:
+    while True:
+        reap_orphans()
+        if not any(procnet.alive(p) for p in pids) or loop.time() >= end:
+            return
         await asyncio.sleep(0.005)
+
+
+def reap_orphans() -> int:
+    """Reaps the driver's zombie children that live in a PID namespace
+    below its own: a cell's init once bwrap has ended, and a program
+    whose `sl-cell enter` died before it. The driver is their subreaper,
+    so they are re-parented to it, and asyncio does not know them (it
+    waits only for what it started, all in the driver's own namespace:
+    that is what makes this safe). Unreaped, they stay until the driver
+    exits, and the init of their namespace, which waits for every process
+    of it to be reaped, never ends. Returns how many it reaped."""
+    try:  # one system call when there is no zombie child at all
+        if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            return 0
+    except ChildProcessError:
+        return 0
+    n = 0
+    for pid in procnet.children(os.getpid()):
+        st = procnet.stat(pid)
+        if st is None or st.state != "Z" or not procnet.nested_pid(pid):
+            continue
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                n += 1
+        except ChildProcessError:
+            pass
+    return n
 
 
 async def _stderr(proc: asyncio.subprocess.Process) -> str:

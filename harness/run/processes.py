@@ -76,6 +76,22 @@ def sweep() -> int:
     return len(left)
 
 
+async def ended(proc: asyncio.subprocess.Process, timeout: float | None = None) -> bool:
+    """Waits until proc has ended (its exit status is known), not for its
+    pipes: on Python 3.11 Process.wait() also waits until every pipe is
+    closed, which a grandchild holding one (a cell's init, a daemon) can
+    put off forever. Returns False after timeout seconds (wall clock)."""
+    loop = asyncio.get_running_loop()
+    end = None if timeout is None else loop.time() + timeout
+    delay = 0.001
+    while proc.returncode is None:
+        if end is not None and loop.time() >= end:
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
+
+
 def use_pidfd_watcher() -> None:
     """On Python 3.11, waits for children with pidfds instead of one thread
     per child (3.12 does this by itself)."""
@@ -333,7 +349,7 @@ async def spawn(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | N
         except Exception:
             raise asyncio.CancelledError() from None
         _signal_group(proc.pid, signal.SIGKILL)
-        await proc.wait()
+        await ended(proc, 5.0)
         raise
     _LIVE_GROUPS.add(proc.pid)
     _ALL_SESSIONS.add(proc.pid)

@@ -166,6 +166,15 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def nested_pid(pid: int) -> bool:
+    """True when pid lives in a PID namespace below the reader's (its
+    status' NSpid line has more than one number). Readable for zombies."""
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        if line.startswith(b"NSpid:"):
+            return len(line.split()) > 2
+    return False
+
+
 def descendants(pid: int) -> list[int]:
     """Returns pid's descendants (not pid), found through /proc children."""
     out: list[int] = []
