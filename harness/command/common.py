@@ -8,8 +8,8 @@ words, stop the same way on Ctrl-C and exit with the same codes.
 - exit codes: the EXIT_* of harness/errors.py; run_command() turns what a
   command raises into its code and one line on stderr;
 - interrupts: interruptible() runs a command's work so that SIGINT or
-  SIGTERM cancel it (every program it started is stopped by the cells'
-  finally blocks) and a second one kills what is left at once;
+  SIGTERM kill every program it started and cancel it (the cells'
+  finally blocks close the cells and remove what is left);
 Below this layer because the library needs them too: the subreaper
 set-up, processes.adopt_orphans (the runner calls it), and colour,
 report.use_colour (the run's live grid decides it).
@@ -121,18 +121,16 @@ def build_dir(arg: str | None, prog: str = PROG) -> Path:
 
 
 async def interruptible(work: Awaitable[T]) -> tuple[bool, T | None]:
-    """Runs work; SIGINT or SIGTERM cancel it (the cells' finally blocks
-    stop what they started), a second one also kills every program left
-    at once. Returns (interrupted, work's result or None)."""
+    """Runs work; SIGINT or SIGTERM kill every program it started (no
+    grace: an interrupted run keeps no verdict, and a thousand clients
+    each given a grace period kept a driver busy for seconds) and cancel
+    it (the cells' finally blocks then find them gone, close the cells and
+    remove what is left). Returns (interrupted, work's result or None)."""
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(work)
-    hits = 0
 
     def on_signal() -> None:
-        nonlocal hits
-        hits += 1
-        if hits > 1:
-            processes.kill_all()  # a second Ctrl-C: no more grace
+        processes.kill_all()
         task.cancel()
 
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -586,21 +586,22 @@ class CellRunner:
         Runs even when the cell was cancelled or timed out."""
         o = res.outcome
         server, rl, clients = live.server, live.relay, live.clients
-        for c in live.steps:
-            if c.running or procnet.live_group_members(c.pid):
-                await c.stop(grace=0.2)
+        steps = [c for c in live.steps if c.running or procnet.live_group_members(c.pid)]
+        await asyncio.gather(*(c.stop(grace=0.2) for c in steps))
         if live.client_error and not o.error:
             o.error = live.client_error
-        # Clients first (a timed-out cell may still have some), then the
-        # relay, then the server's whole group.
-        for k, c in enumerate(clients):
-            if c is not None and (c.running or processes.group_alive(c.pid)):
-                await c.stop(grace=0.2)
-                co = o.clients[k] if k < len(o.clients) else None
-                if co is not None and co.exit is None:
-                    co.exit = c.exit()
-                    co.stdout = c.stdout.data()
-                    co.stderr = c.stderr.data()
+        # Clients first (a timed-out or cancelled cell may still have some,
+        # hundreds in a many-client cell: stopped at once, not one grace
+        # after another), then the relay, then the server's whole group.
+        running = [(k, c) for k, c in enumerate(clients)
+                   if c is not None and (c.running or processes.group_alive(c.pid))]
+        await asyncio.gather(*(c.stop(grace=0.2) for _, c in running))
+        for k, c in running:
+            co = o.clients[k] if k < len(o.clients) else None
+            if co is not None and co.exit is None:
+                co.exit = c.exit()
+                co.stdout = c.stdout.data()
+                co.stderr = c.stderr.data()
         if rl is not None:
             await rl.close()
             res.recorded = rl.transcript(res.cell.protocol.transport)
