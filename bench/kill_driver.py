@@ -112,7 +112,8 @@ def one_round(n: int, delay: float, args: argparse.Namespace, out: str) -> list[
         p.kill()
         p.wait()
         return [f"round {n}: the driver did not end within {args.settle:.0f} s of "
-                f"{signal.Signals(args.signal).name}"]
+                f"{signal.Signals(args.signal).name} (sent at {delay:.1f} s, with {kids} "
+                "processes below it)"]
     # The janitor and the kernel finish the clean-up: poll until nothing of
     # ours is left, at most args.settle seconds.
     end = time.monotonic() + args.settle
