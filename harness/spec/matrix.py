@@ -690,10 +690,9 @@ def _protocol_keys(w: _Walker, name: str, knode: yaml.Node, vnode: yaml.Node | N
 def _protocol(w: _Walker, name: str, knode: yaml.Node, pm: dict, root: Path,
               defaults: Defaults, peers: dict[str, Peer],
               templates: dict[str, "_Template"]) -> Protocol | None:
-    for key in ("transport", "scenarios"):
-        if key not in pm:
-            w.err(knode, f"protocol {name}: missing required key {key!r}")
-    transport = "tcp"
+    if "scenarios" not in pm:
+        w.err(knode, f"protocol {name}: missing required key 'scenarios'")
+    transport = "tcp"  # unless it says udp
     if "transport" in pm:
         t = w.string(pm["transport"][1], f"protocol {name}: transport")
         if t is not None and t not in TRANSPORTS:

@@ -277,6 +277,14 @@ class SplitTest(unittest.TestCase):
         self.assertIn("matrix.yaml:34: known failure 'q/*/one/raw/*' with tag robustness "
                       "matches no cell", self.problems(self.write(text)))
 
+    def test_transport_defaults_to_tcp(self):
+        text = SPLIT_SCENARIOS.replace("transport: tcp\n", "")
+        self.assertNotIn("transport", text)
+        m = matrix.load(self.write(scenarios=text), self.root)
+        self.assertEqual(m.protocols["q"].transport, "tcp")
+        text = SPLIT_SCENARIOS.replace("transport: tcp\n", "transport: udp\n")
+        self.assertIn("the protocol is udp", " ".join(self.problems(self.write(scenarios=text))))
+
     def test_a_known_failure_with_a_list_of_cells(self):
         # one cause in several places: one entry, one reason, every pattern its own
         text = SPLIT_MATRIX.replace("  - cell: 'q/*/one/one/*'\n    scenario: [idle, many]\n",
