@@ -1209,22 +1209,23 @@ def _known_failures(w: _Walker, node: yaml.Node) -> tuple[KnownFailure, ...]:
     if not isinstance(node, yaml.SequenceNode):
         w.err(node, f"known_failures must be a list, not {_kind(node)}")
         return ()
-    out = []
+    out: list[KnownFailure] = []
     for entry, item in enumerate(node.value):
         m = w.mapping(item, "known failure", KNOWN_FAILURE_KEYS, ("cell", "reason"))
         if m is None or "cell" not in m or "reason" not in m:
             continue
         # a pattern, or a list of them: one cause seen in several places
         cnode = m["cell"][1]
-        pats = [(w.string(cnode, "known failure: cell"), cnode)] \
-            if isinstance(cnode, yaml.ScalarNode) else \
-            w.string_list(cnode, "known failure: cell")
-        if pats == []:
-            w.err(cnode, "known failure: cell must not be an empty list")
-        if not pats:
-            continue
+        pats: list[tuple[str, yaml.Node]] | None
+        if isinstance(cnode, yaml.ScalarNode):
+            one = w.string(cnode, "known failure: cell")
+            pats = None if one is None else [(one, cnode)]
+        else:
+            pats = w.string_list(cnode, "known failure: cell")
+            if pats == []:
+                w.err(cnode, "known failure: cell must not be an empty list")
         reason = w.string(m["reason"][1], "known failure: reason")
-        if any(pat is None for pat, _ in pats) or reason is None:
+        if not pats or reason is None:
             continue
         if not reason.strip():
             w.err(m["reason"][1], "known failure: reason must not be empty")
