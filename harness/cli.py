@@ -205,7 +205,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     cells = matrix.expand(m)
     n_sc = sum(len(p.scenarios) for p in m.protocols.values())
     print(f"{_rel(m.path)}: OK: {len(m.protocols)} protocols, {n_sc} scenarios, "
-          f"{len(m.peers)} peers, {len(m.known_failures)} known failures, {len(cells)} cells")
+          f"{len(m.peers)} peers, {len({kf.entry for kf in m.known_failures})} known failures, "
+          f"{len(cells)} cells")
     return EXIT_OK
 
 

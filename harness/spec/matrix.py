@@ -165,6 +165,7 @@ class KnownFailure:
     # Also required, when given: the cell's scenario is one of these, has this tag.
     scenarios: tuple[str, ...] | None = None
     tag: str | None = None
+    entry: int = 0  # its place in known_failures (a list of cells makes one per pattern)
 
     def matches(self, cell_id: str, tags: frozenset[str] = frozenset()) -> bool:
         parts = cell_id.split("/")
@@ -523,8 +524,13 @@ def _build(w: _Walker, node: yaml.Node, path: Path, root: Path) -> Matrix | None
                 also = "".join((f" with scenario {list(kf.scenarios)}" if kf.scenarios else "",
                                 f" with tag {kf.tag}" if kf.tag else ""))
                 w.err(kf.line, f"known failure {kf.pattern!r}{also} matches no cell")
+            # a scenario it names must match through one of its entry's patterns
+            entry = [k for k in kfs if k.entry == kf.entry]
+            if kf is not entry[0]:
+                continue
             for name in kf.scenarios or ():
-                if not any(kf.matches(i, t) for i, t in ids if i.split("/")[1] == name):
+                if not any(k.matches(i, t) for k in entry for i, t in ids
+                           if i.split("/")[1] == name):
                     w.err(kf.line, f"known failure {kf.pattern!r}: scenario {name!r} "
                                    "matches no cell")
         for proto in protocols.values():
@@ -684,10 +690,9 @@ def _protocol_keys(w: _Walker, name: str, knode: yaml.Node, vnode: yaml.Node | N
 def _protocol(w: _Walker, name: str, knode: yaml.Node, pm: dict, root: Path,
               defaults: Defaults, peers: dict[str, Peer],
               templates: dict[str, "_Template"]) -> Protocol | None:
-    for key in ("transport", "scenarios"):
-        if key not in pm:
-            w.err(knode, f"protocol {name}: missing required key {key!r}")
-    transport = "tcp"
+    if "scenarios" not in pm:
+        w.err(knode, f"protocol {name}: missing required key 'scenarios'")
+    transport = "tcp"  # unless it says udp
     if "transport" in pm:
         t = w.string(pm["transport"][1], f"protocol {name}: transport")
         if t is not None and t not in TRANSPORTS:
@@ -1204,25 +1209,38 @@ def _known_failures(w: _Walker, node: yaml.Node) -> tuple[KnownFailure, ...]:
     if not isinstance(node, yaml.SequenceNode):
         w.err(node, f"known_failures must be a list, not {_kind(node)}")
         return ()
-    out = []
-    for item in node.value:
+    out: list[KnownFailure] = []
+    for entry, item in enumerate(node.value):
         m = w.mapping(item, "known failure", KNOWN_FAILURE_KEYS, ("cell", "reason"))
         if m is None or "cell" not in m or "reason" not in m:
             continue
-        pat = w.string(m["cell"][1], "known failure: cell")
+        # a pattern, or a list of them: one cause seen in several places
+        cnode = m["cell"][1]
+        pats: list[tuple[str, yaml.Node]] | None
+        if isinstance(cnode, yaml.ScalarNode):
+            one = w.string(cnode, "known failure: cell")
+            pats = None if one is None else [(one, cnode)]
+        else:
+            pats = w.string_list(cnode, "known failure: cell")
+            if pats == []:
+                w.err(cnode, "known failure: cell must not be an empty list")
         reason = w.string(m["reason"][1], "known failure: reason")
-        if pat is None or reason is None:
+        if not pats or reason is None:
             continue
         if not reason.strip():
             w.err(m["reason"][1], "known failure: reason must not be empty")
             continue
-        parts = pat.split("/")
-        if len(parts) != 5 or not all(parts):
-            w.err(m["cell"][1], f"known failure: cell pattern {pat!r} must have 5 parts: "
-                                "protocol/scenario/server/client/mode")
-            continue
-        if pat.count("[") != pat.count("]"):
-            w.err(m["cell"][1], f"known failure: cell pattern {pat!r} has unbalanced brackets")
+        bad = False
+        for pat, pnode in pats:
+            parts = pat.split("/")
+            if len(parts) != 5 or not all(parts):
+                w.err(pnode, f"known failure: cell pattern {pat!r} must have 5 parts: "
+                             "protocol/scenario/server/client/mode")
+                bad = True
+            elif pat.count("[") != pat.count("]"):
+                w.err(pnode, f"known failure: cell pattern {pat!r} has unbalanced brackets")
+                bad = True
+        if bad:
             continue
         names = None
         if "scenario" in m:
@@ -1240,8 +1258,10 @@ def _known_failures(w: _Walker, node: yaml.Node) -> tuple[KnownFailure, ...]:
                 w.err(m["tag"][1], f"known failure: unknown tag {tag!r} (known: "
                                    f"{', '.join(TAGS)})")
                 continue
-        out.append(KnownFailure(pat, reason.strip(), m["cell"][1].start_mark.line + 1,
-                                names, tag))
+        # one KnownFailure per pattern, in the list's order: each must match
+        # a cell, and a report names the one that matched
+        out.extend(KnownFailure(pat, reason.strip(), pnode.start_mark.line + 1, names, tag,
+                                entry) for pat, pnode in pats)
     return tuple(out)
 
 

@@ -277,6 +277,40 @@ class SplitTest(unittest.TestCase):
         self.assertIn("matrix.yaml:34: known failure 'q/*/one/raw/*' with tag robustness "
                       "matches no cell", self.problems(self.write(text)))
 
+    def test_transport_defaults_to_tcp(self):
+        text = SPLIT_SCENARIOS.replace("transport: tcp\n", "")
+        self.assertNotIn("transport", text)
+        m = matrix.load(self.write(scenarios=text), self.root)
+        self.assertEqual(m.protocols["q"].transport, "tcp")
+        text = SPLIT_SCENARIOS.replace("transport: tcp\n", "transport: udp\n")
+        self.assertIn("the protocol is udp", " ".join(self.problems(self.write(scenarios=text))))
+
+    def test_a_known_failure_with_a_list_of_cells(self):
+        # one cause in several places: one entry, one reason, every pattern its own
+        text = SPLIT_MATRIX.replace("  - cell: 'q/*/one/one/*'\n    scenario: [idle, many]\n",
+                                    "  - cell: ['q/idle/one/one/*',\n"
+                                    "           'q/many/one/one/*']\n")
+        m = matrix.load(self.write(text), self.root)
+        kfs = [m.known_failure(f"q/{s}/one/one/plain") for s in ("idle", "many")]
+        self.assertEqual([k.reason for k in kfs], ["named quirk"] * 2)
+        self.assertEqual([(k.pattern, k.line) for k in kfs],
+                         [("q/idle/one/one/*", 32), ("q/many/one/one/*", 33)])
+        self.assertIsNone(m.known_failure("q/first/one/one/plain"))
+        self.assertEqual(kfs[0].entry, kfs[1].entry)
+        # each pattern must match a cell, and is named at its own line
+        got = self.problems(self.write(text.replace("'q/many/one/one/*'", "'q/nope/one/one/*'")))
+        self.assertIn("matrix.yaml:33: known failure 'q/nope/one/one/*' matches no cell", got)
+        got = self.problems(self.write(text.replace("'q/many/one/one/*'", "'q/many/one'")))
+        self.assertIn("matrix.yaml:33: known failure: cell pattern 'q/many/one' must have 5 "
+                      "parts: protocol/scenario/server/client/mode", got)
+        got = self.problems(self.write(SPLIT_MATRIX.replace("'q/*/one/one/*'", "[]")))
+        self.assertIn("matrix.yaml:32: known failure: cell must not be an empty list", got)
+        # scenario: each name must match through one of the entry's patterns
+        text = SPLIT_MATRIX.replace("  - cell: 'q/*/one/one/*'\n",
+                                    "  - cell: ['q/idle/one/one/*', 'q/many/one/one/*']\n")
+        self.assertEqual(matrix.load(self.write(text), self.root)
+                         .known_failure("q/many/one/one/plain").reason, "named quirk")
+
     def test_problems_in_scenarios_yaml_name_that_file_and_line(self):
         text = SPLIT_SCENARIOS.replace("    stdout: 'B\\n'", "    stdot: 'B\\n'") \
             .replace("hold: 'h'", "hold: '\\q'")
