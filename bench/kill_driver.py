@@ -12,8 +12,8 @@ then looks for what is left:
   before the round (ss);
 - network namespaces named by that driver (`ip netns list`: slh-PID-*,
   slhs-PID-*);
-- the run's scratch folders (harness-* in the temporary folder) that did
-  not exist before.
+- anything in the driver's temporary folder (TMPDIR, one per round): its
+  scratch folders.
 Survivors are listed, then killed (they are ours) and removed.
 
 Run:   python3 bench/kill_driver.py [--rounds 10] [--min 2] [--max 120]
@@ -89,16 +89,21 @@ def namespaces(pid: int) -> list[str]:
     return [n for n in names if n.startswith((f"slh-{pid}-", f"slhs-{pid}-"))]
 
 
-def scratch() -> set[str]:
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "harness-*")))
+def scratch(tmp: str) -> set[str]:
+    return set(glob.glob(os.path.join(tmp, "*")))
 
 
 def one_round(n: int, delay: float, args: argparse.Namespace, out: str) -> list[str]:
-    before_listen, before_scratch = listening(), scratch()
+    # The driver's own temporary folder: what is left there is its own,
+    # whatever other programs on the machine make meanwhile.
+    tmp = out + "-tmp"
+    os.makedirs(tmp)
+    before_listen = listening()
     cmd = [sys.executable, "-m", "harness", "run", "--out", out]
     if args.protocol:
         cmd += ["--protocol", args.protocol]
-    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={**os.environ, "TMPDIR": tmp})
     t0 = time.monotonic()
     while time.monotonic() - t0 < delay and p.poll() is None:
         time.sleep(0.05)
@@ -121,7 +126,7 @@ def one_round(n: int, delay: float, args: argparse.Namespace, out: str) -> list[
         reap()
         left = descendants(os.getpid())
         ns = namespaces(p.pid)
-        folders = scratch() - before_scratch
+        folders = scratch(tmp)
         if not (left or ns or folders) or time.monotonic() > end:
             break
         time.sleep(0.05)
