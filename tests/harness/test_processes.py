@@ -169,8 +169,8 @@ class ProcessesTest(support.HarnessTestCase):
         self.assertClean()
 
     def test_kill_all_and_sweep(self):
-        # What the atexit hook and the end of a run do when a cell could not
-        # stop its children (e.g. a second Ctrl-C).
+        # What a Ctrl-C, the atexit hook and the end of a run do: every
+        # program killed at once, a SIGTERM-ignoring one included.
         async def go():
             c = await processes.spawn([sys.executable, "-c",
                                        "import signal,time; signal.signal(signal.SIGTERM, "
