@@ -217,35 +217,9 @@ class Expect:
 
 def _map_pattern(source: str, f) -> str:
     """A pattern source with f applied to each literal run (placeholders kept)."""
-    out: list[str] = []
-    lit: list[str] = []
-
-    def flush() -> None:
-        if lit:
-            out.append(transcript.escape(f(transcript.unescape("".join(lit))))
-                       .replace("{", "\\{"))
-            lit.clear()
-
-    i, n = 0, len(source)
-    while i < n:
-        c = source[i]
-        if c == "\\" and i + 1 < n and source[i + 1] == "{":
-            lit.append("{")
-            i += 2
-        elif c == "\\":
-            w = 4 if i + 1 < n and source[i + 1] == "x" else 2
-            lit.append(source[i:i + w])
-            i += w
-        elif c == "{":
-            end = source.index("}", i)
-            flush()
-            out.append(source[i:end + 1])
-            i = end + 1
-        else:
-            lit.append(c)
-            i += 1
-    flush()
-    return "".join(out)
+    return "".join("{%s}" % text if placeholder else
+                   transcript.literal_as_pattern_source(f(transcript.unescape(text)))
+                   for placeholder, text in transcript.pattern_pieces(source))
 
 
 def _non_ascii(repl: bytes):

@@ -133,15 +133,17 @@ class Pattern:
         return f"Pattern({self.source!r})"
 
 
-def _pattern_regex(source: str) -> str:
-    """Returns the regex for a pattern's source. Raises EscapeError for a bad
-    escape or an unknown/unterminated placeholder."""
-    parts: list[str] = []
+def pattern_pieces(source: str) -> list[tuple[bool, str]]:
+    """Splits a pattern's source into pieces in order: (True, a
+    placeholder's name) or (False, a literal run, still escaped for
+    unescape()). Raises EscapeError for a backslash at the end or an
+    unknown/unterminated placeholder."""
+    pieces: list[tuple[bool, str]] = []
     literal: list[str] = []
 
     def flush() -> None:
         if literal:
-            parts.append(re.escape(escape(unescape("".join(literal)))))
+            pieces.append((False, "".join(literal)))
             literal.clear()
 
     i = 0
@@ -167,15 +169,30 @@ def _pattern_regex(source: str) -> str:
                 known = ", ".join("{%s}" % k for k in PLACEHOLDERS)
                 raise EscapeError(f"unknown placeholder {{{name}}} (known: {known})", i + 1)
             flush()
-            parts.append(PLACEHOLDERS[name])
+            pieces.append((True, name))
             i = end + 1
         else:
             literal.append(c)
             i += 1
-    try:
-        flush()
-    except EscapeError as e:
-        raise EscapeError(str(e), 1) from None
+    flush()
+    return pieces
+
+
+def _pattern_regex(source: str) -> str:
+    """Returns the regex for a pattern's source. Raises EscapeError for a bad
+    escape or an unknown/unterminated placeholder."""
+    pieces = pattern_pieces(source)
+    parts: list[str] = []
+    for k, (placeholder, text) in enumerate(pieces):
+        if placeholder:
+            parts.append(PLACEHOLDERS[text])
+            continue
+        try:
+            parts.append(re.escape(escape(unescape(text))))
+        except EscapeError as e:
+            if k < len(pieces) - 1:
+                raise
+            raise EscapeError(str(e), 1) from None
     return "".join(parts)
 
 
