@@ -323,9 +323,7 @@ async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandCont
         c = await isolation.Cell.start(sl_cell, argv)
         extra: list[str] = []
         if peer.sandbox:
-            extra = ["--cpu", str(limits.cpu_s), "--data", str(limits.data_mb),
-                     "--fsize", str(limits.fsize_mb), "--nofile", str(limits.nofile),
-                     "--nproc", str(limits.nproc)]
+            extra = [*limits.cell_options(), "--nproc", str(limits.nproc)]
             if uids is not None:
                 uid = uids.acquire()
                 extra += ["--uid", str(uid)]

@@ -504,8 +504,7 @@ class CellRunner:
             if sandboxed:
                 assert live.limits is not None
                 lim = live.limits
-                extra = ["--cpu", str(lim.cpu_s), "--data", str(lim.data_mb),
-                         "--fsize", str(lim.fsize_mb), "--nofile", str(lim.nofile)]
+                extra = lim.cell_options()
                 if live.uid is not None:
                     extra += ["--uid", str(live.uid), "--nproc", str(lim.nproc)]
                 elif isolation.support(self.sl_cell).user_ns:

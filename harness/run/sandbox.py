@@ -63,6 +63,13 @@ class Limits:
     def __repr__(self) -> str:
         return "Limits(" + ", ".join(f"{n}={getattr(self, n)}" for n in self.NAMES) + ")"
 
+    def cell_options(self) -> list[str]:
+        """`sl-cell enter`'s options for these limits but --nproc, which
+        counts per uid: the caller adds it where the program has one of
+        its own."""
+        return ["--cpu", str(self.cpu_s), "--data", str(self.data_mb),
+                "--fsize", str(self.fsize_mb), "--nofile", str(self.nofile)]
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Limits) and all(
             getattr(self, n) == getattr(other, n) for n in self.NAMES)
