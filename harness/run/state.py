@@ -75,9 +75,19 @@ class CellResult:
         return self.cell.id if self.repeat <= 1 else f"{self.cell.id}#{self.repeat}"
 
 
+# What a peer takes from the driver's environment: where programs are and
+# whose they are, nothing else. The rest of a host's environment changes
+# what peers do and cost from machine to machine: LC_CTYPE a JVM's charset,
+# NODE_OPTIONS or JAVA_TOOL_OPTIONS their flags, LD_PRELOAD their code,
+# NODE_EXTRA_CA_CERTS ~40 ms of every Node.js start (docs/performance.md).
+PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "JAVA_HOME")
+
+
 def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment every peer gets: TZ=UTC, LANG=C.UTF-8, LC_ALL unset."""
-    env = {k: v for k, v in os.environ.items() if k != "LC_ALL"}
+    """The environment every peer gets: PASSED_ENV from the driver's,
+    TZ=UTC, LANG=C.UTF-8, then extra (the matrix's and the peer's env)."""
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.setdefault("PATH", os.defpath)
     env["TZ"] = "UTC"
     env["LANG"] = "C.UTF-8"
     env.update(extra or {})

@@ -265,6 +265,27 @@ class VerdictKindsTest(support.HarnessTestCase):
         self.assertClean([r, r2])
 
 
+class EnvironmentTest(support.HarnessTestCase):
+    def test_peers_get_a_fixed_environment(self):
+        """Only PATH, HOME and the like come from the driver: what else the
+        machine sets (here a planted NODE_OPTIONS, LC_CTYPE, LC_ALL) never
+        reaches a peer; TZ, LANG and the matrix's env always do."""
+        m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"env": "env"},
+                                "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 4")
+        planted = {"NODE_OPTIONS": "--planted", "LC_CTYPE": "pt_BR.UTF-8", "LC_ALL": "C",
+                   "TZ": "America/Sao_Paulo", "PATH": "/usr/bin:/bin:/planted"}
+        with mock.patch.dict("os.environ", planted):
+            r = support.run_cells(m)[0]
+        out = r.outcome.clients[0].stdout.decode()
+        self.assertTrue(out.startswith("Hello"), out)
+        env = dict(line.split("=", 1) for line in out[len("Hello"):].splitlines())
+        self.assertEqual(env["PATH"], planted["PATH"])
+        self.assertEqual((env["TZ"], env["LANG"]), ("UTC", "C.UTF-8"))
+        for name in ("NODE_OPTIONS", "LC_CTYPE", "LC_ALL"):
+            self.assertNotIn(name, env)
+        self.assertClean([r])
+
+
 class ForeignPortTest(support.HarnessTestCase):
     def test_port_taken_by_a_foreign_process_is_retried(self):
         m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"echo": "echo"})

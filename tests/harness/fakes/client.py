@@ -5,7 +5,8 @@ one byte per send), garbage (prints something else), exit1 (fails with a
 message), crash (SIGSEGV), hang (connects and never ends), flood (floods
 stdout), udp (one datagram of stdin), reset (sends, then resets), notfound
 (prints the JVM's class-not-found message and exits 1), args (echo, then
-prints its extra arguments).
+prints its extra arguments), env (echo, then prints its environment, one
+NAME=VALUE a line, sorted).
 """
 
 import os
@@ -47,6 +48,10 @@ def main():
     elif mode == "args":
         reply = exchange(host, port, data)
         sys.stdout.buffer.write(reply + " ".join(sys.argv[4:]).encode())
+    elif mode == "env":
+        reply = exchange(host, port, data)
+        lines = sorted(f"{k}={v}\n" for k, v in os.environ.items())
+        sys.stdout.buffer.write(reply + "".join(lines).encode())
     elif mode == "garbage":
         exchange(host, port, data)
         sys.stdout.buffer.write(b"\x00garbage\xff")
