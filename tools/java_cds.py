@@ -46,7 +46,7 @@ RUN_TIMEOUT_S = 60.0
 # The flags of the java templates in matrix.yaml that matter for the
 # archive: it must be dumped with the collector and pointer sizes the
 # peers run with, or the JVM refuses it.
-RUNTIME_FLAGS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData"]
+RUNTIME_FLAGS = ["-Xint", "-XX:+UseSerialGC", "-XX:-UsePerfData"]
 
 SMTP_MESSAGE = (b"From: alice@example.org\nTo: bob@example.org\nSubject: Aula 05\n\n"
                 b"Ola, Bob.\nSMTP na porta 25.\n")

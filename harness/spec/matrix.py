@@ -36,7 +36,10 @@ NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 COMMAND_PLACEHOLDERS = ("python", "java", "jvm", "cds", "build", "host", "port", "protocol",
                         "package")
-JVM_FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
+# -Xint: the peers are short programs that move a few bytes; the JIT's
+# compiler threads cost more than they save (0.82x CPU per start over all
+# 20 Java peer programs, bench/results/2026-12-02-afternoon.md).
+JVM_FLAGS = "-Xint -XX:+UseSerialGC -Xshare:auto"
 # The Java peers' class-data archive and the jar it was made from (the
 # build's java_cds target, tools/java_cds.py), relative to the build.
 CDS_ARCHIVE = "java-cds/peers.jsa"

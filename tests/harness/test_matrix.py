@@ -557,7 +557,7 @@ class RepoMatrixTest(unittest.TestCase):
         proto = self.m.protocols["echo-repr"]
         argv = matrix.render(self.m.peers["java"].server, ctx, proto, 20001)
         self.assertEqual(argv[0], "/usr/bin/java")
-        self.assertIn("-XX:TieredStopAtLevel=1", argv)  # {jvm} became several words
+        self.assertIn("-Xint", argv)  # {jvm} became several words
         self.assertIn("echo_repr.Server", argv)  # {package}
         self.assertEqual(argv[-1], "20001")
         argv = matrix.render(self.m.peers["python"].client, ctx, proto, 20002)
