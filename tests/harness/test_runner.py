@@ -268,8 +268,8 @@ class VerdictKindsTest(support.HarnessTestCase):
 class EnvironmentTest(support.HarnessTestCase):
     def test_peers_get_a_fixed_environment(self):
         """Only PATH, HOME and the like come from the driver: what else the
-        machine sets (here a planted NODE_OPTIONS, LC_CTYPE, LC_ALL) never
-        reaches a peer; TZ, LANG and the matrix's env always do."""
+        machine sets (here a planted NODE_OPTIONS, LC_CTYPE, LC_ALL, TZ)
+        never reaches a peer, which always gets TZ=UTC and LANG=C.UTF-8."""
         m = support.fake_matrix(self.tmp, {"echo": "echo"}, {"env": "env"},
                                 "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 4")
         planted = {"NODE_OPTIONS": "--planted", "LC_CTYPE": "pt_BR.UTF-8", "LC_ALL": "C",
