@@ -28,6 +28,11 @@ with the whole matrix run one cell at a time (--jobs 1, so nothing competes
 with them), divided by the cores: no run can be faster than that. Printed
 with each full run's wall / floor.
 
+What cells cost (--compare-cells, issue 11): every full run is followed by
+the same run without cells (`harness run --no-cells`: no namespaces, an
+owned port range, as where bubblewrap cannot make them); the medians' ratio
+of wall times is printed (target <= 1.10).
+
 Run:  python3 bench/matrix.py [--runs 3] [--jobs 4,8] [--repeat 50] [--keep DIR]
       (build first: cmake -B build -S . && cmake --build build -j2)
 Exit: 0 when every measurement ran (a missed target is reported, not an
@@ -359,6 +364,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--skip-overhead", action="store_true", help="only the full matrix")
     ap.add_argument("--floor", action="store_true",
                     help="also measure the floor: the peers' CPU one cell at a time / cores")
+    ap.add_argument("--compare-cells", action="store_true",
+                    help="follow each full run by the same without cells (--no-cells) and "
+                         "print the ratio of the walls")
     ap.add_argument("--keep", metavar="DIR",
                     help="keep the driver's results and logs in DIR (default: deleted)")
     args = ap.parse_args(argv)
@@ -388,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{n_cores} cores  Python {platform.python_version()}  commit {revision()}  "
           f"runs {args.runs}", flush=True)
     full: dict[int | None, list[Measure]] = {j: [] for j in args.jobs}
+    bare: dict[int | None, list[Measure]] = {j: [] for j in args.jobs}  # --no-cells
     over: list[Overhead] = []
     failed = False
     floor_s: float | None = None
@@ -418,6 +427,18 @@ def main(argv: list[str] | None = None) -> int:
                       f"{_verdicts(m.counts)}"
                       + (f", wall / floor {m.wall_s / floor_s:.2f}" if floor_s else ""),
                       flush=True)
+                if args.compare_cells and not args.skip_full:
+                    b, disturbed = undisturbed(
+                        lambda: run_driver([*build_args, *extra, "--no-cells"], out + "-nocells"),
+                        n_cores, args.max_other, args.retries, f"run {run} {name} no cells")
+                    b.disturbed = disturbed
+                    bare[jobs].append(b)
+                    failed |= b.rc != 0
+                    print(f"run {run} full matrix, {name}, no cells: wall {b.wall_s:.1f} s, "
+                          f"CPU {b.cpu_s:.1f} s (driver {b.driver_cpu_s:.1f}), efficiency "
+                          f"{b.efficiency(n_cores):.2f}{'*' if b.disturbed else ''}, exit "
+                          f"{b.rc}: {_verdicts(b.counts)}; cells / none {m.wall_s / b.wall_s:.2f}",
+                          flush=True)
             if args.skip_overhead:
                 continue
             try:
@@ -450,6 +471,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_median([m.driver_cpu_s for m in ms]):.1f} | "
                   f"{_median([m.efficiency(n_cores) for m in ms]):.2f} | "
                   f"{_median([m.other_share(n_cores) for m in ms]):.0%} |")
+    for jobs, bs in bare.items():
+        if bs:
+            w = _median([m.wall_s for m in full[jobs]])
+            wb = _median([b.wall_s for b in bs])
+            print(f"cells, jobs {jobs or 'default'}: median wall {w:.1f} s, without cells "
+                  f"{wb:.1f} s: {w / wb:.2f}x (target <= 1.10: {_mark(w / wb <= 1.10)})")
     if floor_s:
         for jobs, ms in full.items():
             if ms:

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also describe deviating cells in full")
     run.add_argument("--sandbox-limits", default="", metavar="NAME=N,...",
                      help="limits of sandboxed peers, e.g. cpu_s=5,data_mb=512 (docs/matrix.md)")
+    run.add_argument("--no-cells", action="store_true",
+                     help="run cells without namespaces of their own, as where bubblewrap "
+                          "cannot make them (ports from --ports): to measure what cells cost")
 
     ls = sub.add_parser("list", help="list cells, and why pairs are absent")
     _add_common(ls)
@@ -495,7 +498,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = runner.RunOptions(jobs=args.jobs, strict=args.strict, repeat=args.repeat,
                              timeout_s=args.timeout,
                              run_timeout_s=args.run_timeout or m.defaults.run_timeout_s,
-                             port_range=port_range, sandbox_limits=limits)
+                             port_range=port_range, sandbox_limits=limits,
+                             isolate=False if args.no_cells else None)
     ctx = matrix.CommandContext.create(m.root, common.build_dir(args.build))
     nofile = args.nofile
     # A cell that needs more files than the limit allows even alone (1000

@@ -64,14 +64,16 @@ class CellRunner:
         self._sandbox_ctx: CommandContext | None = None
         self.sl_cell = find_sl_cell(ctx)
         self.isolated = False
+        why = "asked for"
         if opts.isolate is not False:
             sup = isolation.support(self.sl_cell)
             self.isolated = sup.ok
-            if not sup.ok:
-                sandbox.note_once(f"cells run without namespaces of their own ({sup.why}): "
-                                  f"ports come from the range {opts.port_range[0]}-"
-                                  f"{opts.port_range[1]}, and cells share this machine's "
-                                  f"network, /tmp and process table")
+            why = sup.why
+        if not self.isolated:
+            sandbox.note_once(f"cells run without namespaces of their own ({why}): "
+                              f"ports come from the range {opts.port_range[0]}-"
+                              f"{opts.port_range[1]}, and cells share this machine's "
+                              f"network, /tmp and process table")
 
     def env_for(self, peer: matrix.Peer) -> dict[str, str]:
         env = self._envs.get(peer.name)

@@ -96,6 +96,18 @@ class RunExitCodesTest(support.HarnessTestCase):
         self.assertEqual(code, 1, out)
         self.assertEqual(data["counts"]["fail"], 1)
 
+    def test_no_cells_runs_in_the_machines_network(self):
+        m = support.fake_matrix(self.tmp / "m", {"echo": "echo"}, {"echo": "echo"})
+        out = self.tmp / "out"
+        code, _, err = call("run", "--matrix", str(m.path), "--out", str(out), "--ports", PORTS,
+                            "--no-cells")
+        self.assertEqual(code, 0, err)
+        data = json.loads((out / "results.json").read_text())
+        self.assertEqual(data["counts"]["pass"], 1)
+        self.assertIn("cells run without namespaces of their own (asked for)", err)
+        # The server listened on a port of the owned range, on this machine.
+        self.assertTrue(RANGE[0] <= data["cells"][0]["server_port"] <= RANGE[1], data)
+
     def test_repeat_and_show(self):
         m = support.fake_matrix(self.tmp / "m", {"echo": "echo"}, {"echo": "echo"})
         code, out, data = self.run_cli(m, "--repeat", "3", "--jobs", "2")
