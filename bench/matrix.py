@@ -400,6 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     over: list[Overhead] = []
     failed = False
     floor_s: float | None = None
+
+    def full_run(more: list[str], out: str, label: str) -> Measure:
+        """One full matrix (driver options more), redone while disturbed."""
+        m, disturbed = undisturbed(lambda: run_driver([*build_args, *more], out),
+                                   n_cores, args.max_other, args.retries, label)
+        m.disturbed = disturbed
+        return m
+
     try:
         if args.floor:
             m = run_driver([*build_args, "--jobs", "1"], os.path.join(work, "floor"))
@@ -413,10 +421,7 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"jobs {jobs or 'default'}"
                 out = os.path.join(work, f"full-r{run}-j{jobs or 'default'}")
                 extra = ["--jobs", str(jobs)] if jobs else []
-                m, disturbed = undisturbed(lambda: run_driver([*build_args, *extra], out),
-                                           n_cores, args.max_other, args.retries,
-                                           f"run {run} {name}")
-                m.disturbed = disturbed
+                m = full_run(extra, out, f"run {run} {name}")
                 full[jobs].append(m)
                 failed |= m.rc != 0
                 print(f"run {run} full matrix, {name}: wall {m.wall_s:.1f} s, CPU "
@@ -427,11 +432,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{_verdicts(m.counts)}"
                       + (f", wall / floor {m.wall_s / floor_s:.2f}" if floor_s else ""),
                       flush=True)
-                if args.compare_cells and not args.skip_full:
-                    b, disturbed = undisturbed(
-                        lambda: run_driver([*build_args, *extra, "--no-cells"], out + "-nocells"),
-                        n_cores, args.max_other, args.retries, f"run {run} {name} no cells")
-                    b.disturbed = disturbed
+                if args.compare_cells:
+                    b = full_run([*extra, "--no-cells"], out + "-nocells",
+                                 f"run {run} {name} no cells")
                     bare[jobs].append(b)
                     failed |= b.rc != 0
                     print(f"run {run} full matrix, {name}, no cells: wall {b.wall_s:.1f} s, "
