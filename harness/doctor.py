@@ -442,6 +442,7 @@ class Doctor:
             ready = await processes.wait_bound(server, port, transport, timeout)
             if not ready.ready:
                 if ready.exited:
+                    await server.finish_output()  # its last words may still be in the pipe
                     tail = verdict.tail_line(server.stderr.data())
                     detail = (f"{server.exit().describe()} before binding port {port}"
                               + (f" ({tail!r})" if tail else ""))

@@ -247,6 +247,8 @@ class CellRunner:
         if not ready.ready:
             if ready.foreign and live.cell is None:
                 raise _Retry()
+            if ready.exited:
+                await server.finish_output()  # its last words may still be in the pipe
             err = server.stderr.data()
             if ready.exited and any(mk.encode() in err for mk in _NOT_BUILT_MARKERS):
                 o.error = f"not built: the server says {verdict.tail_line(err)!r}"
