@@ -5,76 +5,104 @@
  * namespace when the driver is not root) that bubblewrap creates. Two roles:
  *
  *   sl-cell hold FD
- *       Runs inside the cell, started by bwrap, with FD a SOCK_SEQPACKET
- *       socket to the driver. Says "ready" once (the kernel attaches its
- *       pid, translated to the driver's PID namespace), then makes sockets
- *       on request inside the cell's network namespace and passes them to
- *       the driver (SCM_RIGHTS): the driver's relay listens and connects
- *       there, so the cell's ports never meet anything else on the machine.
- *       Exits at EOF on FD (the driver closed it or died); the cell's
- *       PID namespace, and every process in it, ends with it.
+ *       Runs as PID 1 of the cell (bwrap --as-pid-1), with FD a
+ *       SOCK_SEQPACKET socket to the driver. Says "ready" once (the kernel
+ *       attaches its pid, translated to the driver's PID namespace), then
+ *       answers requests, one at a time:
+ *         "FAMILY TYPE"  a socket made inside the cell's network namespace,
+ *                        passed back (SCM_RIGHTS): the driver's relay
+ *                        listens and connects there, so the cell's ports
+ *                        never meet anything else on the machine;
+ *         "x" SPEC       a program started inside the cell, SPEC being
+ *                        NUL-separated fields: DIR, ARGC, LIMITS -- PROG
+ *                        ARG... (ARGC fields), ENVC, NAME=VALUE... (ENVC
+ *                        fields), with four fds attached: its stdin,
+ *                        stdout, stderr and a status pipe. The answer
+ *                        carries a pidfd of the program (its pid in the
+ *                        driver's namespace); when it ends, its wait status
+ *                        (an int) is written to the status pipe, which is
+ *                        then closed.
+ *       The program leads a session of its own in DIR, with LIMITS (--cpu
+ *       S, --data MB, --nproc N, --fsize MB, --nofile N) and --uid UID,
+ *       no_new_privs and no core dumps when any is given: the sandbox of
+ *       students' programs. It exits 125 when DIR cannot be entered, 126
+ *       when a limit or the uid cannot be set, 127 when PROG cannot be run.
+ *       One process starts every program of the cell, so a program costs a
+ *       fork here and its own exec, nothing more; and as the namespace's
+ *       init the holder gets no signal a program sends it (kill(-1),
+ *       kill(getppid())), while it reaps every orphan of the cell.
+ *       Exits at EOF on FD (the driver closed it or died); the cell's PID
+ *       namespace, and every process in it, ends with it.
  *
- *   sl-cell enter PID DIR [LIMITS] [--uid UID] -- PROG ARG...
- *       Joins the namespaces of process PID (a holder), changes to DIR,
- *       forks PROG there (a new PID namespace takes only children) and
- *       waits for it, ending the way it ended (exit status or signal), so
- *       the driver sees the program's own exit. Termination signals are
- *       ignored here: the driver signals the whole process group, which
- *       reaches PROG directly. LIMITS (--cpu S, --data MB, --nproc N,
- *       --fsize MB, --nofile N) and --uid apply to PROG only, with
- *       no_new_privs and no core dumps: the sandbox of students' programs.
- *
- *   sl-cell run [LIMITS] [--uid UID] -- PROG ARG...
+ *   sl-cell run [LIMITS] -- PROG ARG...
  *       Applies LIMITS and --uid to itself and execs PROG, in whatever
  *       namespaces it runs in: a one-shot sandbox that bwrap starts (check
- *       compiles students' code so, as the sandbox's user).
- *
- * Exit status of `enter` and `run` themselves: 125 when the cell cannot be
- * joined, 126 when a limit or the uid cannot be set, 127 when PROG cannot be
- * run.
+ *       compiles students' code so, as the sandbox's user). Exits 126 when a
+ *       limit or the uid cannot be set, 127 when PROG cannot be run.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <linux/nsfs.h>
-#include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define CELL_MB (1024UL * 1024UL)
 
-/* Exit statuses of `enter` for its own failures (as env(1) uses them). */
-#define CELL_EXIT_JOIN  125
+/* Exit statuses of a started program for the holder's or run's own
+ * failures (as env(1) uses them). */
+#define CELL_EXIT_DIR   125
 #define CELL_EXIT_SETUP 126
 #define CELL_EXIT_EXEC  127
+
+/* The largest request: a program's argv and environment. */
+#define CELL_REQUEST_MAX (128 * 1024)
+/* A request's fds: stdin, stdout, stderr, status. */
+#define CELL_SPAWN_FDS 4
+
+extern char **environ;
+
+struct limits {
+    unsigned long cpu_s, data_mb, nproc, fsize_mb, nofile;
+    long uid; /* -1: keep */
+};
+
+/* A program the holder started and has not seen end. */
+struct kid {
+    pid_t pid;
+    int status_fd;
+};
+
+static struct kid *kids;
+static size_t kids_len, kids_cap;
 
 static void usage(void)
 {
     fprintf(stderr, "usage: sl-cell hold FD\n"
-                    "       sl-cell enter PID DIR [LIMITS] -- PROG [ARG...]\n"
                     "       sl-cell run [LIMITS] -- PROG [ARG...]\n"
                     "LIMITS: [--cpu S] [--data MB] [--nproc N] [--fsize MB] "
                     "[--nofile N] [--uid UID]\n");
     exit(2);
 }
 
-/* Sends fd (or, when fd is -1, the error text for err) on the control
- * socket. Returns 0, or -1 with errno set. */
-static int send_socket(int ctl, int fd, int err)
+/* Sends the one-byte answer kind with fd attached, or (fd -1) "e" and the
+ * text for err. Returns 0, or -1 with errno set. */
+static int answer(int ctl, char kind, int fd, int err)
 {
-    char text[128];
+    char text[160];
     struct iovec iov;
     struct msghdr msg;
     union {
@@ -84,7 +112,7 @@ static int send_socket(int ctl, int fd, int err)
 
     memset(&msg, 0, sizeof(msg));
     if (fd >= 0) {
-        text[0] = 'k';
+        text[0] = kind;
         iov.iov_len = 1;
         memset(&control, 0, sizeof(control));
         msg.msg_control = control.buf;
@@ -109,71 +137,60 @@ static int send_socket(int ctl, int fd, int err)
     return 0;
 }
 
-/* Parses a positive decimal number for option name. Exits 2 if it is not. */
-static unsigned long number(const char *name, const char *text);
-
-/* The holder's loop: each request is "FAMILY TYPE" in decimal; the answer
- * is the new socket or an error text. Returns the exit status. */
-static int hold(int ctl)
-{
-    char req[64];
-
-    if (fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0) {
-        perror("sl-cell hold: control socket");
-        return 1;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (send(ctl, "r", 1, MSG_NOSIGNAL) != 1) {
-        return 1;
-    }
-    for (;;) {
-        ssize_t n = recv(ctl, req, sizeof(req) - 1, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return 0; /* the driver is gone: the cell ends with us */
-        }
-        req[n] = '\0';
-        int family = 0;
-        int type = 0;
-        if (sscanf(req, "%d %d", &family, &type) != 2 ||
-            (family != AF_INET && family != AF_INET6) ||
-            (type != SOCK_STREAM && type != SOCK_DGRAM)) {
-            if (send_socket(ctl, -1, EINVAL) < 0) {
-                return 1;
-            }
-            continue;
-        }
-        int fd = socket(family, type | SOCK_CLOEXEC, 0);
-        int rc = send_socket(ctl, fd, errno);
-        if (fd >= 0) {
-            close(fd);
-        }
-        if (rc < 0) {
-            return 1;
-        }
-    }
-}
-
-/* Parses a positive decimal number for option name. Exits 2 if it is not. */
-static unsigned long number(const char *name, const char *text)
+/* Parses a positive decimal number. Returns it, or 0 if text is not one. */
+static unsigned long parse_number(const char *text)
 {
     char *end = NULL;
     errno = 0;
     unsigned long v = strtoul(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v == 0 || text[0] == '-') {
-        fprintf(stderr, "sl-cell: %s wants a positive number, not '%s'\n", name,
-                text);
-        exit(2);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
+        return 0;
     }
     return v;
 }
 
-struct limits {
-    unsigned long cpu_s, data_mb, nproc, fsize_mb, nofile;
-    long uid; /* -1: keep */
-};
+/* Parses LIMITS and --uid from argv[first..] up to "--" into lim. Returns
+ * the index of PROG (after "--"), or -1 on bad usage. */
+static int parse_limits(int argc, char **argv, int first, struct limits *lim)
+{
+    int i;
+    for (i = first; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+        if (i + 1 >= argc) {
+            return -1;
+        }
+        const char *opt = argv[i];
+        unsigned long v = parse_number(argv[i + 1]);
+        if (v == 0) {
+            return -1;
+        }
+        if (strcmp(opt, "--cpu") == 0) {
+            lim->cpu_s = v;
+        } else if (strcmp(opt, "--data") == 0) {
+            lim->data_mb = v;
+        } else if (strcmp(opt, "--nproc") == 0) {
+            lim->nproc = v;
+        } else if (strcmp(opt, "--fsize") == 0) {
+            lim->fsize_mb = v;
+        } else if (strcmp(opt, "--nofile") == 0) {
+            lim->nofile = v;
+        } else if (strcmp(opt, "--uid") == 0) {
+            lim->uid = (long)v;
+        } else {
+            return -1;
+        }
+    }
+    if (i >= argc - 1) {
+        return -1;
+    }
+    return i + 1;
+}
+
+/* True when lim asks for anything (then the sandbox applies). */
+static int limited(const struct limits *lim)
+{
+    return lim->cpu_s || lim->data_mb || lim->nproc || lim->fsize_mb ||
+           lim->nofile || lim->uid >= 0;
+}
 
 /* Sets one resource limit (soft and hard). Returns 0, or -1 with errno. */
 static int set_limit(int resource, rlim_t soft, rlim_t hard)
@@ -219,59 +236,303 @@ static int apply_limits(const struct limits *lim)
     return 0;
 }
 
-/* Opens /proc/PID/ns/NAME. Returns the fd, or -1 with a message. */
-static int open_ns(const char *pid, const char *name)
+/* Splits a spawn request's fields (after the "x") into dir, argv and envp
+ * (NULL-terminated, pointing into buf). Returns 0, or -1 if malformed. */
+static int parse_spawn(char *buf, size_t len, char **dir, char ***argv,
+                       int *argc, char ***envp)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "/proc/%s/ns/%s", pid, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "sl-cell: %s: %s\n", path, strerror(errno));
+    size_t nfields = 0;
+    size_t i;
+
+    if (len == 0 || buf[len - 1] != '\0') {
+        return -1;
     }
-    return fd;
+    for (i = 0; i < len; i++) {
+        nfields += buf[i] == '\0';
+    }
+    char **fields = calloc(nfields + 1, sizeof(char *));
+    if (fields == NULL) {
+        return -1;
+    }
+    size_t n = 0;
+    for (char *p = buf; p < buf + len; p += strlen(p) + 1) {
+        fields[n++] = p;
+    }
+    /* DIR ARGC ARG... ENVC ENV... */
+    unsigned long ac = n >= 2 ? parse_number(fields[1]) : 0;
+    if (n < 3 || ac == 0 || ac > n - 3) {
+        free(fields);
+        return -1;
+    }
+    unsigned long ec =
+        strcmp(fields[2 + ac], "0") == 0 ? 0 : parse_number(fields[2 + ac]);
+    if ((ec == 0 && strcmp(fields[2 + ac], "0") != 0) || 3 + ac + ec != n) {
+        free(fields);
+        return -1;
+    }
+    /* argv ends where ENVC was (parsed: no longer needed), envp at the
+     * array's end (calloc'd one longer). */
+    fields[2 + ac] = NULL;
+    *dir = fields[0];
+    *argv = fields + 2;
+    *argc = (int)ac;
+    *envp = fields + 3 + ac;
+    return 0;
 }
 
-/* True when the namespace files a and b name different namespaces. */
-static int same_ns(int a, int b)
+/* The child's side of a spawn: never returns. */
+static void start_program(const char *dir, char **prog, char **envp,
+                          const struct limits *lim, const int fds[],
+                          const sigset_t *mask)
 {
-    struct stat sa, sb;
-    if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0) {
-        return 0;
-    }
-    return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
-}
-
-/* Parses LIMITS and --uid from argv[first..] up to "--" into lim. Returns
- * the index of PROG (after "--"); exits 2 on bad usage. */
-static int parse_limits(int argc, char **argv, int first, struct limits *lim)
-{
-    int i;
-    for (i = first; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
-        if (i + 1 >= argc) {
-            usage();
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+    setsid();
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] == i) {
+            fcntl(i, F_SETFD, 0);
+        } else if (dup2(fds[i], i) < 0) {
+            _exit(CELL_EXIT_SETUP);
         }
-        const char *opt = argv[i];
-        const char *val = argv[i + 1];
-        if (strcmp(opt, "--cpu") == 0) {
-            lim->cpu_s = number(opt, val);
-        } else if (strcmp(opt, "--data") == 0) {
-            lim->data_mb = number(opt, val);
-        } else if (strcmp(opt, "--nproc") == 0) {
-            lim->nproc = number(opt, val);
-        } else if (strcmp(opt, "--fsize") == 0) {
-            lim->fsize_mb = number(opt, val);
-        } else if (strcmp(opt, "--nofile") == 0) {
-            lim->nofile = number(opt, val);
-        } else if (strcmp(opt, "--uid") == 0) {
-            lim->uid = (long)number(opt, val);
+    }
+    if (chdir(dir) < 0) {
+        fprintf(stderr, "sl-cell: %s: %s\n", dir, strerror(errno));
+        _exit(CELL_EXIT_DIR);
+    }
+    if (limited(lim) && apply_limits(lim) < 0) {
+        _exit(CELL_EXIT_SETUP);
+    }
+    environ = envp;
+    execvp(prog[0], prog);
+    fprintf(stderr, "sl-cell: cannot run %s: %s\n", prog[0], strerror(errno));
+    _exit(CELL_EXIT_EXEC);
+}
+
+/* Starts the program a spawn request describes, with the request's fds.
+ * Returns 0 with the program's pidfd answered, or -1 with errno (the
+ * request was malformed, or fork failed). Closes fds[0..2] either way;
+ * keeps fds[3] (the status pipe) for a started program. */
+static int spawn(int ctl, char *buf, size_t len, int fds[],
+                 const sigset_t *mask)
+{
+    char *dir = NULL;
+    char **argv = NULL;
+    char **envp = NULL;
+    int argc = 0;
+    struct limits lim = {0, 0, 0, 0, 0, -1};
+    int rc = -1;
+    int err = EINVAL;
+
+    if (parse_spawn(buf, len, &dir, &argv, &argc, &envp) < 0) {
+        goto out;
+    }
+    int at = parse_limits(argc, argv, 0, &lim);
+    if (at < 0) {
+        goto out;
+    }
+    if (kids_len == kids_cap) {
+        size_t cap = kids_cap ? kids_cap * 2 : 64;
+        struct kid *more = realloc(kids, cap * sizeof(*kids));
+        if (more == NULL) {
+            err = ENOMEM;
+            goto out;
+        }
+        kids = more;
+        kids_cap = cap;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        err = errno;
+        goto out;
+    }
+    if (pid == 0) {
+        start_program(dir, argv + at, envp, &lim, fds, mask);
+    }
+    kids[kids_len].pid = pid;
+    kids[kids_len].status_fd = fds[3];
+    kids_len++;
+    fds[3] = -1;
+    /* The pidfd tells the driver the program's pid in its own namespace
+     * (its fdinfo). The program cannot have been reaped yet: only this
+     * process reaps, and not before this answer. */
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) {
+        err = errno;
+        kill(pid, SIGKILL);
+        goto out;
+    }
+    rc = answer(ctl, 'p', pidfd, 0);
+    close(pidfd);
+    if (rc < 0) {
+        return -2;
+    }
+out:
+    free(argv != NULL ? argv - 2 : NULL);
+    for (int i = 0; i < CELL_SPAWN_FDS; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    if (rc < 0 && answer(ctl, 'e', -1, err) < 0) {
+        return -2;
+    }
+    return rc;
+}
+
+/* Reaps every ended child (programs, and orphans of the cell, whose init
+ * this is) and reports the programs' wait statuses. */
+static void reap(void)
+{
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < kids_len; i++) {
+            if (kids[i].pid != pid) {
+                continue;
+            }
+            /* A fresh pipe has room for an int; a driver that stopped
+             * reading gets EPIPE, and SIGPIPE is ignored. */
+            if (write(kids[i].status_fd, &status, sizeof(status)) < 0) {
+                /* nothing to do: the driver is not listening any more */
+            }
+            close(kids[i].status_fd);
+            kids[i] = kids[--kids_len];
+            break;
+        }
+    }
+}
+
+/* Receives one request with up to CELL_SPAWN_FDS fds (close-on-exec).
+ * Returns its length, 0 at EOF, -1 on error; *nfds says how many came. */
+static ssize_t receive(int ctl, char *buf, size_t size, int fds[], int *nfds)
+{
+    struct iovec iov = {buf, size};
+    struct msghdr msg;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(CELL_SPAWN_FDS * sizeof(int))];
+    } control;
+    ssize_t n;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    do {
+        n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    *nfds = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); n >= 0 && cm != NULL;
+         cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                if (*nfds < CELL_SPAWN_FDS) {
+                    fds[(*nfds)++] = fd;
+                } else {
+                    close(fd);
+                }
+            }
+        }
+    }
+    if (n > 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        errno = E2BIG;
+        return -3;
+    }
+    return n;
+}
+
+/* Answers a socket request ("FAMILY TYPE"). Returns 0, or -1 if the
+ * driver cannot be answered. */
+static int make_socket(int ctl, const char *req)
+{
+    int family = 0;
+    int type = 0;
+    if (sscanf(req, "%d %d", &family, &type) != 2 ||
+        (family != AF_INET && family != AF_INET6) ||
+        (type != SOCK_STREAM && type != SOCK_DGRAM)) {
+        return answer(ctl, 'e', -1, EINVAL);
+    }
+    int fd = socket(family, type | SOCK_CLOEXEC, 0);
+    int rc = answer(ctl, 'k', fd, errno);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+/* The holder's loop. Returns the exit status. */
+static int hold(int ctl)
+{
+    static char req[CELL_REQUEST_MAX + 1];
+    sigset_t chld, mask;
+
+    if (fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0) {
+        perror("sl-cell hold: control socket");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &chld, &mask) < 0) {
+        perror("sl-cell hold: sigprocmask");
+        return 1;
+    }
+    int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) {
+        perror("sl-cell hold: signalfd");
+        return 1;
+    }
+    if (send(ctl, "r", 1, MSG_NOSIGNAL) != 1) {
+        return 1;
+    }
+    for (;;) {
+        struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {sigfd, POLLIN, 0}};
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            perror("sl-cell hold: poll");
+            return 1;
+        }
+        if (pfd[1].revents) {
+            struct signalfd_siginfo si;
+            while (read(sigfd, &si, sizeof(si)) > 0) {
+                /* drained: one SIGCHLD may stand for several children */
+            }
+            reap();
+        }
+        if (!pfd[0].revents) {
+            continue;
+        }
+        int fds[CELL_SPAWN_FDS] = {-1, -1, -1, -1};
+        int nfds = 0;
+        ssize_t n = receive(ctl, req, CELL_REQUEST_MAX, fds, &nfds);
+        if (n == 0 || n == -1) {
+            return 0; /* the driver is gone: the cell ends with us */
+        }
+        int rc;
+        if (n == -3 || (req[0] == 'x' && nfds != CELL_SPAWN_FDS)) {
+            for (int i = 0; i < nfds; i++) {
+                close(fds[i]);
+            }
+            rc = answer(ctl, 'e', -1, n == -3 ? E2BIG : EINVAL);
+        } else if (req[0] == 'x') {
+            rc = spawn(ctl, req + 1, (size_t)n - 1, fds, &mask) == -2 ? -1 : 0;
         } else {
-            usage();
+            for (int i = 0; i < nfds; i++) {
+                close(fds[i]);
+            }
+            req[n] = '\0';
+            rc = make_socket(ctl, req);
+        }
+        if (rc < 0) {
+            return 1;
         }
     }
-    if (i >= argc - 1) {
-        usage();
-    }
-    return i + 1;
 }
 
 /* `run`: the sandbox applied to this process, then PROG. */
@@ -279,6 +540,9 @@ static int run(int argc, char **argv)
 {
     struct limits lim = {0, 0, 0, 0, 0, -1};
     int at = parse_limits(argc, argv, 1, &lim);
+    if (at < 0) {
+        usage();
+    }
     if (apply_limits(&lim) < 0) {
         return CELL_EXIT_SETUP;
     }
@@ -287,139 +551,14 @@ static int run(int argc, char **argv)
     return CELL_EXIT_EXEC;
 }
 
-static int enter(int argc, char **argv)
-{
-    static const struct {
-        const char *name;
-        int type;
-    } order[] = {
-        {"ipc", CLONE_NEWIPC},
-        {"net", CLONE_NEWNET},
-        {"pid", CLONE_NEWPID},
-        {"mnt", CLONE_NEWNS},
-    };
-    struct limits lim = {0, 0, 0, 0, 0, -1};
-    int fds[4];
-    int i;
-
-    if (argc < 3) {
-        usage();
-    }
-    const char *pid = argv[1];
-    const char *dir = argv[2];
-    char **prog = argv + parse_limits(argc, argv, 3, &lim);
-
-    /* Open all first: once in the cell's mount namespace, /proc is the
-     * cell's and PID means nothing there. */
-    for (i = 0; i < 4; i++) {
-        fds[i] = open_ns(pid, order[i].name);
-        if (fds[i] < 0) {
-            return CELL_EXIT_JOIN;
-        }
-    }
-    /* First the user namespace that owns the others (an unprivileged
-     * driver's cell has one): it grants the rights to join them. Not the
-     * holder's own: bwrap runs it in a nested user namespace, which has no
-     * rights over its parent's network or mounts. */
-    int own = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-    int userns = ioctl(fds[1], NS_GET_USERNS);
-    int inner = open_ns(pid, "user");
-    if (own < 0 || userns < 0 || inner < 0) {
-        fprintf(stderr, "sl-cell: the cell's user namespaces: %s\n",
-                strerror(errno));
-        return CELL_EXIT_JOIN;
-    }
-    /* A root driver's cell has none of its own: all three are the same. */
-    if (!same_ns(userns, own) && setns(userns, CLONE_NEWUSER) < 0) {
-        fprintf(stderr, "sl-cell: joining the cell's user namespace: %s\n",
-                strerror(errno));
-        return CELL_EXIT_JOIN;
-    }
-    close(own);
-    for (i = 0; i < 4; i++) {
-        if (setns(fds[i], order[i].type) < 0) {
-            fprintf(stderr, "sl-cell: joining the cell's %s namespace: %s\n",
-                    order[i].name, strerror(errno));
-            return CELL_EXIT_JOIN;
-        }
-        close(fds[i]);
-    }
-    /* Last, the holder's own user namespace: there the program is the
-     * driver's user again, with no rights over the cell's mounts (bwrap
-     * locked them there), so it cannot undo a read-only bind or a tmpfs. */
-    if (!same_ns(inner, userns) && setns(inner, CLONE_NEWUSER) < 0) {
-        fprintf(stderr, "sl-cell: joining the holder's user namespace: %s\n",
-                strerror(errno));
-        return CELL_EXIT_JOIN;
-    }
-    close(inner);
-    close(userns);
-    if (chdir(dir) < 0) {
-        fprintf(stderr, "sl-cell: %s: %s\n", dir, strerror(errno));
-        return CELL_EXIT_JOIN;
-    }
-
-    /* The driver signals the whole group, PROG included: this process
-     * only waits, and must outlive PROG to report how it ended. */
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    pid_t child = fork();
-    if (child < 0) {
-        perror("sl-cell: fork");
-        return CELL_EXIT_JOIN;
-    }
-    if (child == 0) {
-        static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE};
-        for (i = 0; i < 5; i++) {
-            signal(sigs[i], SIG_DFL);
-        }
-        if (apply_limits(&lim) < 0) {
-            _exit(CELL_EXIT_SETUP);
-        }
-        execvp(prog[0], prog);
-        fprintf(stderr, "sl-cell: cannot run %s: %s\n", prog[0],
-                strerror(errno));
-        _exit(CELL_EXIT_EXEC);
-    }
-    /* Dies with the driver; PROG, in the cell's PID namespace, dies when
-     * the cell's holder does. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() == 1) {
-        kill(child, SIGKILL);
-        return CELL_EXIT_JOIN;
-    }
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0) {
-        if (errno != EINTR) {
-            perror("sl-cell: waitpid");
-            return CELL_EXIT_JOIN;
-        }
-    }
-    if (WIFEXITED(status)) {
-        return WEXITSTATUS(status);
-    }
-    /* End by the same signal, without a core dump of this process. */
-    int sig = WTERMSIG(status);
-    set_limit(RLIMIT_CORE, 0, 0);
-    signal(sig, SIG_DFL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-    raise(sig);
-    return 128 + sig;
-}
-
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "hold") == 0) {
-        return hold((int)number("hold FD", argv[2]));
-    }
-    if (argc >= 2 && strcmp(argv[1], "enter") == 0) {
-        return enter(argc - 1, argv + 1);
+        unsigned long fd = parse_number(argv[2]);
+        if (fd == 0 || fd > INT_MAX) {
+            usage();
+        }
+        return hold((int)fd);
     }
     if (argc >= 2 && strcmp(argv[1], "run") == 0) {
         return run(argc - 1, argv + 1);

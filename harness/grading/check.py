@@ -327,8 +327,9 @@ async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandCont
             if uids is not None:
                 uid = uids.acquire()
                 extra += ["--uid", str(uid)]
-        child = await processes.spawn(c.wrap(argv, isolation.SCRATCH, extra), "/",
-                                      runner.base_env({"HOME": isolation.SCRATCH}))
+        child = await processes.spawn(argv, isolation.SCRATCH,
+                                      runner.base_env({"HOME": isolation.SCRATCH}),
+                                      inside=processes.Inside(c, tuple(extra)))
         ok, addrs = await netns.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
         if ok:
             ch.probe = (addrs, port)

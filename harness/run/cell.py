@@ -1,10 +1,10 @@
 """One isolation layer for every cell: its own network, mount, PID and IPC
 namespaces (and a user namespace when the driver is not root), made by
-bubblewrap and joined with c/cell/cell.c (`sl-cell`). docs/security.md has
-the threat model; this module is the mechanism.
+bubblewrap, whose PID 1 is c/cell/cell.c's holder (`sl-cell hold`).
+docs/security.md has the threat model; this module is the mechanism.
 
-    cell = await Cell.start(sl_cell)      # bwrap ... -- sl-cell hold FD
-    argv = cell.wrap(argv, cwd)           # sl-cell enter PID CWD -- argv
+    cell = await Cell.start(sl_cell)      # bwrap --as-pid-1 ... -- sl-cell hold FD
+    proc = await cell.exec(argv, cwd, env, limits)   # started by the holder
     sock = await cell.socket(AF_INET, SOCK_STREAM)   # made inside the cell
     data = cell.read_file(path)           # a file the cell wrote
     await cell.close()                    # everything in it dies
@@ -17,7 +17,12 @@ What a cell sees:
   /tmp, /dev/shm and /run (tmpfs: host unix sockets under /run and /tmp
   are out of reach); SCRATCH (/tmp/cell inside) is the one writable
   folder, on that tmpfs, gone with the cell;
-- processes: only its own (PID namespace; bwrap's init is PID 1).
+- processes: only its own (PID namespace; the holder is PID 1, so no
+  program in it can signal the holder, and it reaps their orphans).
+Every program of a cell is forked by the holder (one fork and the
+program's own exec: no launcher process per program) and reported back as
+a Program, which looks to the rest of the driver like the
+asyncio.subprocess.Process of a program the driver started itself.
 It dies with the driver: the holder exits at EOF on its control socket
 (closed by the kernel when the driver dies, however it dies), bwrap has
 --die-with-parent, and when the PID namespace's init ends the kernel kills
@@ -27,6 +32,7 @@ everything in it, setsid daemons included. Nothing is left on disk.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import signal
@@ -96,7 +102,7 @@ def _probe(sl_cell: str) -> Support:
 
 def _bwrap_argv(bwrap: str, user_ns: bool) -> list[str]:
     argv = [bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--die-with-parent", "--new-session",
+            "--die-with-parent", "--new-session", "--as-pid-1",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--perms", "01777", "--tmpfs", "/tmp", "--perms", "01777", "--tmpfs", "/dev/shm",
             "--tmpfs", "/run",
@@ -104,6 +110,10 @@ def _bwrap_argv(bwrap: str, user_ns: bool) -> list[str]:
             "--perms", "01777", "--dir", CLIENT_DIR]
     if user_ns:
         argv[1:1] = ["--unshare-user"]
+    else:
+        # bwrap leaves a root driver's holder no capability but these: it
+        # switches students' programs to the sandbox uid.
+        argv[1:1] = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     return argv
 
 
@@ -136,8 +146,7 @@ class Cell:
         self.holder = holder  # the holder's pid, as the driver sees it
         self.sl_cell = sl_cell
         self._lock = asyncio.Lock()
-        st = procnet.stat(holder)
-        self.init = st.ppid if st is not None else 0  # bwrap's PID 1 of the cell
+        self.init = holder  # PID 1 of the cell (bwrap --as-pid-1)
         _LIVE.add(self)
         if self.init:
             _INITS.add(self.init)
@@ -217,21 +226,86 @@ class Cell:
         ctl.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
         return cls(proc, ctl, holder, sl_cell)
 
-    def wrap(self, argv: list[str], cwd: str, limits: list[str] | None = None) -> list[str]:
-        """The argv that runs argv inside the cell, in cwd (a path inside),
-        with sl-cell's limit options (sandboxed peers)."""
-        return [self.sl_cell, "enter", str(self.holder), cwd, *(limits or []), "--", *argv]
+    async def exec(self, argv: list[str], cwd: str, env: dict[str, str],
+                   limits: list[str] | None = None, stdin: bool = False) -> "Program":
+        """Starts argv inside the cell, in cwd (a path inside), in a session
+        of its own, with sl-cell's limit options (sandboxed peers). stdout
+        and stderr are pipes, stdin one too when asked for (else
+        /dev/null). Raises CellError when the holder cannot be asked, OSError
+        when it cannot start the program (an exec failure is the program's
+        exit status 127, with sl-cell's words on its stderr)."""
+        argv_fields = [*(limits or []), "--", *argv]
+        env_fields = [f"{k}={v}" for k, v in env.items()]
+        fields = [cwd, str(len(argv_fields)), *argv_fields, str(len(env_fields)), *env_fields]
+        req = b"x" + b"".join(os.fsencode(f) + b"\0" for f in fields)
+        ours: list[int] = []  # the driver's ends
+        theirs: list[int] = []  # the program's ends, passed and closed
+        try:
+            if stdin:
+                r, w = os.pipe2(os.O_CLOEXEC)
+                theirs.append(r)
+                ours.append(w)
+            else:
+                theirs.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+            for _ in range(3):  # stdout, stderr, status
+                r, w = os.pipe2(os.O_CLOEXEC)
+                ours.append(r)
+                theirs.append(w)
+            msg, fds = await self._ask(req, theirs)
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        if not fds:
+            for fd in ours:
+                os.close(fd)
+            text = msg[1:].decode("utf-8", "replace") if msg[:1] == b"e" else "no answer"
+            raise OSError(errno.EAGAIN, f"the cell cannot start {argv[0]}: {text}")
+        try:
+            pid = _pidfd_pid(fds[0])
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            os.close(fds[0])
+        try:
+            return await Program.open(pid, ours, stdin)
+        except BaseException:
+            _signal(pid, signal.SIGKILL)  # started, but nobody would know it
+            raise
+
+    async def _ask(self, req: bytes, fds: list[int] = ()) -> tuple[bytes, list[int]]:  # type: ignore[assignment]
+        """One request to the holder and its answer, never cut in half (a
+        cancelled caller still waits for it, or the next request would get
+        this one's answer)."""
+        async def exchange() -> tuple[bytes, list[int]]:
+            async with self._lock:
+                try:
+                    await _send_fds(self.ctl, req, list(fds))
+                    return await _recv_fds(self.ctl)
+                except OSError as e:
+                    raise CellError(f"the cell's holder: {e.strerror or e}") from None
+
+        task = asyncio.ensure_future(exchange())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            try:
+                _, got = await task
+            except Exception:
+                raise asyncio.CancelledError() from None
+            for fd in got:  # a pidfd or socket nobody will use
+                os.close(fd)
+            raise
 
     async def socket(self, family: int = socket.AF_INET,
                      type: int = socket.SOCK_STREAM) -> socket.socket:
         """A socket made inside the cell's network namespace."""
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            try:
-                await loop.sock_sendall(self.ctl, b"%d %d" % (family, type))
-                msg, fds = await _recv_fds(self.ctl)
-            except OSError as e:
-                raise CellError(f"the cell's holder: {e.strerror or e}") from None
+        msg, fds = await self._ask(b"%d %d" % (family, type))
         if not fds:
             text = msg[1:].decode("utf-8", "replace") if msg[:1] == b"e" else "no answer"
             raise CellError(f"the cell cannot make a socket: {text}")
@@ -273,6 +347,89 @@ class Cell:
         # close_all, which closes whatever is still listed.
         _LIVE.discard(self)
         await _stderr(self.proc)
+
+
+class Program:
+    """A program the cell's holder started, with the face of the
+    asyncio.subprocess.Process of a program the driver started itself (pid,
+    returncode, wait(), stdin, stdout, stderr), which is all the driver's
+    process handling (processes.Child) uses. pid is the program's pid in
+    the driver's namespace, and the program leads its session and group
+    there. The holder reaps it and writes its wait status to a pipe; the
+    end of the cell (the holder killed) reads as SIGKILL."""
+
+    def __init__(self, pid: int, status_fd: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stdin: asyncio.StreamWriter | None = None
+        self.stdout: asyncio.StreamReader | None = None
+        self.stderr: asyncio.StreamReader | None = None
+        self._status_fd = status_fd
+        loop = asyncio.get_running_loop()
+        self._done: asyncio.Future[int] = loop.create_future()
+        loop.add_reader(status_fd, self._status)
+
+    @classmethod
+    async def open(cls, pid: int, fds: list[int], stdin: bool) -> "Program":
+        """fds: the driver's ends, [stdin's,] stdout's, stderr's, status's."""
+        loop = asyncio.get_running_loop()
+        if stdin:
+            w, *fds = fds
+        out, err, status = fds
+        prog = cls(pid, status)
+        try:
+            if stdin:
+                transport, protocol = await loop.connect_write_pipe(
+                    asyncio.streams.FlowControlMixin, os.fdopen(w, "wb", 0))
+                w = -1
+                prog.stdin = asyncio.StreamWriter(transport, protocol, None, loop)
+            prog.stdout = await _reader(out)
+            out = -1
+            prog.stderr = await _reader(err)
+            err = -1
+        except BaseException:
+            for fd in (w if stdin else -1, out, err):
+                if fd >= 0:
+                    os.close(fd)
+            raise
+        return prog
+
+    def _status(self) -> None:
+        try:
+            data = os.read(self._status_fd, 4)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        asyncio.get_running_loop().remove_reader(self._status_fd)
+        os.close(self._status_fd)  # the holder has reaped it already
+        if len(data) == 4:
+            self.returncode = os.waitstatus_to_exitcode(struct.unpack("i", data)[0])
+        else:  # the holder is gone, and everything in the cell with it
+            self.returncode = -signal.SIGKILL
+        self._done.set_result(self.returncode)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._done)
+
+
+async def _reader(fd: int) -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(loop=loop)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop),
+                                 os.fdopen(fd, "rb", 0))
+    return reader
+
+
+def _pidfd_pid(pidfd: int) -> int:
+    """The pid a pidfd stands for, in this driver's PID namespace."""
+    with open(f"/proc/self/fdinfo/{pidfd}", "rb") as f:
+        for line in f:
+            if line.startswith(b"Pid:"):
+                pid = int(line.split()[1])
+                if pid > 0:
+                    return pid
+    raise CellError("the holder's program has no pid in the driver's namespace")
 
 
 _MASKED = ("/tmp", "/run", "/dev/shm", "/var/run")
@@ -388,6 +545,37 @@ async def _ready(ctl: socket.socket) -> int:
     raise CellError("the holder's pid did not come with its message")
 
 
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def _send_fds(ctl: socket.socket, msg: bytes, fds: list[int]) -> None:
+    """Sends msg with fds (if any) over the non-blocking control socket."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            if fds:
+                socket.send_fds(ctl, [msg], fds)
+            else:
+                ctl.send(msg)
+            return
+        except BlockingIOError:
+            pass
+        fut: asyncio.Future = loop.create_future()
+        def writable() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_writer(ctl.fileno(), writable)
+        try:
+            await fut
+        finally:
+            loop.remove_writer(ctl.fileno())
+
+
 async def _recv_fds(ctl: socket.socket) -> tuple[bytes, list[int]]:
     msg, fds, _, _ = await _receive(ctl, lambda c: socket.recv_fds(c, 256, 1))
     if not msg:
@@ -439,8 +627,8 @@ async def _gone(pids: list[int], limit_s: float = 2.0) -> None:
 
 def reap_orphans() -> int:
     """Reaps the driver's zombie children that live in a PID namespace
-    below its own: a cell's init once bwrap has ended, and a program
-    whose `sl-cell enter` died before it. The driver is their subreaper,
+    below its own: a cell's init (its holder) once bwrap has ended. The
+    driver is their subreaper,
     so they are re-parented to it, and asyncio does not know them (it
     waits only for what it started, all in the driver's own namespace:
     that is what makes this safe). Unreaped, they stay until the driver

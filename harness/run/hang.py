@@ -712,8 +712,8 @@ def _relevant(ws: list[Wait]) -> list[Wait]:
                 v is not w and v.role == w.role and v.kind not in ("child", "futex")
                 for v in ws):
             continue
-        # A launcher (the cell's sl-cell) waiting for the program it runs
-        # says nothing the program's own wait does not.
+        # A launcher (the sandbox wrapper, a script) waiting for the
+        # program it runs says nothing the program's own wait does not.
         if w.kind == "child" and any(v is not w and v.role == w.role for v in ws):
             continue
         keep.append(w)

@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.judge.verdict import Exit
 from harness.run import clock, janitor, procnet
@@ -198,13 +199,14 @@ class Child:
 
     argv: list[str]
     cwd: str
-    proc: asyncio.subprocess.Process
+    proc: Any  # asyncio.subprocess.Process, or cell.Program (the same face)
     stdout: Capture
     stderr: Capture
     started: float
     tasks: list[asyncio.Task] = field(default_factory=list)
     stopped_by_driver: bool = False
     ended: float | None = None
+    inside: Inside | None = None  # where it was started (a restart goes there too)
 
     @property
     def pid(self) -> int:
@@ -330,15 +332,29 @@ def _reap_group(pgid: int) -> None:
             return
 
 
+@dataclass(frozen=True)
+class Inside:
+    """Where a program runs when not on the host: a cell (run.cell.Cell,
+    whose holder starts it) and the sandbox's sl-cell limit options."""
+
+    cell: Any
+    limits: tuple[str, ...] = ()
+
+
 async def spawn(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | None = None,
-                capture_limit: int = CAPTURE_LIMIT) -> Child:
-    """Starts argv in a new session. stdin bytes are fed then closed (None:
+                capture_limit: int = CAPTURE_LIMIT, inside: Inside | None = None) -> Child:
+    """Starts argv in a new session, in a cell when inside says so (cwd is
+    then a path inside it). stdin bytes are fed then closed (None:
     /dev/null). Raises OSError if the program cannot be started."""
-    creating = asyncio.ensure_future(asyncio.create_subprocess_exec(
-        *argv, cwd=cwd, env=env,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        start_new_session=True, close_fds=True))
+    if inside is not None:
+        start = inside.cell.exec(argv, cwd, env, list(inside.limits), stdin is not None)
+    else:
+        start = asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=env,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True, close_fds=True)
+    creating = asyncio.ensure_future(start)
     try:
         proc = await asyncio.shield(creating)
     except asyncio.CancelledError:
@@ -353,9 +369,10 @@ async def spawn(argv: list[str], cwd: str, env: dict[str, str], stdin: bytes | N
         raise
     _LIVE_GROUPS.add(proc.pid)
     _ALL_SESSIONS.add(proc.pid)
-    janitor.process(proc.pid)
+    if inside is None:  # a cell's programs end with it, whatever happens
+        janitor.process(proc.pid)
     child = Child(argv, cwd, proc, Capture(capture_limit), Capture(capture_limit),
-                  time.monotonic())
+                  time.monotonic(), inside=inside)
     child.tasks.append(asyncio.ensure_future(child.stdout.pump(proc.stdout)))
     child.tasks.append(asyncio.ensure_future(child.stderr.pump(proc.stderr)))
     if stdin is not None:

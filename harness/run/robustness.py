@@ -33,7 +33,7 @@ class Launcher(Protocol):
     opts: RunOptions
 
     def launch(self, peer: matrix.Peer, argv: list[str], live: Live, role: str,
-               scratch: Path) -> tuple[list[str], str]: ...
+               scratch: Path) -> tuple[list[str], str, processes.Inside | None]: ...
 
     def peer_env(self, peer: matrix.Peer, mode: str, live: Live,
                  role: str = "client") -> dict[str, str]: ...
@@ -81,13 +81,13 @@ async def prepare(runner: Launcher, cell: Cell, res: CellResult, live: Live,
         peer = runner.m.peers[step.client]
         assert peer.client is not None
         argv = matrix.render(peer.client, ctx, cell.protocol, res.relay_port) + list(step.args)
-        argv, cwd = runner.launch(peer, argv, live, "client", runner.ctx.root)
+        argv, cwd, inside = runner.launch(peer, argv, live, "client", runner.ctx.root)
         expected = len(rl.connections) + 1
         watch = step.background and live.hosts is None and live.cell_ns is None
         accepted = _accepted(live.server, res.server_port) if watch else 0
         try:
             child = await processes.spawn(argv, cwd, runner.peer_env(peer, cell.mode, live),
-                                          step.stdin)
+                                          step.stdin, inside=inside)
         except OSError as e:
             o.error = f"cannot start before step {k} ({argv[0]}): {e.strerror or e}"
             return False
@@ -144,7 +144,8 @@ async def restart(runner: Launcher, cell: Cell, res: CellResult, live: Live,
     await old.stop(runner.opts.server_grace_s)
     try:
         new = await processes.spawn(live.server_argv, old.cwd,
-                                    runner.peer_env(cell.server, cell.mode, live, "server"))
+                                    runner.peer_env(cell.server, cell.mode, live, "server"),
+                                    inside=old.inside)
     except OSError as e:
         o.error = f"cannot restart the server {res.server_argv[0]}: {e.strerror or e}"
         return False

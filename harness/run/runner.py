@@ -228,11 +228,12 @@ class CellRunner:
             except OSError as e:
                 o.error = f"two-hosts: cannot make the server's namespace: {e}"
                 return
-        live.server_argv, server_cwd = self.launch(cell.server, res.server_argv, live, "server",
-                                                   scratch)
+        live.server_argv, server_cwd, inside = self.launch(cell.server, res.server_argv, live,
+                                                           "server", scratch)
         try:
             server = await processes.spawn(live.server_argv, server_cwd,
-                                           self.peer_env(cell.server, cell.mode, live, "server"))
+                                           self.peer_env(cell.server, cell.mode, live, "server"),
+                                           inside=inside)
         except OSError as e:
             o.error = f"cannot start the server {res.server_argv[0]}: {e.strerror or e}"
             return
@@ -491,11 +492,12 @@ class CellRunner:
         return None
 
     def launch(self, peer: matrix.Peer, argv: list[str], live: Live, role: str,
-               scratch: Path) -> tuple[list[str], str]:
-        """The argv and (driver-side) working directory that run a program
-        of peer in the cell: through sl-cell into the cell's namespaces
-        (a sandboxed peer with its uid and limits), else the fallbacks: the
-        sandbox wrapper, `ip netns exec` (two-hosts), or as it is."""
+               scratch: Path) -> tuple[list[str], str, processes.Inside | None]:
+        """The argv, working directory and place that run a program of peer:
+        in the cell, started by its holder (a sandboxed peer with its uid
+        and limits; the directory is inside the cell), else on the host
+        with the fallbacks: the sandbox wrapper, `ip netns exec`
+        (two-hosts), or as it is."""
         sandboxed = peer.sandbox and live.limits is not None
         if live.cell is not None:
             if role == "server":
@@ -515,7 +517,7 @@ class CellRunner:
                     # Since Linux 5.14 the process limit counts per user
                     # namespace, and an unprivileged driver's cell has one.
                     extra += ["--nproc", str(lim.nproc)]
-            return live.cell.wrap(argv, cwd, extra), "/"
+            return argv, cwd, processes.Inside(live.cell, tuple(extra))
         if role == "server":
             ns, cwd = (live.hosts.ns if live.hosts else live.cell_ns), str(scratch)
         else:
@@ -523,10 +525,11 @@ class CellRunner:
             cwd = str(live.client_cwd if peer.sandbox and live.client_cwd else self.ctx.root)
         if sandboxed:
             assert live.limits is not None
-            return sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns) + argv, cwd
+            return (sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns) + argv, cwd,
+                    None)
         if ns is not None:
-            return ["ip", "netns", "exec", ns] + argv, cwd
-        return argv, cwd
+            return ["ip", "netns", "exec", ns] + argv, cwd, None
+        return argv, cwd, None
 
     def _step_words(self, cell: Cell, step: steps.Step) -> list[str]:
         peer = self.m.peers.get(step.client)
@@ -561,8 +564,9 @@ class CellRunner:
     async def _client(self, cell: Cell, co: ClientOutcome, live: Live, i: int,
                       env: dict[str, str], timeout: float) -> None:
         try:
-            argv, cwd = self.launch(cell.client, co.argv, live, "client", Path(self.ctx.root))
-            child = await processes.spawn(argv, cwd, env, cell.scenario.stdin)
+            argv, cwd, inside = self.launch(cell.client, co.argv, live, "client",
+                                            Path(self.ctx.root))
+            child = await processes.spawn(argv, cwd, env, cell.scenario.stdin, inside=inside)
         except OSError as e:
             live.client_error = f"cannot start the client {co.argv[0]}: {e.strerror or e}"
             return
@@ -685,8 +689,8 @@ def find_sl_cell(ctx: CommandContext) -> str:
 
 
 def _launched(pid: int) -> list[int]:
-    """The program a launcher runs (sl-cell enter forks it; one task, one
-    child), for the cell clock; [] for a program started directly (a full
+    """The program a launcher runs (the sandbox wrapper, `ip netns exec`, a
+    script: one task, one child), for the cell clock; [] otherwise (a full
     walk of every thread's children costs too much to do every second)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:

@@ -64,7 +64,7 @@ class Limits:
         return "Limits(" + ", ".join(f"{n}={getattr(self, n)}" for n in self.NAMES) + ")"
 
     def cell_options(self) -> list[str]:
-        """`sl-cell enter`'s options for these limits but --nproc, which
+        """sl-cell's limit options (cell.exec) for these limits but --nproc, which
         counts per uid: the caller adds it where the program has one of
         its own."""
         return ["--cpu", str(self.cpu_s), "--data", str(self.data_mb),

@@ -1,7 +1,9 @@
-"""A closed cell leaves the driver nothing to reap: the cell's init and a
-program whose `sl-cell enter` died before it are re-parented to the driver
-(its subreaper) and must be reaped, or they stay zombies until the driver
-exits and keep their PID namespace's init from ending."""
+"""The cell's holder starts every program of the cell (harness/run/cell.py):
+the program's exit status, its output, its session and its working folder
+come back as if the driver had started it; a program that cannot run says
+why; and a closed cell leaves the driver nothing to reap (the holder, PID 1
+of the cell, is re-parented to the driver, its subreaper, when bwrap ends
+first, and must be reaped, or it stays a zombie until the driver exits)."""
 
 import asyncio
 import os
@@ -16,6 +18,7 @@ from harness.run import processes, procnet
 SL_CELL = str(Path(os.environ.get("SL_BUILD_DIR") or support.ROOT / "build")
               / "c" / "cell" / "sl-cell")
 SUPPORT = isolation.support(SL_CELL)
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 def zombie_children(besides: set[int]) -> list[int]:
@@ -28,6 +31,79 @@ def zombie_children(besides: set[int]) -> list[int]:
     return out
 
 
+async def in_cell(argv: list[str], cwd: str = "/", stdin: bytes | None = None,
+                  limits: tuple[str, ...] = ()) -> processes.Child:
+    """Runs argv in a cell of its own until it ends; returns it."""
+    processes.adopt_orphans()
+    c = await isolation.Cell.start(SL_CELL, [str(support.ROOT)])
+    try:
+        child = await processes.spawn(argv, cwd, ENV, stdin,
+                                      inside=processes.Inside(c, limits))
+        await child.wait(30.0)
+        await child.finish_output()
+        return child
+    finally:
+        await c.close()
+
+
+@unittest.skipUnless(SUPPORT.ok, f"cells cannot be made here: {SUPPORT.why}")
+class ProgramTest(unittest.TestCase):
+    def test_exit_status_output_and_folder(self):
+        child = asyncio.run(in_cell(
+            ["sh", "-c", 'read x; echo "$x in $(pwd) pid $$"; echo err >&2; exit 3'],
+            cwd="/tmp/cell", stdin=b"hello\n"))
+        self.assertEqual(child.proc.returncode, 3)
+        # PID 1 is the holder, so the program's pid inside is above it.
+        self.assertRegex(child.stdout.data().decode(), r"^hello in /tmp/cell pid [2-9]\d*\n$")
+        self.assertEqual(child.stderr.data(), b"err\n")
+
+    def test_signal_and_session(self):
+        async def go() -> tuple[processes.Child, bool]:
+            processes.adopt_orphans()
+            c = await isolation.Cell.start(SL_CELL, [str(support.ROOT)])
+            try:
+                child = await processes.spawn(["sleep", "60"], "/", ENV,
+                                              inside=processes.Inside(c))
+                st = procnet.stat(child.pid)
+                leads = st is not None and os.getsid(child.pid) == child.pid \
+                    and os.getpgid(child.pid) == child.pid
+                await child.stop(1.0)  # SIGTERM to its group, from the driver
+                return child, leads
+            finally:
+                await c.close()
+
+        child, leads = asyncio.run(go())
+        self.assertTrue(leads, "the program does not lead its own session and group")
+        self.assertEqual(child.proc.returncode, -signal.SIGTERM)
+
+    def test_a_program_that_cannot_run_says_why(self):
+        child = asyncio.run(in_cell(["/nonexistent/prog"]))
+        self.assertEqual(child.proc.returncode, 127)
+        self.assertIn(b"cannot run /nonexistent/prog", child.stderr.data())
+        child = asyncio.run(in_cell(["true"], cwd="/nonexistent"))
+        self.assertEqual(child.proc.returncode, 125)
+        self.assertIn(b"/nonexistent", child.stderr.data())
+
+    def test_limits_apply_to_the_program(self):
+        child = asyncio.run(in_cell(["sh", "-c", "ulimit -n; ulimit -t"],
+                                    limits=("--nofile", "64", "--cpu", "7")))
+        self.assertEqual(child.proc.returncode, 0, child.stderr.data())
+        self.assertEqual(child.stdout.data(), b"64\n7\n")
+
+    def test_the_cell_ending_ends_the_program_with_sigkill(self):
+        async def go() -> processes.Child:
+            processes.adopt_orphans()
+            c = await isolation.Cell.start(SL_CELL, [str(support.ROOT)])
+            child = await processes.spawn(["sleep", "60"], "/", ENV,
+                                          inside=processes.Inside(c))
+            await c.close()
+            await child.wait(10.0)
+            return child
+
+        child = asyncio.run(go())
+        self.assertEqual(child.proc.returncode, -signal.SIGKILL)
+
+
 @unittest.skipUnless(SUPPORT.ok, f"cells cannot be made here: {SUPPORT.why}")
 class CellEndTest(unittest.TestCase):
     def test_closed_cells_leave_no_zombie(self):
@@ -35,26 +111,21 @@ class CellEndTest(unittest.TestCase):
             processes.adopt_orphans()
             cells = [await isolation.Cell.start(SL_CELL, [str(support.ROOT)]) for _ in range(3)]
             ours = {c.proc.pid for c in cells}
-            # sl-cell enter forks the program into the cell: killing enter
-            # alone re-parents the program (alive, inside) to this process.
-            enter = await processes.spawn(cells[0].wrap(["sleep", "60"], "/"),
-                                          str(support.ROOT), dict(os.environ))
-            ours.add(enter.pid)
-            inside = []
-            while not inside and enter.proc.returncode is None:
-                inside = procnet.children(enter.pid)
-                await asyncio.sleep(0.01)
-            self.assertTrue(inside, "sl-cell enter did not start the program")
-            os.kill(enter.pid, signal.SIGKILL)
-            await processes.ended(enter.proc)
-            adopted = inside[0] in procnet.children(os.getpid())
+            prog = await processes.spawn(["sleep", "60"], "/", ENV,
+                                         inside=processes.Inside(cells[0]))
+            # bwrap killed alone re-parents the holder (alive, with the
+            # program below it) to this process.
+            os.kill(cells[0].proc.pid, signal.SIGKILL)
+            await processes.ended(cells[0].proc)
+            adopted = cells[0].holder in procnet.children(os.getpid())
             for c in cells:
                 await c.close()  # the program dies with its cell
-            await enter.finish_output()
+            await prog.wait(10.0)
+            await prog.finish_output()
             return zombie_children(ours), adopted
 
         left, adopted = asyncio.run(go())
-        self.assertTrue(adopted, "the program was not re-parented to the test")
+        self.assertTrue(adopted, "the holder was not re-parented to the test")
         self.assertEqual(left, [], "zombies left after the cells were closed: "
                          + ", ".join(support.cmd(p).decode("utf-8", "replace") or str(p)
                                      for p in left))

@@ -1,8 +1,8 @@
 """Hostile client: kills what started it. `killparent.py HOST PORT MODE`.
 
-MODE parent: kill(getppid(), SIGKILL) (sl-cell's forwarder; seen from a
-PID namespace the parent outside it is pid 0, so this is kill(0): the
-whole process group). MODE all: kill(-1, SIGKILL), every process this uid
+MODE parent: kill(getppid(), SIGKILL) (in a cell the parent is the cell's
+holder, PID 1 of its PID namespace, which gets no signal it does not
+handle from inside). MODE all: kill(-1, SIGKILL), every process this uid
 may signal, then prints what it did and exits 1 saying so."""
 
 import os
