@@ -84,6 +84,7 @@ struct limits {
 struct kid {
     pid_t pid;
     int status_fd;
+    int reported; /* its status written; reaped once the driver closes */
 };
 
 static struct kid *kids;
@@ -340,16 +341,34 @@ static int spawn(int ctl, char *buf, size_t len, int fds[],
         kids = more;
         kids_cap = cap;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
+    /* Closed by the child's exec (or exit): the answer waits for it, as a
+     * vfork would, so the driver never sees the program before it leads
+     * its own session (a signal to its group would find no group). */
+    int started[2];
+    if (pipe2(started, O_CLOEXEC) < 0) {
         err = errno;
         goto out;
     }
+    pid_t pid = fork();
+    if (pid < 0) {
+        err = errno;
+        close(started[0]);
+        close(started[1]);
+        goto out;
+    }
     if (pid == 0) {
+        close(started[0]);
         start_program(dir, argv + at, envp, &lim, fds, mask);
     }
+    close(started[1]);
+    char byte;
+    while (read(started[0], &byte, 1) < 0 && errno == EINTR) {
+        /* until the exec */
+    }
+    close(started[0]);
     kids[kids_len].pid = pid;
     kids[kids_len].status_fd = fds[3];
+    kids[kids_len].reported = 0;
     kids_len++;
     fds[3] = -1;
     /* The pidfd tells the driver the program's pid in its own namespace
@@ -379,27 +398,80 @@ out:
     return rc;
 }
 
-/* Reaps every ended child (programs, and orphans of the cell, whose init
- * this is) and reports the programs' wait statuses. */
+/* The wait status (as waitpid reports it) that si describes. */
+static int wait_status(const siginfo_t *si)
+{
+    switch (si->si_code) {
+    case CLD_EXITED:
+        return (si->si_status & 0xff) << 8;
+    case CLD_DUMPED:
+        return (si->si_status & 0x7f) | 0x80;
+    default:
+        return si->si_status & 0x7f;
+    }
+}
+
+/* Reports each program that ended (its wait status on its status pipe),
+ * leaving it a zombie: its pid stays its own until the driver, having read
+ * the status, closes the pipe (then kid_done reaps it). Reaps the cell's
+ * orphans, whose init this is, at once. */
 static void reap(void)
 {
-    int status = 0;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (size_t i = 0; i < kids_len; i++) {
-            if (kids[i].pid != pid) {
-                continue;
-            }
-            /* A fresh pipe has room for an int; a driver that stopped
-             * reading gets EPIPE, and SIGPIPE is ignored. */
-            if (write(kids[i].status_fd, &status, sizeof(status)) < 0) {
-                /* nothing to do: the driver is not listening any more */
-            }
-            close(kids[i].status_fd);
-            kids[i] = kids[--kids_len];
+    for (size_t i = 0; i < kids_len; i++) {
+        siginfo_t si;
+        if (kids[i].reported) {
+            continue;
+        }
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)kids[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) <
+                0 ||
+            si.si_pid != kids[i].pid) {
+            continue;
+        }
+        int status = wait_status(&si);
+        /* A fresh pipe has room for an int; a driver that stopped reading
+         * gets EPIPE (SIGPIPE is ignored) and the pipe's POLLERR. */
+        if (write(kids[i].status_fd, &status, sizeof(status)) < 0) {
+            /* nothing to do: the driver is not listening any more */
+        }
+        kids[i].reported = 1;
+    }
+    /* Orphans: every child but the programs (the cell's /proc is its own). */
+    char buf[4096];
+    int fd = open("/proc/self/task/1/children", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (n <= 0) {
+        return;
+    }
+    buf[n] = '\0';
+    for (char *p = buf; *p != '\0';) {
+        char *end = NULL;
+        long pid = strtol(p, &end, 10);
+        if (end == p) {
             break;
         }
+        p = end;
+        int ours = 0;
+        for (size_t i = 0; i < kids_len && !ours; i++) {
+            ours = kids[i].pid == (pid_t)pid;
+        }
+        if (!ours) {
+            waitpid((pid_t)pid, NULL, WNOHANG);
+        }
     }
+}
+
+/* The driver closed program i's status pipe after its status: reaps it. */
+static void kid_done(size_t i)
+{
+    while (waitpid(kids[i].pid, NULL, 0) < 0 && errno == EINTR) {
+        /* a zombie already: returns at once */
+    }
+    close(kids[i].status_fd);
+    kids[i] = kids[--kids_len];
 }
 
 /* Receives one request with up to CELL_SPAWN_FDS fds (close-on-exec).
@@ -489,14 +561,45 @@ static int hold(int ctl)
     if (send(ctl, "r", 1, MSG_NOSIGNAL) != 1) {
         return 1;
     }
+    struct pollfd *pfd = NULL;
+    size_t pfd_cap = 0;
     for (;;) {
-        struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {sigfd, POLLIN, 0}};
-        if (poll(pfd, 2, -1) < 0) {
+        /* The control socket, SIGCHLD, and the status pipes of programs
+         * reported and not yet reaped (POLLERR once the driver closes). */
+        if (pfd_cap < kids_len + 2) {
+            pfd_cap = kids_cap + 2;
+            free(pfd);
+            pfd = calloc(pfd_cap, sizeof(*pfd));
+            if (pfd == NULL) {
+                perror("sl-cell hold");
+                return 1;
+            }
+        }
+        pfd[0] = (struct pollfd){ctl, POLLIN, 0};
+        pfd[1] = (struct pollfd){sigfd, POLLIN, 0};
+        size_t npfd = 2;
+        for (size_t i = 0; i < kids_len; i++) {
+            if (kids[i].reported) {
+                pfd[npfd++] = (struct pollfd){kids[i].status_fd, 0, 0};
+            }
+        }
+        if (poll(pfd, npfd, -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
             perror("sl-cell hold: poll");
             return 1;
+        }
+        for (size_t k = npfd; k-- > 2;) {
+            if (pfd[k].revents == 0) {
+                continue;
+            }
+            for (size_t i = 0; i < kids_len; i++) {
+                if (kids[i].status_fd == pfd[k].fd) {
+                    kid_done(i);
+                    break;
+                }
+            }
         }
         if (pfd[1].revents) {
             struct signalfd_siginfo si;

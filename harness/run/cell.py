@@ -32,6 +32,7 @@ everything in it, setsid daemons included. Nothing is left on disk.
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import os
 import shutil
@@ -145,8 +146,14 @@ class Cell:
         self.ctl = ctl
         self.holder = holder  # the holder's pid, as the driver sees it
         self.sl_cell = sl_cell
-        self._lock = asyncio.Lock()
+        # Requests are pipelined: sent at once, answered in order, so a
+        # hundred clients starting together cost the holder one wake-up,
+        # not a hundred round trips (each a wait for a processor under load).
+        self._send_lock = asyncio.Lock()
+        self._waiting: collections.deque[asyncio.Future] = collections.deque()
+        self._broken: str | None = None
         self.init = holder  # PID 1 of the cell (bwrap --as-pid-1)
+        asyncio.get_running_loop().add_reader(ctl.fileno(), self._answers)
         _LIVE.add(self)
         if self.init:
             _INITS.add(self.init)
@@ -279,28 +286,58 @@ class Cell:
             raise
 
     async def _ask(self, req: bytes, fds: list[int] = ()) -> tuple[bytes, list[int]]:  # type: ignore[assignment]
-        """One request to the holder and its answer, never cut in half (a
-        cancelled caller still waits for it, or the next request would get
-        this one's answer)."""
-        async def exchange() -> tuple[bytes, list[int]]:
-            async with self._lock:
-                try:
-                    await _send_fds(self.ctl, req, list(fds))
-                    return await _recv_fds(self.ctl)
-                except OSError as e:
-                    raise CellError(f"the cell's holder: {e.strerror or e}") from None
-
-        task = asyncio.ensure_future(exchange())
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
+        """One request to the holder; returns its answer (the kind and
+        text, and the fds that came with it). Raises CellError."""
+        if self._broken:
+            raise CellError(self._broken)
+        async with self._send_lock:  # the order sent is the order answered
             try:
-                _, got = await task
-            except Exception:
-                raise asyncio.CancelledError() from None
-            for fd in got:  # a pidfd or socket nobody will use
+                await _send_fds(self.ctl, req, list(fds))
+            except OSError as e:
+                raise CellError(f"the cell's holder: {e.strerror or e}") from None
+            fut = asyncio.get_running_loop().create_future()
+            self._waiting.append(fut)
+        # A cancelled caller's answer still comes; _answers disposes of it.
+        return await fut
+
+    def _answers(self) -> None:
+        """The control socket is readable: hands each answer to the request
+        waiting longest."""
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(self.ctl, 256, 1)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                self._fail(f"the cell's holder: {e.strerror or e}")
+                return
+            if not msg:
+                self._fail("the cell's holder is gone")
+                return
+            fut = self._waiting.popleft() if self._waiting else None
+            if fut is not None and not fut.done():
+                fut.set_result((msg, list(fds)))
+                continue
+            # Nobody wants it any more (cancelled): a started program is
+            # killed, a socket or pidfd closed.
+            for fd in fds:
+                if msg[:1] == b"p":
+                    try:
+                        signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    except OSError:
+                        pass
                 os.close(fd)
-            raise
+
+    def _fail(self, why: str) -> None:
+        self._broken = why
+        try:
+            asyncio.get_running_loop().remove_reader(self.ctl.fileno())
+        except (RuntimeError, ValueError):
+            pass
+        while self._waiting:
+            fut = self._waiting.popleft()
+            if not fut.done():
+                fut.set_exception(CellError(why))
 
     async def socket(self, family: int = socket.AF_INET,
                      type: int = socket.SOCK_STREAM) -> socket.socket:
@@ -335,6 +372,8 @@ class Cell:
         """Ends the cell: the holder sees EOF and exits, bwrap's init with
         it, and the kernel kills whatever else is in the PID namespace.
         Returns once bwrap has ended and no process of the cell is left."""
+        if self.ctl.fileno() >= 0:
+            self._fail("the cell is closed")
         self.ctl.close()  # again on a second call: a no-op
         if not await _ended(self.proc, 5.0):
             _kill(self.proc)
@@ -574,13 +613,6 @@ async def _send_fds(ctl: socket.socket, msg: bytes, fds: list[int]) -> None:
             await fut
         finally:
             loop.remove_writer(ctl.fileno())
-
-
-async def _recv_fds(ctl: socket.socket) -> tuple[bytes, list[int]]:
-    msg, fds, _, _ = await _receive(ctl, lambda c: socket.recv_fds(c, 256, 1))
-    if not msg:
-        raise CellError("the cell's holder is gone")
-    return msg, list(fds)
 
 
 async def _ended(proc: asyncio.subprocess.Process, limit_s: float = 10.0) -> bool:
