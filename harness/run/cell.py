@@ -394,8 +394,10 @@ class Program:
     returncode, wait(), stdin, stdout, stderr), which is all the driver's
     process handling (processes.Child) uses. pid is the program's pid in
     the driver's namespace, and the program leads its session and group
-    there. The holder reaps it and writes its wait status to a pipe; the
-    end of the cell (the holder killed) reads as SIGKILL."""
+    there. The holder writes its wait status to a pipe and reaps it once
+    the driver has closed that pipe (so, as with the driver's own
+    children, the pid is not reused while returncode is None); the end of
+    the cell (the holder killed) reads as SIGKILL."""
 
     def __init__(self, pid: int, status_fd: int) -> None:
         self.pid = pid
@@ -430,6 +432,7 @@ class Program:
             for fd in (w if stdin else -1, out, err):
                 if fd >= 0:
                     os.close(fd)
+            prog._close_status()
             raise
         return prog
 
@@ -440,13 +443,18 @@ class Program:
             return
         except OSError:
             data = b""
-        asyncio.get_running_loop().remove_reader(self._status_fd)
-        os.close(self._status_fd)  # the holder has reaped it already
         if len(data) == 4:
             self.returncode = os.waitstatus_to_exitcode(struct.unpack("i", data)[0])
         else:  # the holder is gone, and everything in the cell with it
             self.returncode = -signal.SIGKILL
+        self._close_status()  # now the holder reaps it
         self._done.set_result(self.returncode)
+
+    def _close_status(self) -> None:
+        if self._status_fd >= 0:
+            asyncio.get_running_loop().remove_reader(self._status_fd)
+            os.close(self._status_fd)
+            self._status_fd = -1
 
     async def wait(self) -> int:
         return await asyncio.shield(self._done)
