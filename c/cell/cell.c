@@ -8,20 +8,20 @@
  *       Runs as PID 1 of the cell (bwrap --as-pid-1), with FD a
  *       SOCK_SEQPACKET socket to the driver. Says "ready" once (the kernel
  *       attaches its pid, translated to the driver's PID namespace), then
- *       answers requests, one at a time:
- *         "FAMILY TYPE"  a socket made inside the cell's network namespace,
- *                        passed back (SCM_RIGHTS): the driver's relay
- *                        listens and connects there, so the cell's ports
- *                        never meet anything else on the machine;
- *         "x" SPEC       a program started inside the cell, SPEC being
- *                        NUL-separated fields: DIR, ARGC, LIMITS -- PROG
- *                        ARG... (ARGC fields), ENVC, NAME=VALUE... (ENVC
- *                        fields), with four fds attached: its stdin,
- *                        stdout, stderr and a status pipe. The answer
- *                        carries a pidfd of the program (its pid in the
- *                        driver's namespace); when it ends, its wait status
- *                        (an int) is written to the status pipe, which is
- *                        then closed.
+ *       answers requests, each "KIND ID\0PAYLOAD", answered "KIND ID"
+ *       with an fd attached or "eID TEXT", not necessarily in order:
+ *         "s" FAMILY TYPE  a socket made inside the cell's network
+ *             namespace (SCM_RIGHTS): the driver's relay listens and
+ *             connects there, so the cell's ports never meet anything else
+ *             on the machine;
+ *         "x" SPEC  a program started inside the cell, SPEC being
+ *             NUL-separated fields: DIR, ARGC, LIMITS -- PROG ARG... (ARGC
+ *             fields), ENVC, NAME=VALUE... (ENVC fields), with four fds
+ *             attached: its stdin, stdout, stderr and a status pipe. The
+ *             answer, once the program has exec'd, is a pidfd (its fdinfo
+ *             gives the pid in the driver's namespace); when it ends, its
+ *             wait status (an int) is written to the status pipe, and it
+ *             is reaped once the driver has closed that pipe.
  *       The program leads a session of its own in DIR, with LIMITS (--cpu
  *       S, --data MB, --nproc N, --fsize MB, --nofile N) and --uid UID,
  *       no_new_privs and no core dumps when any is given: the sandbox of
@@ -84,7 +84,9 @@ struct limits {
 struct kid {
     pid_t pid;
     int status_fd;
-    int reported; /* its status written; reaped once the driver closes */
+    int started_fd; /* EOF once it has exec'd (or ended); -1 when answered */
+    int reported;   /* its status written; reaped once the driver closes */
+    char id[24];    /* the request's */
 };
 
 static struct kid *kids;
@@ -99,22 +101,22 @@ static void usage(void)
     exit(2);
 }
 
-/* Sends the one-byte answer kind with fd attached, or (fd -1) "e" and the
- * text for err. Returns 0, or -1 with errno set. */
-static int answer(int ctl, char kind, int fd, int err)
+/* Answers request id: kind with fd attached, or (fd -1) "e" and the text
+ * for err. Returns 0, or -1 with errno set. */
+static int answer(int ctl, char kind, const char *id, int fd, int err)
 {
-    char text[160];
+    char text[192];
     struct iovec iov;
     struct msghdr msg;
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int))];
     } control;
+    int n;
 
     memset(&msg, 0, sizeof(msg));
     if (fd >= 0) {
-        text[0] = kind;
-        iov.iov_len = 1;
+        n = snprintf(text, sizeof(text), "%c%s", kind, id);
         memset(&control, 0, sizeof(control));
         msg.msg_control = control.buf;
         msg.msg_controllen = sizeof(control.buf);
@@ -124,10 +126,11 @@ static int answer(int ctl, char kind, int fd, int err)
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &fd, sizeof(int));
     } else {
-        int n = snprintf(text, sizeof(text), "e%s", strerror(err));
-        iov.iov_len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+        n = snprintf(text, sizeof(text), "e%s %s", id, strerror(err));
     }
     iov.iov_base = text;
+    iov.iov_len =
+        n > 0 && (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     while (sendmsg(ctl, &msg, MSG_NOSIGNAL) < 0) {
@@ -310,10 +313,11 @@ static void start_program(const char *dir, char **prog, char **envp,
 }
 
 /* Starts the program a spawn request describes, with the request's fds.
- * Returns 0 with the program's pidfd answered, or -1 with errno (the
- * request was malformed, or fork failed). Closes fds[0..2] either way;
- * keeps fds[3] (the status pipe) for a started program. */
-static int spawn(int ctl, char *buf, size_t len, int fds[],
+ * Returns 0 when it was forked (answered once it has exec'd, by
+ * answer_started), or -1 with errno when the request was malformed or fork
+ * failed (the caller answers). Closes fds[0..2] either way; keeps fds[3]
+ * (the status pipe) for a started program. */
+static int spawn(const char *id, char *buf, size_t len, int fds[],
                  const sigset_t *mask)
 {
     char *dir = NULL;
@@ -322,9 +326,11 @@ static int spawn(int ctl, char *buf, size_t len, int fds[],
     int argc = 0;
     struct limits lim = {0, 0, 0, 0, 0, -1};
     int rc = -1;
-    int err = EINVAL;
+    int started[2] = {-1, -1};
 
-    if (parse_spawn(buf, len, &dir, &argv, &argc, &envp) < 0) {
+    errno = EINVAL;
+    if (parse_spawn(buf, len, &dir, &argv, &argc, &envp) < 0 ||
+        strlen(id) >= sizeof(kids->id)) {
         goto out;
     }
     int at = parse_limits(argc, argv, 0, &lim);
@@ -335,7 +341,7 @@ static int spawn(int ctl, char *buf, size_t len, int fds[],
         size_t cap = kids_cap ? kids_cap * 2 : 64;
         struct kid *more = realloc(kids, cap * sizeof(*kids));
         if (more == NULL) {
-            err = ENOMEM;
+            errno = ENOMEM;
             goto out;
         }
         kids = more;
@@ -343,58 +349,61 @@ static int spawn(int ctl, char *buf, size_t len, int fds[],
     }
     /* Closed by the child's exec (or exit): the answer waits for it, as a
      * vfork would, so the driver never sees the program before it leads
-     * its own session (a signal to its group would find no group). */
-    int started[2];
+     * its own session (a signal to its group would find no group). The
+     * holder serves other requests meanwhile. */
     if (pipe2(started, O_CLOEXEC) < 0) {
-        err = errno;
         goto out;
     }
     pid_t pid = fork();
     if (pid < 0) {
-        err = errno;
-        close(started[0]);
-        close(started[1]);
         goto out;
     }
     if (pid == 0) {
         close(started[0]);
         start_program(dir, argv + at, envp, &lim, fds, mask);
     }
-    close(started[1]);
-    char byte;
-    while (read(started[0], &byte, 1) < 0 && errno == EINTR) {
-        /* until the exec */
-    }
-    close(started[0]);
-    kids[kids_len].pid = pid;
-    kids[kids_len].status_fd = fds[3];
-    kids[kids_len].reported = 0;
-    kids_len++;
+    struct kid *k = &kids[kids_len++];
+    k->pid = pid;
+    k->status_fd = fds[3];
+    k->started_fd = started[0];
+    k->reported = 0;
+    snprintf(k->id, sizeof(k->id), "%s", id);
     fds[3] = -1;
-    /* The pidfd tells the driver the program's pid in its own namespace
-     * (its fdinfo). The program cannot have been reaped yet: only this
-     * process reaps, and not before this answer. */
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0) {
-        err = errno;
-        kill(pid, SIGKILL);
-        goto out;
-    }
-    rc = answer(ctl, 'p', pidfd, 0);
-    close(pidfd);
-    if (rc < 0) {
-        return -2;
-    }
-out:
+    started[0] = -1;
+    rc = 0;
+out:;
+    int saved = errno;
     free(argv != NULL ? argv - 2 : NULL);
+    for (int i = 0; i < 2; i++) {
+        if (started[i] >= 0) {
+            close(started[i]);
+        }
+    }
     for (int i = 0; i < CELL_SPAWN_FDS; i++) {
         if (fds[i] >= 0) {
             close(fds[i]);
         }
     }
-    if (rc < 0 && answer(ctl, 'e', -1, err) < 0) {
-        return -2;
+    errno = saved;
+    return rc;
+}
+
+/* Program k has exec'd (or ended): answers its request with a pidfd,
+ * which tells the driver the program's pid in the driver's namespace (its
+ * fdinfo). It cannot have been reaped: that waits for the driver. Returns
+ * 0, or -1 if the driver cannot be answered. */
+static int answer_started(int ctl, struct kid *k)
+{
+    close(k->started_fd);
+    k->started_fd = -1;
+    int pidfd = (int)syscall(SYS_pidfd_open, k->pid, 0);
+    if (pidfd < 0) {
+        int err = errno;
+        kill(k->pid, SIGKILL);
+        return answer(ctl, 'e', k->id, -1, err);
     }
+    int rc = answer(ctl, 'p', k->id, pidfd, 0);
+    close(pidfd);
     return rc;
 }
 
@@ -517,19 +526,19 @@ static ssize_t receive(int ctl, char *buf, size_t size, int fds[], int *nfds)
     return n;
 }
 
-/* Answers a socket request ("FAMILY TYPE"). Returns 0, or -1 if the
+/* Answers socket request id ("FAMILY TYPE"). Returns 0, or -1 if the
  * driver cannot be answered. */
-static int make_socket(int ctl, const char *req)
+static int make_socket(int ctl, const char *id, const char *req)
 {
     int family = 0;
     int type = 0;
     if (sscanf(req, "%d %d", &family, &type) != 2 ||
         (family != AF_INET && family != AF_INET6) ||
         (type != SOCK_STREAM && type != SOCK_DGRAM)) {
-        return answer(ctl, 'e', -1, EINVAL);
+        return answer(ctl, 'e', id, -1, EINVAL);
     }
     int fd = socket(family, type | SOCK_CLOEXEC, 0);
-    int rc = answer(ctl, 'k', fd, errno);
+    int rc = answer(ctl, 'k', id, fd, errno);
     if (fd >= 0) {
         close(fd);
     }
@@ -564,8 +573,10 @@ static int hold(int ctl)
     struct pollfd *pfd = NULL;
     size_t pfd_cap = 0;
     for (;;) {
-        /* The control socket, SIGCHLD, and the status pipes of programs
-         * reported and not yet reaped (POLLERR once the driver closes). */
+        /* The control socket, SIGCHLD, the started pipes of programs not
+         * yet answered (EOF at their exec), and the status pipes of
+         * programs answered and reported (POLLERR once the driver, having
+         * read the status, closes it). */
         if (pfd_cap < kids_len + 2) {
             pfd_cap = kids_cap + 2;
             free(pfd);
@@ -579,7 +590,9 @@ static int hold(int ctl)
         pfd[1] = (struct pollfd){sigfd, POLLIN, 0};
         size_t npfd = 2;
         for (size_t i = 0; i < kids_len; i++) {
-            if (kids[i].reported) {
+            if (kids[i].started_fd >= 0) {
+                pfd[npfd++] = (struct pollfd){kids[i].started_fd, POLLIN, 0};
+            } else if (kids[i].reported) {
                 pfd[npfd++] = (struct pollfd){kids[i].status_fd, 0, 0};
             }
         }
@@ -595,7 +608,13 @@ static int hold(int ctl)
                 continue;
             }
             for (size_t i = 0; i < kids_len; i++) {
-                if (kids[i].status_fd == pfd[k].fd) {
+                if (kids[i].started_fd == pfd[k].fd) {
+                    if (answer_started(ctl, &kids[i]) < 0) {
+                        return 1;
+                    }
+                    break;
+                }
+                if (kids[i].started_fd < 0 && kids[i].status_fd == pfd[k].fd) {
                     kid_done(i);
                     break;
                 }
@@ -611,26 +630,34 @@ static int hold(int ctl)
         if (!pfd[0].revents) {
             continue;
         }
+        /* KIND ID \0 PAYLOAD: "s" (a socket) or "x" (a program). */
         int fds[CELL_SPAWN_FDS] = {-1, -1, -1, -1};
         int nfds = 0;
         ssize_t n = receive(ctl, req, CELL_REQUEST_MAX, fds, &nfds);
         if (n == 0 || n == -1) {
             return 0; /* the driver is gone: the cell ends with us */
         }
-        int rc;
-        if (n == -3 || (req[0] == 'x' && nfds != CELL_SPAWN_FDS)) {
-            for (int i = 0; i < nfds; i++) {
-                close(fds[i]);
+        if (n > 0) {
+            req[n] = '\0';
+        }
+        char kind = n > 0 ? req[0] : '?';
+        const char *id = n > 0 ? req + 1 : "";
+        size_t idlen = n > 0 ? strlen(id) : 0;
+        char *payload = req + 1 + idlen + 1;
+        size_t plen =
+            n > 0 && (size_t)n > 2 + idlen ? (size_t)n - 2 - idlen : 0;
+        int rc = 0;
+        if (kind == 'x' && n > 0 && nfds == CELL_SPAWN_FDS) {
+            if (spawn(id, payload, plen, fds, &mask) < 0) {
+                rc = answer(ctl, 'e', id, -1, errno);
             }
-            rc = answer(ctl, 'e', -1, n == -3 ? E2BIG : EINVAL);
-        } else if (req[0] == 'x') {
-            rc = spawn(ctl, req + 1, (size_t)n - 1, fds, &mask) == -2 ? -1 : 0;
         } else {
             for (int i = 0; i < nfds; i++) {
                 close(fds[i]);
             }
-            req[n] = '\0';
-            rc = make_socket(ctl, req);
+            rc = kind == 's'
+                     ? make_socket(ctl, id, payload)
+                     : answer(ctl, 'e', id, -1, n == -3 ? E2BIG : EINVAL);
         }
         if (rc < 0) {
             return 1;

@@ -32,8 +32,8 @@ everything in it, setsid daemons included. Nothing is left on disk.
 from __future__ import annotations
 
 import asyncio
-import collections
 import errno
+import itertools
 import os
 import shutil
 import signal
@@ -146,11 +146,13 @@ class Cell:
         self.ctl = ctl
         self.holder = holder  # the holder's pid, as the driver sees it
         self.sl_cell = sl_cell
-        # Requests are pipelined: sent at once, answered in order, so a
-        # hundred clients starting together cost the holder one wake-up,
-        # not a hundred round trips (each a wait for a processor under load).
-        self._send_lock = asyncio.Lock()
-        self._waiting: collections.deque[asyncio.Future] = collections.deque()
+        # Requests are pipelined: sent at once, answered as each is done
+        # (a program once it has exec'd), so a hundred clients starting
+        # together cost the holder one wake-up, not a hundred round trips
+        # (each a wait for a processor under load), and the relay's socket
+        # for the first client's connection does not wait behind them.
+        self._waiting: dict[bytes, asyncio.Future] = {}
+        self._ids = itertools.count(1)
         self._broken: str | None = None
         self.init = holder  # PID 1 of the cell (bwrap --as-pid-1)
         asyncio.get_running_loop().add_reader(ctl.fileno(), self._answers)
@@ -244,7 +246,7 @@ class Cell:
         argv_fields = [*(limits or []), "--", *argv]
         env_fields = [f"{k}={v}" for k, v in env.items()]
         fields = [cwd, str(len(argv_fields)), *argv_fields, str(len(env_fields)), *env_fields]
-        req = b"x" + b"".join(os.fsencode(f) + b"\0" for f in fields)
+        req = b"".join(os.fsencode(f) + b"\0" for f in fields)
         ours: list[int] = []  # the driver's ends
         theirs: list[int] = []  # the program's ends, passed and closed
         try:
@@ -258,7 +260,7 @@ class Cell:
                 r, w = os.pipe2(os.O_CLOEXEC)
                 ours.append(r)
                 theirs.append(w)
-            msg, fds = await self._ask(req, theirs)
+            msg, fds = await self._ask(b"x", req, theirs)
         except BaseException:
             for fd in ours:
                 os.close(fd)
@@ -285,24 +287,26 @@ class Cell:
             _signal(pid, signal.SIGKILL)  # started, but nobody would know it
             raise
 
-    async def _ask(self, req: bytes, fds: list[int] = ()) -> tuple[bytes, list[int]]:  # type: ignore[assignment]
+    async def _ask(self, kind: bytes, payload: bytes,
+                   fds: list[int] = ()) -> tuple[bytes, list[int]]:  # type: ignore[assignment]
         """One request to the holder; returns its answer (the kind and
         text, and the fds that came with it). Raises CellError."""
         if self._broken:
             raise CellError(self._broken)
-        async with self._send_lock:  # the order sent is the order answered
-            try:
-                await _send_fds(self.ctl, req, list(fds))
-            except OSError as e:
-                raise CellError(f"the cell's holder: {e.strerror or e}") from None
-            fut = asyncio.get_running_loop().create_future()
-            self._waiting.append(fut)
+        rid = b"%d" % next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = fut
+        try:
+            await _send_fds(self.ctl, kind + rid + b"\0" + payload, list(fds))
+        except OSError as e:
+            self._waiting.pop(rid, None)
+            raise CellError(f"the cell's holder: {e.strerror or e}") from None
         # A cancelled caller's answer still comes; _answers disposes of it.
         return await fut
 
     def _answers(self) -> None:
         """The control socket is readable: hands each answer to the request
-        waiting longest."""
+        it answers ("KIND ID" or "eID TEXT")."""
         while True:
             try:
                 msg, fds, _, _ = socket.recv_fds(self.ctl, 256, 1)
@@ -314,9 +318,10 @@ class Cell:
             if not msg:
                 self._fail("the cell's holder is gone")
                 return
-            fut = self._waiting.popleft() if self._waiting else None
+            rid, _, text = msg[1:].partition(b" ")
+            fut = self._waiting.pop(rid, None)
             if fut is not None and not fut.done():
-                fut.set_result((msg, list(fds)))
+                fut.set_result((msg[:1] + text, list(fds)))
                 continue
             # Nobody wants it any more (cancelled): a started program is
             # killed, a socket or pidfd closed.
@@ -334,15 +339,15 @@ class Cell:
             asyncio.get_running_loop().remove_reader(self.ctl.fileno())
         except (RuntimeError, ValueError):
             pass
-        while self._waiting:
-            fut = self._waiting.popleft()
+        waiting, self._waiting = self._waiting, {}
+        for fut in waiting.values():
             if not fut.done():
                 fut.set_exception(CellError(why))
 
     async def socket(self, family: int = socket.AF_INET,
                      type: int = socket.SOCK_STREAM) -> socket.socket:
         """A socket made inside the cell's network namespace."""
-        msg, fds = await self._ask(b"%d %d" % (family, type))
+        msg, fds = await self._ask(b"s", b"%d %d" % (family, type))
         if not fds:
             text = msg[1:].decode("utf-8", "replace") if msg[:1] == b"e" else "no answer"
             raise CellError(f"the cell cannot make a socket: {text}")
