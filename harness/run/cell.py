@@ -152,6 +152,9 @@ class Cell:
         # (each a wait for a processor under load), and the relay's socket
         # for the first client's connection does not wait behind them.
         self._waiting: dict[bytes, asyncio.Future] = {}
+        # One sender at a time: a full socket makes a sender wait for it to
+        # be writable, and the event loop wakes one writer per fd.
+        self._send_lock = asyncio.Lock()
         self._ids = itertools.count(1)
         self._broken: str | None = None
         self.init = holder  # PID 1 of the cell (bwrap --as-pid-1)
@@ -297,10 +300,13 @@ class Cell:
         fut = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
         try:
-            await _send_fds(self.ctl, kind + rid + b"\0" + payload, list(fds))
-        except OSError as e:
+            async with self._send_lock:
+                await _send_fds(self.ctl, kind + rid + b"\0" + payload, list(fds))
+        except BaseException as e:
             self._waiting.pop(rid, None)
-            raise CellError(f"the cell's holder: {e.strerror or e}") from None
+            if isinstance(e, OSError):
+                raise CellError(f"the cell's holder: {e.strerror or e}") from None
+            raise
         # A cancelled caller's answer still comes; _answers disposes of it.
         return await fut
 

@@ -90,6 +90,26 @@ class ProgramTest(unittest.TestCase):
         self.assertEqual(child.proc.returncode, 0, child.stderr.data())
         self.assertEqual(child.stdout.data(), b"64\n7\n")
 
+    def test_many_programs_started_at_once(self):
+        # More requests than the control socket holds (a 1,000-client
+        # cell): the senders queue for it, none is lost or left waiting.
+        async def go() -> list[int | None]:
+            processes.adopt_orphans()
+            c = await isolation.Cell.start(SL_CELL, [str(support.ROOT)])
+            try:
+                env = dict(ENV, PADDING="x" * 2000)
+                kids = await asyncio.wait_for(asyncio.gather(*(
+                    processes.spawn(["sh", "-c", f"exit {i % 7}"], "/", env,
+                                    inside=processes.Inside(c)) for i in range(600))), 60)
+                for k in kids:
+                    await k.wait(30.0)
+                    await k.finish_output()
+                return [k.proc.returncode for k in kids]
+            finally:
+                await c.close()
+
+        self.assertEqual(asyncio.run(go()), [i % 7 for i in range(600)])
+
     def test_the_cell_ending_ends_the_program_with_sigkill(self):
         async def go() -> processes.Child:
             processes.adopt_orphans()
