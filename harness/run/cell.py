@@ -52,6 +52,7 @@ RELAY_PORT = 20002
 FILE_LIMIT = 1 << 20
 START_TIMEOUT_S = 30.0  # bwrap to "ready"; a ceiling, it takes milliseconds
 START_ATTEMPTS = 3
+ANSWER_TIMEOUT_S = 60.0  # a request to the holder; a ceiling, it takes milliseconds
 
 
 class CellError(OSError):
@@ -293,22 +294,35 @@ class Cell:
     async def _ask(self, kind: bytes, payload: bytes,
                    fds: list[int] = ()) -> tuple[bytes, list[int]]:  # type: ignore[assignment]
         """One request to the holder; returns its answer (the kind and
-        text, and the fds that came with it). Raises CellError."""
+        text, and the fds that came with it). Raises CellError, also when
+        no answer comes within ANSWER_TIMEOUT_S (a harness error, never a
+        hung cell)."""
         if self._broken:
             raise CellError(self._broken)
         rid = b"%d" % next(self._ids)
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self._waiting[rid] = fut
+        end = loop.time() + ANSWER_TIMEOUT_S
         try:
-            async with self._send_lock:
+            async with asyncio.timeout_at(end), self._send_lock:
                 await _send_fds(self.ctl, kind + rid + b"\0" + payload, list(fds))
         except BaseException as e:
             self._waiting.pop(rid, None)
+            if isinstance(e, TimeoutError):
+                raise CellError("the cell's holder took no request in "
+                                f"{ANSWER_TIMEOUT_S:.0f} s") from None
             if isinstance(e, OSError):
                 raise CellError(f"the cell's holder: {e.strerror or e}") from None
             raise
-        # A cancelled caller's answer still comes; _answers disposes of it.
-        return await fut
+        # A cancelled or timed-out caller's answer still comes; _answers
+        # disposes of it.
+        try:
+            async with asyncio.timeout_at(end):
+                return await fut
+        except TimeoutError:
+            raise CellError(f"the cell's holder gave no answer in {ANSWER_TIMEOUT_S:.0f} s") \
+                from None
 
     def _answers(self) -> None:
         """The control socket is readable: hands each answer to the request
