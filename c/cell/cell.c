@@ -420,10 +420,31 @@ static int wait_status(const siginfo_t *si)
     }
 }
 
+/* Reaps the cell's orphans (whose init this is) that have ended, as far
+ * as the first ended program not yet acknowledged by the driver: waitid
+ * finds zombies in the order they became children, and a program's
+ * zombie must wait (kid_done calls this again once it is reaped). */
+static void reap_orphans(void)
+{
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+            si.si_pid == 0) {
+            return;
+        }
+        for (size_t i = 0; i < kids_len; i++) {
+            if (kids[i].pid == si.si_pid) {
+                return;
+            }
+        }
+        waitpid(si.si_pid, NULL, WNOHANG);
+    }
+}
+
 /* Reports each program that ended (its wait status on its status pipe),
  * leaving it a zombie: its pid stays its own until the driver, having read
- * the status, closes the pipe (then kid_done reaps it). Reaps the cell's
- * orphans, whose init this is, at once. */
+ * the status, closes the pipe (then kid_done reaps it). Then the orphans. */
 static void reap(void)
 {
     for (size_t i = 0; i < kids_len; i++) {
@@ -445,32 +466,7 @@ static void reap(void)
         }
         kids[i].reported = 1;
     }
-    /* Orphans: every child but the programs (the cell's /proc is its own). */
-    char buf[4096];
-    int fd = open("/proc/self/task/1/children", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (n <= 0) {
-        return;
-    }
-    buf[n] = '\0';
-    for (char *p = buf; *p != '\0';) {
-        char *end = NULL;
-        long pid = strtol(p, &end, 10);
-        if (end == p) {
-            break;
-        }
-        p = end;
-        int ours = 0;
-        for (size_t i = 0; i < kids_len && !ours; i++) {
-            ours = kids[i].pid == (pid_t)pid;
-        }
-        if (!ours) {
-            waitpid((pid_t)pid, NULL, WNOHANG);
-        }
-    }
+    reap_orphans();
 }
 
 /* The driver closed program i's status pipe after its status: reaps it. */
@@ -481,6 +477,7 @@ static void kid_done(size_t i)
     }
     close(kids[i].status_fd);
     kids[i] = kids[--kids_len];
+    reap_orphans();
 }
 
 /* Receives one request with up to CELL_SPAWN_FDS fds (close-on-exec).

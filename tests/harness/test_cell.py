@@ -13,7 +13,7 @@ from pathlib import Path
 
 import support
 from harness.run import cell as isolation
-from harness.run import processes, procnet
+from harness.run import clock, processes, procnet
 
 SL_CELL = str(Path(os.environ.get("SL_BUILD_DIR") or support.ROOT / "build")
               / "c" / "cell" / "sl-cell")
@@ -109,6 +109,30 @@ class ProgramTest(unittest.TestCase):
                 await c.close()
 
         self.assertEqual(asyncio.run(go()), [i % 7 for i in range(600)])
+
+    def test_the_holder_reaps_orphans(self):
+        # The program's child outlives it, is re-parented to the holder
+        # (PID 1 of the cell) and ends there: the holder reaps it, so no
+        # zombie is left in the cell.
+        async def go() -> list[str]:
+            processes.adopt_orphans()
+            c = await isolation.Cell.start(SL_CELL, [str(support.ROOT)])
+            try:
+                prog = await processes.spawn(["sh", "-c", "(sleep 0.3; exit 4) & exit 0"], "/",
+                                             ENV, inside=processes.Inside(c))
+                await prog.wait(10.0)
+                await prog.finish_output()
+
+                def states() -> list[str]:
+                    return [st.state for p in procnet.descendants(c.holder)
+                            if (st := procnet.stat(p)) is not None]
+
+                await clock.poll_until(lambda: not states(), 10.0)
+                return states()
+            finally:
+                await c.close()
+
+        self.assertEqual(asyncio.run(go()), [], "the cell kept children of its holder")
 
     def test_the_cell_ending_ends_the_program_with_sigkill(self):
         async def go() -> processes.Child:
