@@ -42,6 +42,7 @@ import stat
 import struct
 import subprocess
 from dataclasses import dataclass
+from typing import Callable
 
 from harness.run import processes, procnet
 
@@ -252,26 +253,35 @@ class Cell:
         fields = [cwd, str(len(argv_fields)), *argv_fields, str(len(env_fields)), *env_fields]
         req = b"".join(os.fsencode(f) + b"\0" for f in fields)
         ours: list[int] = []  # the driver's ends
-        theirs: list[int] = []  # the program's ends, passed and closed
+
+        def pipes() -> list[int]:
+            """The program's ends (the driver's go to ours). Made only when
+            the request is sent, and closed right after: a thousand
+            clients starting at once hold their pipes one at a time."""
+            theirs: list[int] = []
+            try:
+                if stdin:
+                    r, w = os.pipe2(os.O_CLOEXEC)
+                    theirs.append(r)
+                    ours.append(w)
+                else:
+                    theirs.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                for _ in range(3):  # stdout, stderr, status
+                    r, w = os.pipe2(os.O_CLOEXEC)
+                    ours.append(r)
+                    theirs.append(w)
+            except BaseException:
+                for fd in theirs:
+                    os.close(fd)
+                raise
+            return theirs
+
         try:
-            if stdin:
-                r, w = os.pipe2(os.O_CLOEXEC)
-                theirs.append(r)
-                ours.append(w)
-            else:
-                theirs.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-            for _ in range(3):  # stdout, stderr, status
-                r, w = os.pipe2(os.O_CLOEXEC)
-                ours.append(r)
-                theirs.append(w)
-            msg, fds = await self._ask(b"x", req, theirs)
+            msg, fds = await self._ask(b"x", req, pipes)
         except BaseException:
             for fd in ours:
                 os.close(fd)
             raise
-        finally:
-            for fd in theirs:
-                os.close(fd)
         if not fds:
             for fd in ours:
                 os.close(fd)
@@ -292,11 +302,12 @@ class Cell:
             raise
 
     async def _ask(self, kind: bytes, payload: bytes,
-                   fds: list[int] = ()) -> tuple[bytes, list[int]]:  # type: ignore[assignment]
+                   make_fds: Callable[[], list[int]] | None = None) -> tuple[bytes, list[int]]:
         """One request to the holder; returns its answer (the kind and
-        text, and the fds that came with it). Raises CellError, also when
-        no answer comes within ANSWER_TIMEOUT_S (a harness error, never a
-        hung cell)."""
+        text, and the fds that came with it). make_fds() makes the fds to
+        pass, when it is this request's turn to be sent; they are closed
+        once sent. Raises CellError, also when no answer comes within
+        ANSWER_TIMEOUT_S (a harness error, never a hung cell)."""
         if self._broken:
             raise CellError(self._broken)
         rid = b"%d" % next(self._ids)
@@ -306,7 +317,12 @@ class Cell:
         end = loop.time() + ANSWER_TIMEOUT_S
         try:
             async with asyncio.timeout_at(end), self._send_lock:
-                await _send_fds(self.ctl, kind + rid + b"\0" + payload, list(fds))
+                fds = make_fds() if make_fds is not None else []
+                try:
+                    await _send_fds(self.ctl, kind + rid + b"\0" + payload, fds)
+                finally:
+                    for fd in fds:
+                        os.close(fd)
         except BaseException as e:
             self._waiting.pop(rid, None)
             if isinstance(e, TimeoutError):
