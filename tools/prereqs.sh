@@ -16,8 +16,8 @@ python=${1:-python3}
 missing=""
 pip_line=""
 
-need() { # need COMMAND PACKAGE
-    command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
+need() { # need COMMAND PACKAGE (sbin too: not on a plain user's PATH on Debian)
+    PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
 }
 
 need cmake cmake

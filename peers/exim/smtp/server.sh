@@ -8,6 +8,8 @@
 # shellcheck source=../../shell/args.sh
 . "$(dirname "$0")/../../shell/args.sh"
 server_args "$@"
+# Debian installs exim4 in /usr/sbin, which a plain user's PATH lacks.
+PATH=$PATH:/usr/sbin:/sbin
 command -v exim4 >/dev/null 2>&1 || {
     echo "server.sh: exim4 is missing (apt-get install exim4-daemon-light)" >&2
     exit 1
