@@ -146,7 +146,7 @@ class Cell:
                  sl_cell: str):
         self.proc = proc
         self.ctl = ctl
-        self.holder = holder  # the holder's pid, as the driver sees it
+        self.holder = holder  # the holder's pid, as the driver sees it: PID 1 of the cell
         self.sl_cell = sl_cell
         # Requests are pipelined: sent at once, answered as each is done
         # (a program once it has exec'd), so a hundred clients starting
@@ -159,11 +159,9 @@ class Cell:
         self._send_lock = asyncio.Lock()
         self._ids = itertools.count(1)
         self._broken: str | None = None
-        self.init = holder  # PID 1 of the cell (bwrap --as-pid-1)
         asyncio.get_running_loop().add_reader(ctl.fileno(), self._answers)
         _LIVE.add(self)
-        if self.init:
-            _INITS.add(self.init)
+        _INITS.add(holder)
 
     @classmethod
     async def start(cls, sl_cell: str, paths: list[str] = ()) -> "Cell":  # type: ignore[assignment]
@@ -398,12 +396,10 @@ class Cell:
         return read_regular(self.host_path(path), limit)
 
     def leftovers(self) -> list[procnet.ProcStat]:
-        """Processes still in the cell besides its init and holder: what
+        """Processes still in the cell besides its holder (PID 1): what
         outlived the programs the driver started and stopped (a daemon)."""
         out = []
-        for pid in procnet.descendants(self.init) if self.init else []:
-            if pid == self.holder:
-                continue
+        for pid in procnet.descendants(self.holder):
             st = procnet.stat(pid)
             if st is not None and st.state not in ("Z", "X"):
                 out.append(st)
@@ -420,9 +416,9 @@ class Cell:
             _kill(self.proc)
             await _ended(self.proc)
         # The init's death makes the kernel kill the rest: wait for that.
-        await _gone([p for p in (self.init, self.holder) if p])
-        if self.init and not procnet.alive(self.init):
-            _INITS.discard(self.init)
+        await _gone([self.holder])
+        if not procnet.alive(self.holder):
+            _INITS.discard(self.holder)
         # Only now: a close interrupted half-way (Ctrl-C) is finished by
         # close_all, which closes whatever is still listed.
         _LIVE.discard(self)
