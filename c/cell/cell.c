@@ -28,7 +28,8 @@
  *       students' programs. It exits 125 when DIR cannot be entered, 126
  *       when a limit or the uid cannot be set, 127 when PROG cannot be run.
  *       One process starts every program of the cell, so a program costs a
- *       fork here and its own exec, nothing more; and as the namespace's
+ *       clone that shares the holder's memory (vfork's way) and its own
+ *       exec, nothing more; and as the namespace's
  *       init the holder gets no signal a program sends it (kill(-1),
  *       kill(getppid())), while it reaps every orphan of the cell.
  *       Exits at EOF on FD (the driver closed it or died); the cell's PID
@@ -46,6 +47,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,9 +86,8 @@ struct limits {
 struct kid {
     pid_t pid;
     int status_fd;
-    int started_fd; /* EOF once it has exec'd (or ended); -1 when answered */
-    int reported;   /* its status written; reaped once the driver closes */
-    char id[24];    /* the request's */
+    int reported; /* its status written; reaped once the driver closes */
+    char id[24];  /* the request's */
 };
 
 static struct kid *kids;
@@ -196,6 +197,23 @@ static int limited(const struct limits *lim)
            lim->nofile || lim->uid >= 0;
 }
 
+/* Writes "sl-cell: WHAT: strerror(err)" to fd 2 with one write(2) and no
+ * stdio: a started program's child shares the holder's memory until its
+ * exec, so it must leave the holder's FILE state alone. */
+static void say(const char *what, int err)
+{
+    char line[512];
+    int n =
+        snprintf(line, sizeof(line), "sl-cell: %s: %s\n", what, strerror(err));
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (len >= sizeof(line)) {
+        len = sizeof(line) - 1;
+    }
+    if (write(2, line, len) < 0) {
+        /* nowhere else to say it */
+    }
+}
+
 /* Sets one resource limit (soft and hard). Returns 0, or -1 with errno. */
 static int set_limit(int resource, rlim_t soft, rlim_t hard)
 {
@@ -209,7 +227,7 @@ static int apply_limits(const struct limits *lim)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
         set_limit(RLIMIT_CORE, 0, 0) < 0) {
-        perror("sl-cell: no_new_privs");
+        say("no_new_privs", errno);
         return -1;
     }
     /* CPU: SIGXCPU first (which says why), SIGKILL a second later. */
@@ -220,20 +238,25 @@ static int apply_limits(const struct limits *lim)
                                     lim->fsize_mb * CELL_MB) < 0) ||
         (lim->nofile &&
          set_limit(RLIMIT_NOFILE, lim->nofile, lim->nofile) < 0)) {
-        perror("sl-cell: setrlimit");
+        say("setrlimit", errno);
         return -1;
     }
     /* RLIMIT_NPROC counts the real uid's processes (one uid a cell) and,
      * since Linux 5.14, per user namespace (an unprivileged cell's). */
     if (lim->nproc && set_limit(RLIMIT_NPROC, lim->nproc, lim->nproc) < 0) {
-        perror("sl-cell: setrlimit");
+        say("setrlimit", errno);
         return -1;
     }
     if (lim->uid >= 0) {
-        uid_t uid = (uid_t)lim->uid;
-        if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-            setresuid(uid, uid, uid) < 0) {
-            perror("sl-cell: switching to the sandbox uid");
+        /* The system calls themselves: glibc's wrappers would signal
+         * every thread of a threaded process, and the child of a spawn
+         * shares the holder's memory (it has one thread; this only says
+         * the calls touch nothing but this process's credentials). */
+        long uid = lim->uid;
+        if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+            syscall(SYS_setresgid, uid, uid, uid) < 0 ||
+            syscall(SYS_setresuid, uid, uid, uid) < 0) {
+            say("switching to the sandbox uid", errno);
             return -1;
         }
     }
@@ -284,41 +307,65 @@ static int parse_spawn(char *buf, size_t len, char **dir, char ***argv,
     return 0;
 }
 
-/* The child's side of a spawn: never returns. */
-static void start_program(const char *dir, char **prog, char **envp,
-                          const struct limits *lim, const int fds[],
-                          const sigset_t *mask)
+/* What the child of a spawn needs; it lives on the holder's stack, which
+ * the child can read because it shares the holder's memory. */
+struct start {
+    const char *dir;
+    char **prog;
+    char **envp;
+    const struct limits *lim;
+    const int *fds;
+    const sigset_t *mask;
+};
+
+/* The child's stack: the holder waits while the child uses it (vfork's
+ * rule), so one serves every spawn. Untouched pages cost nothing. */
+static char child_stack[1024 * 1024] __attribute__((aligned(16)));
+
+/* The child's side of a spawn, on child_stack in the holder's memory
+ * (clone with CLONE_VM | CLONE_VFORK): no stdio, no heap, nothing the
+ * holder keeps is changed but environ, which the holder puts back.
+ * Never returns. */
+static int start_program(void *arg)
 {
+    const struct start *st = arg;
     signal(SIGPIPE, SIG_DFL);
-    sigprocmask(SIG_SETMASK, mask, NULL);
+    sigprocmask(SIG_SETMASK, st->mask, NULL);
     setsid();
     for (int i = 0; i < 3; i++) {
-        if (fds[i] == i) {
+        if (st->fds[i] == i) {
             fcntl(i, F_SETFD, 0);
-        } else if (dup2(fds[i], i) < 0) {
+        } else if (dup2(st->fds[i], i) < 0) {
             _exit(CELL_EXIT_SETUP);
         }
     }
-    if (chdir(dir) < 0) {
-        fprintf(stderr, "sl-cell: %s: %s\n", dir, strerror(errno));
+    if (chdir(st->dir) < 0) {
+        say(st->dir, errno);
         _exit(CELL_EXIT_DIR);
     }
-    if (limited(lim) && apply_limits(lim) < 0) {
+    if (limited(st->lim) && apply_limits(st->lim) < 0) {
         _exit(CELL_EXIT_SETUP);
     }
-    environ = envp;
-    execvp(prog[0], prog);
-    fprintf(stderr, "sl-cell: cannot run %s: %s\n", prog[0], strerror(errno));
+    environ = st->envp;
+    execvp(st->prog[0], st->prog);
+    int err = errno;
+    char what[256];
+    snprintf(what, sizeof(what), "cannot run %s", st->prog[0]);
+    say(what, err);
     _exit(CELL_EXIT_EXEC);
 }
 
-/* Starts the program a spawn request describes, with the request's fds.
- * Returns 0 when it was forked (answered once it has exec'd, by
- * answer_started), or -1 with errno when the request was malformed or fork
- * failed (the caller answers). Closes fds[0..2] either way; keeps fds[3]
- * (the status pipe) for a started program. */
-static int spawn(const char *id, char *buf, size_t len, int fds[],
-                 const sigset_t *mask)
+/* Starts the program a spawn request describes, with the request's fds,
+ * and adds it to kids. The child shares the holder's memory and the
+ * holder waits until it has exec'd (or ended), as with vfork: no page
+ * tables are copied (a fork's copy and its copy-on-write faults were most
+ * of a program's cost here), and the program leads its own session before
+ * the driver learns its pid (a signal to its group finds the group).
+ * Returns 0, or -1 with errno when the request was malformed or the
+ * program could not be started (the caller answers either way). Closes
+ * fds[0..2]; keeps fds[3] (the status pipe) for a started program. */
+static int spawn(char *buf, size_t len, int fds[], const sigset_t *mask,
+                 const char *id)
 {
     char *dir = NULL;
     char **argv = NULL;
@@ -326,7 +373,6 @@ static int spawn(const char *id, char *buf, size_t len, int fds[],
     int argc = 0;
     struct limits lim = {0, 0, 0, 0, 0, -1};
     int rc = -1;
-    int started[2] = {-1, -1};
 
     errno = EINVAL;
     if (parse_spawn(buf, len, &dir, &argv, &argc, &envp) < 0 ||
@@ -347,38 +393,26 @@ static int spawn(const char *id, char *buf, size_t len, int fds[],
         kids = more;
         kids_cap = cap;
     }
-    /* Closed by the child's exec (or exit): the answer waits for it, as a
-     * vfork would, so the driver never sees the program before it leads
-     * its own session (a signal to its group would find no group). The
-     * holder serves other requests meanwhile. */
-    if (pipe2(started, O_CLOEXEC) < 0) {
-        goto out;
-    }
-    pid_t pid = fork();
+    struct start st = {dir, argv + at, envp, &lim, fds, mask};
+    char **env = environ;
+    pid_t pid = clone(start_program, child_stack + sizeof(child_stack),
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, &st);
+    int err = errno;
+    environ = env;
     if (pid < 0) {
+        errno = err;
         goto out;
-    }
-    if (pid == 0) {
-        close(started[0]);
-        start_program(dir, argv + at, envp, &lim, fds, mask);
     }
     struct kid *k = &kids[kids_len++];
     k->pid = pid;
     k->status_fd = fds[3];
-    k->started_fd = started[0];
     k->reported = 0;
     snprintf(k->id, sizeof(k->id), "%s", id);
     fds[3] = -1;
-    started[0] = -1;
     rc = 0;
 out:;
     int saved = errno;
     free(argv != NULL ? argv - 2 : NULL);
-    for (int i = 0; i < 2; i++) {
-        if (started[i] >= 0) {
-            close(started[i]);
-        }
-    }
     for (int i = 0; i < CELL_SPAWN_FDS; i++) {
         if (fds[i] >= 0) {
             close(fds[i]);
@@ -392,10 +426,8 @@ out:;
  * which tells the driver the program's pid in the driver's namespace (its
  * fdinfo). It cannot have been reaped: that waits for the driver. Returns
  * 0, or -1 if the driver cannot be answered. */
-static int answer_started(int ctl, struct kid *k)
+static int answer_started(int ctl, const struct kid *k)
 {
-    close(k->started_fd);
-    k->started_fd = -1;
     int pidfd = (int)syscall(SYS_pidfd_open, k->pid, 0);
     if (pidfd < 0) {
         int err = errno;
@@ -570,10 +602,9 @@ static int hold(int ctl)
     struct pollfd *pfd = NULL;
     size_t pfd_cap = 0;
     for (;;) {
-        /* The control socket, SIGCHLD, the started pipes of programs not
-         * yet answered (EOF at their exec), and the status pipes of
-         * programs answered and reported (POLLERR once the driver, having
-         * read the status, closes it). */
+        /* The control socket, SIGCHLD, and the status pipes of programs
+         * reported (POLLERR once the driver, having read the status,
+         * closes it). */
         if (pfd_cap < kids_len + 2) {
             pfd_cap = kids_cap + 2;
             free(pfd);
@@ -587,9 +618,7 @@ static int hold(int ctl)
         pfd[1] = (struct pollfd){sigfd, POLLIN, 0};
         size_t npfd = 2;
         for (size_t i = 0; i < kids_len; i++) {
-            if (kids[i].started_fd >= 0) {
-                pfd[npfd++] = (struct pollfd){kids[i].started_fd, POLLIN, 0};
-            } else if (kids[i].reported) {
+            if (kids[i].reported) {
                 pfd[npfd++] = (struct pollfd){kids[i].status_fd, 0, 0};
             }
         }
@@ -605,13 +634,7 @@ static int hold(int ctl)
                 continue;
             }
             for (size_t i = 0; i < kids_len; i++) {
-                if (kids[i].started_fd == pfd[k].fd) {
-                    if (answer_started(ctl, &kids[i]) < 0) {
-                        return 1;
-                    }
-                    break;
-                }
-                if (kids[i].started_fd < 0 && kids[i].status_fd == pfd[k].fd) {
+                if (kids[i].status_fd == pfd[k].fd) {
                     kid_done(i);
                     break;
                 }
@@ -645,9 +668,9 @@ static int hold(int ctl)
             n > 0 && (size_t)n > 2 + idlen ? (size_t)n - 2 - idlen : 0;
         int rc = 0;
         if (kind == 'x' && n > 0 && nfds == CELL_SPAWN_FDS) {
-            if (spawn(id, payload, plen, fds, &mask) < 0) {
-                rc = answer(ctl, 'e', id, -1, errno);
-            }
+            rc = spawn(payload, plen, fds, &mask, id) < 0
+                     ? answer(ctl, 'e', id, -1, errno)
+                     : answer_started(ctl, &kids[kids_len - 1]);
         } else {
             for (int i = 0; i < nfds; i++) {
                 close(fds[i]);
