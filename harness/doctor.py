@@ -457,7 +457,7 @@ class Doctor:
                 sec.add("binds PORT", "FAIL", detail + "; the contract: `server PORT` binds "
                                                       "PORT and serves until stopped")
                 return
-            addrs = sorted(set(netns.bound_in(server.pid, processes.tree(server.pid, True),
+            addrs = sorted(set(netns.bound_in(server.pid, processes.tree(server, True),
                                               port, transport)))
             shown = ", ".join(addrs) or "?"
             if netns.loopback_only(addrs):

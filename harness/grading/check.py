@@ -299,7 +299,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
         child = await processes.spawn(argv, str(d), runner.base_env(cm.defaults.env))
         ready = await processes.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
         if ready.ready:
-            pids = processes.tree(child.pid, group=True)
+            pids = processes.tree(child, group=True)
             ch.probe = (netns.bound_in(child.pid, pids, port, proto.transport), port)
     except OSError:
         pass  # the cells say why the server does not start

@@ -266,7 +266,7 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
         # daemons included); elsewhere the server's process group or session
         # too, found by a scan of every process on the machine (costly:
         # every 16th poll, as processes.wait_bound).
-        pids = processes.tree(child.pid, group=more is None and polls % 16 == 0)
+        pids = processes.tree(child, group=more is None and polls % 16 == 0)
         polls += 1
         if more is not None:
             pids += [p for p in more() if p not in pids]  # a cell's orphans (daemons)

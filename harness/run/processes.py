@@ -216,6 +216,17 @@ class Child:
     def running(self) -> bool:
         return self.proc.returncode is None
 
+    def members(self) -> list[procnet.ProcStat]:
+        """The live processes of its process group or session (what it
+        forked and left behind once it ended). In a cell only the cell's
+        processes are looked at (a PID namespace: nobody else's can be
+        there); elsewhere every process on the machine that descends from
+        the driver."""
+        if self.inside is not None:
+            return procnet.live_group_members(
+                self.pid, among=procnet.descendants(self.inside.cell.holder))
+        return procnet.live_group_members(self.pid, os.getpid())
+
     def exit(self) -> Exit:
         rc = self.proc.returncode
         if rc is None:
@@ -247,7 +258,6 @@ class Child:
         """Stops the whole process group: SIGTERM, then SIGKILL after grace;
         reaps what is ours and forgets the group once nothing is left."""
         pgid = self.pid
-        me = os.getpid()
         members: list = []
         try:
             if self.proc.returncode is None:
@@ -257,17 +267,17 @@ class Child:
             elif group_alive(pgid):
                 # Reaped: the number may be a stranger's by now; only members
                 # descending from us (we are their subreaper) get the signal.
-                for s in procnet.live_group_members(pgid, me):
+                for s in self.members():
                     _signal_pid(s.pid, signal.SIGTERM)
             await self.wait(grace, stoppable=False)
             deadline = time.monotonic() + (grace if self.proc.returncode is None else grace / 2)
             delay = 0.002
             # Other members (forked children) are not ours to wait for: poll.
-            members = procnet.live_group_members(pgid, me) if group_alive(pgid) else []
+            members = self.members() if group_alive(pgid) else []
             while members and time.monotonic() < deadline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
-                members = procnet.live_group_members(pgid, me)
+                members = self.members()
             if members or self.proc.returncode is None:
                 if self.proc.returncode is None:
                     _signal_group(pgid, signal.SIGKILL)
@@ -277,7 +287,7 @@ class Child:
                     except ProcessLookupError:
                         pass
                 await self.wait(5.0, stoppable=False)
-                members = procnet.live_group_members(pgid, me)
+                members = self.members()
         finally:
             if self.proc.returncode is None:
                 _signal_group(pgid, signal.SIGKILL)
@@ -410,13 +420,13 @@ class Readiness:
     timed_out: bool = False
 
 
-def tree(pid: int, group: bool = False) -> list[int]:
+def tree(child: Child, group: bool = False) -> list[int]:
     """The server's processes: the leader and its /proc descendants, plus
     with group=True the live members of its process group or session (a
     daemonising server's children are re-parented away from the leader)."""
-    pids = [pid] + procnet.descendants(pid)
+    pids = [child.pid] + procnet.descendants(child.pid)
     if group:
-        pids += [s.pid for s in procnet.live_group_members(pid) if s.pid not in pids]
+        pids += [s.pid for s in child.members() if s.pid not in pids]
     return pids
 
 
@@ -424,7 +434,7 @@ def bound_ports(child: Child, transport: str, ns_pid: int | None = None) -> tupl
     """Returns the local ports the child's processes have bound (listening
     for TCP); used to say 'listens on 41234, not 20001'. ns_pid: read the
     table of that process's network namespace."""
-    pids = tree(child.pid, group=True)
+    pids = tree(child, group=True)
     own = procnet.own_sockets(pids)
     if own is not None:
         return tuple(sorted({s.port for s in own if s.transport == transport and
@@ -450,7 +460,7 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
         polls += 1
         leader_gone = child.proc.returncode is not None
         if leader_gone and (child.proc.returncode != 0
-                            or not procnet.live_group_members(child.pid)):
+                            or not child.members()):
             # Exited before binding. A port held by someone else (a
             # listener, or TIME_WAIT for a server without SO_REUSEADDR) is
             # not the peer's fault.
@@ -459,9 +469,9 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
         # The leader's own fds every time, its descendants every 4th poll,
         # its whole group every 16th (a scan of /proc).
         if leader_gone or polls % 16 == 0:
-            pids = tree(child.pid, group=True)
+            pids = tree(child, group=True)
         elif polls % 4 == 0:
-            pids = tree(child.pid)
+            pids = tree(child)
         else:
             pids = [child.pid]
         inodes = procnet.socket_inodes(pids)
@@ -473,7 +483,7 @@ async def wait_bound(child: Child, port: int, transport: str, timeout: float) ->
         if deadline.expired():
             # One last full look (the whole group) before giving up.
             socks = procnet.sockets(transport, port)
-            mine = procnet.socket_inodes(tree(child.pid, group=True))
+            mine = procnet.socket_inodes(tree(child, group=True))
             if any(s.bound and s.inode in mine for s in socks):
                 return Readiness(True)
             foreign = any(s.bound and s.inode not in mine for s in socks)

@@ -186,15 +186,21 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def live_group_members(pgids: set[int] | int,
-                       ancestor: int | None = None) -> list[ProcStat]:
+def live_group_members(pgids: set[int] | int, ancestor: int | None = None,
+                       among: list[int] | None = None) -> list[ProcStat]:
     """Returns the processes, zombies excluded, whose process group or
     session is one of pgids (children started with start_new_session have
     pgid == sid == their pid). With ancestor, only those descending from it:
     once a group has emptied, the kernel may give its number to an unrelated
-    process (pid_max is often 32768), which must never be taken for ours."""
+    process (pid_max is often 32768), which must never be taken for ours.
+    among: look only at these pids (a cell's processes) instead of every
+    process on the machine."""
     if isinstance(pgids, int):
         pgids = {pgids}
+    if among is not None:
+        stats = [s for s in map(stat, among) if s is not None]
+        return [s for s in stats
+                if (s.pgrp in pgids or s.session in pgids) and s.state not in ("Z", "X")]
     stats = all_stats()
     hits = [s for s in stats
             if (s.pgrp in pgids or s.session in pgids) and s.state not in ("Z", "X")]

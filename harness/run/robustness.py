@@ -53,7 +53,7 @@ def _accepted(server, port: int) -> int:
     """How many connections on the server's port its processes hold (have
     accept()ed): connected sockets of the port whose inode is theirs. A
     connection still in the listen queue has no inode yet."""
-    pids = processes.tree(server.pid, group=True)  # as readiness sees them
+    pids = processes.tree(server, group=True)  # as readiness sees them
     own = procnet.own_sockets(pids)
     if own is not None:
         return sum(1 for sk in own if sk.transport == "tcp" and sk.port == port

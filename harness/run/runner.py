@@ -365,7 +365,8 @@ class CellRunner:
         if ended:
             # Ended, but what they forked still runs (and holds their
             # output): one scan of /proc for all of them.
-            for m in procnet.live_group_members(set(ended)):
+            among = procnet.descendants(live.cell.holder) if live.cell is not None else None
+            for m in procnet.live_group_members(set(ended), among=among):
                 roles.setdefault(ended.get(m.pgrp) or ended.get(m.session, "a client"),
                                  []).append(m.pid)
         for k, c in enumerate(live.steps, 1):
@@ -593,7 +594,7 @@ class CellRunner:
         Runs even when the cell was cancelled or timed out."""
         o = res.outcome
         server, rl, clients = live.server, live.relay, live.clients
-        steps = [c for c in live.steps if c.running or procnet.live_group_members(c.pid)]
+        steps = [c for c in live.steps if c.running or c.members()]
         await asyncio.gather(*(c.stop(grace=0.2) for c in steps))
         if live.client_error and not o.error:
             o.error = live.client_error

@@ -134,6 +134,32 @@ class ProgramTest(unittest.TestCase):
 
         self.assertEqual(asyncio.run(go()), [], "the cell kept children of its holder")
 
+    def test_stop_finds_the_group_among_the_cells_processes(self):
+        # The leader exits at once and leaves a child in its group that
+        # ignores SIGTERM: the driver finds it by looking at the cell's
+        # processes only (no scan of the machine) and stop() kills it.
+        async def go() -> tuple[int, list[int], list[int], list[int]]:
+            processes.adopt_orphans()
+            c = await isolation.Cell.start(SL_CELL, [str(support.ROOT)])
+            try:
+                prog = await processes.spawn(
+                    ["sh", "-c", "(trap '' TERM; exec sleep 60) & echo $!"], "/", ENV,
+                    inside=processes.Inside(c))
+                await prog.wait(10.0)
+                await clock.poll_until(lambda: bool(prog.members()), 10.0)
+                found = [s.pgrp for s in prog.members()]
+                await prog.stop(grace=0.3)
+                await prog.finish_output()
+                return (prog.pid, found, [s.pid for s in prog.members()],
+                        [s.pid for s in c.leftovers()])
+            finally:
+                await c.close()
+
+        leader, found, after, left = asyncio.run(go())
+        self.assertEqual(found, [leader])
+        self.assertEqual(after, [])
+        self.assertEqual(left, [], "stop() left the leader's group member in the cell")
+
     def test_the_cell_ending_ends_the_program_with_sigkill(self):
         async def go() -> processes.Child:
             processes.adopt_orphans()
