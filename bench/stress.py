@@ -9,6 +9,7 @@ printed (cell, quiet verdict, loaded verdict, reason) and counted.
 Run:   python3 bench/stress.py [--quiet DIR/results.json] [--protocol P,...]
                                [--burners N] [--rounds burners,second-run]
                                [--zoo]   (also check --class tests/zoo)
+                               [--repeat N] (N loaded runs in the burners round)
 Exit:  0 when no verdict changed, 1 when some did, 2 on usage errors.
 A benchmark, not a test: it takes minutes, and the machine it runs on is
 the subject. Dated results belong in bench/results/.
@@ -84,10 +85,15 @@ def main() -> int:
     ap.add_argument("--rounds", default="burners,second-run")
     ap.add_argument("--zoo", action="store_true", help="also check --class tests/zoo")
     ap.add_argument("--keep", help="keep the outputs in this folder")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="full runs in the burners round, one after another "
+                         "(then: bench/stability.py KEEP)")
     a = ap.parse_args()
     rounds = [r for r in a.rounds.split(",") if r]
     if any(r not in ("burners", "second-run") for r in rounds):
         ap.error("--rounds: burners and/or second-run")
+    if a.repeat < 1:
+        ap.error("--repeat: at least 1")
     args = ["--protocol", a.protocol] if a.protocol else []
     base = a.keep or tempfile.mkdtemp(prefix="stress-")
     os.makedirs(base, exist_ok=True)
@@ -108,15 +114,16 @@ def main() -> int:
         for k in range(a.burners):
             burners.append(subprocess.Popen([sys.executable, "-c", BURN],
                                             stdin=subprocess.DEVNULL))
-        if "burners" in rounds:
-            out = os.path.join(base, "burners")
+        for k in range(1, a.repeat + 1 if "burners" in rounds else 1):
+            name = "burners" if a.repeat == 1 else f"burners-{k:02d}"
+            out = os.path.join(base, name)
             wall, rc = run_matrix(out, args)
-            print(f"with {a.burners} CPU-bound processes: {wall:.1f} s, exit {rc}")
-            diffs += compare(quiet, verdicts(os.path.join(out, "results.json")), "burners")
-            if quiet_zoo is not None:
-                wall, zoo = check_zoo(os.path.join(base, "zoo-burners"))
-                print(f"zoo with {a.burners} CPU-bound processes: {wall:.1f} s")
-                diffs += compare(quiet_zoo, zoo, "zoo")
+            print(f"with {a.burners} CPU-bound processes: {wall:.1f} s, exit {rc}", flush=True)
+            diffs += compare(quiet, verdicts(os.path.join(out, "results.json")), name)
+        if "burners" in rounds and quiet_zoo is not None:
+            wall, zoo = check_zoo(os.path.join(base, "zoo-burners"))
+            print(f"zoo with {a.burners} CPU-bound processes: {wall:.1f} s")
+            diffs += compare(quiet_zoo, zoo, "zoo")
         if "second-run" in rounds:
             other = subprocess.Popen([sys.executable, "-m", "harness", "run", "--out",
                                       os.path.join(base, "second-other"), *args],
