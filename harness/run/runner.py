@@ -364,7 +364,8 @@ class CellRunner:
                 ended[c.pid] = role
         if ended:
             # Ended, but what they forked still runs (and holds their
-            # output): one scan of /proc for all of them.
+            # output): one look for all of them, at the cell's processes
+            # in a cell, else at every process on the machine.
             among = procnet.descendants(live.cell.holder) if live.cell is not None else None
             for m in procnet.live_group_members(set(ended), among=among):
                 roles.setdefault(ended.get(m.pgrp) or ended.get(m.session, "a client"),
