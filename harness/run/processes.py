@@ -287,7 +287,15 @@ class Child:
                     except ProcessLookupError:
                         pass
                 await self.wait(5.0, stoppable=False)
+                # SIGKILL is delivered when the process next runs: on a busy
+                # machine it may still show as sleeping for a while.
+                deadline = time.monotonic() + 5.0
+                delay = 0.002
                 members = self.members()
+                while members and time.monotonic() < deadline:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+                    members = self.members()
         finally:
             if self.proc.returncode is None:
                 _signal_group(pgid, signal.SIGKILL)
