@@ -28,10 +28,12 @@ with the whole matrix run one cell at a time (--jobs 1, so nothing competes
 with them), divided by the cores: no run can be faster than that. Printed
 with each full run's wall / floor.
 
-What cells cost (--compare-cells, issue 11): every full run is followed by
+What cells cost (--compare-cells, issue 11): every full run is paired with
 the same run without cells (`harness run --no-cells`: no namespaces, an
-owned port range, as where bubblewrap cannot make them); the medians' ratio
-of wall times is printed (target <= 1.10).
+owned port range, as where bubblewrap cannot make them), odd runs with
+cells first, even runs without cells first, so that a machine drifting
+over the runs favours neither; the medians' ratio of wall times is printed
+(target <= 1.10).
 
 Run:  python3 bench/matrix.py [--runs 3] [--jobs 4,8] [--repeat 50] [--keep DIR]
       (build first: cmake -B build -S . && cmake --build build -j2)
@@ -421,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"jobs {jobs or 'default'}"
                 out = os.path.join(work, f"full-r{run}-j{jobs or 'default'}")
                 extra = ["--jobs", str(jobs)] if jobs else []
+                if args.compare_cells and run % 2 == 0:
+                    # Every other run measures without cells first: a
+                    # machine that drifts over the runs favours neither.
+                    b = full_run([*extra, "--no-cells"], out + "-nocells",
+                                 f"run {run} {name} no cells")
                 m = full_run(extra, out, f"run {run} {name}")
                 full[jobs].append(m)
                 failed |= m.rc != 0
@@ -433,8 +440,9 @@ def main(argv: list[str] | None = None) -> int:
                       + (f", wall / floor {m.wall_s / floor_s:.2f}" if floor_s else ""),
                       flush=True)
                 if args.compare_cells:
-                    b = full_run([*extra, "--no-cells"], out + "-nocells",
-                                 f"run {run} {name} no cells")
+                    if run % 2 == 1:
+                        b = full_run([*extra, "--no-cells"], out + "-nocells",
+                                     f"run {run} {name} no cells")
                     bare[jobs].append(b)
                     failed |= b.rc != 0
                     print(f"run {run} full matrix, {name}, no cells: wall {b.wall_s:.1f} s, "
