@@ -267,7 +267,8 @@ def _validate_templates(ch: Checked) -> None:
 
 
 async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
-                 pool: PortPool, scratch: Path, limits: sandbox.Limits) -> None:
+                 pool: PortPool, scratch: Path, limits: sandbox.Limits,
+                 hide: tuple[str, ...] = ()) -> None:
     """Starts the student's server alone once and reads the addresses its
     socket is bound to from the kernel's table (no namespaces needed). It
     runs sandboxed like in the cells: the limits and, as root, its own uid."""
@@ -285,7 +286,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
         ctx = dataclasses.replace(ctx, python=py)
     sl_cell = runner.find_sl_cell(ctx)
     if isolation.support(sl_cell).ok:
-        await _probe_in_cell(ch, peer, proto, ctx, sl_cell, uids, limits)
+        await _probe_in_cell(ch, peer, proto, ctx, sl_cell, uids, limits, hide)
         return
     port = pool.acquire(1)[0]
     argv = matrix.render(peer.server, ctx, proto, port)
@@ -312,7 +313,8 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
 
 
 async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandContext,
-                         sl_cell: str, uids, limits: sandbox.Limits) -> None:
+                         sl_cell: str, uids, limits: sandbox.Limits,
+                         hide: tuple[str, ...] = ()) -> None:
     """The probe in a cell of its own, like the student's cells: the
     server never meets the host's network, and its addresses come from
     its own sockets."""
@@ -320,7 +322,7 @@ async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandCont
     argv = matrix.render(peer.server, ctx, proto, port)
     uid, child, c = None, None, None
     try:
-        c = await isolation.Cell.start(sl_cell, argv)
+        c = await isolation.Cell.start(sl_cell, argv, list(hide))
         extra: list[str] = []
         if peer.sandbox:
             extra = [*limits.cell_options(), "--nproc", str(limits.nproc)]
@@ -355,7 +357,7 @@ async def _run_all(cm: CheckMatrix, todo: list[Checked], ctx, opts, probe: bool,
 
         async def one(ch: Checked) -> None:
             async with sem:
-                await _probe(ch, cm, ctx, pool, scratch, opts.sandbox_limits)
+                await _probe(ch, cm, ctx, pool, scratch, opts.sandbox_limits, opts.hide)
 
         await asyncio.gather(*(one(ch) for ch in todo))
     cells = [c for ch in todo for c in ch.cells]
@@ -479,16 +481,18 @@ def run(args) -> tuple[CheckMatrix, list[Checked], float, list[str], list[str], 
     janitor.folder(scratch)
     scratch.chmod(0o755)  # the sandbox user starts the probe's server in it
     t0 = time.monotonic()
+    for ch in checked:
+        ch.out = base / ch.name if args.class_dir else base
+        ch.build_dir = build
+    hide = hidden_folders(checked)
     try:
         for ch in checked:
-            ch.out = base / ch.name if args.class_dir else base
-            ch.build_dir = build
             if ch.error:
                 continue
             # Compiled programs go with the results, so each cell's cmd.sh
             # still runs after check has ended.
             shutil.rmtree(ch.out / "build", ignore_errors=True)
-            _build(ch, ctx)
+            _build(ch, ctx, hide)
             if ch.student.build_error:
                 ch.error = ch.student.build_error
             else:
@@ -509,7 +513,7 @@ def run(args) -> tuple[CheckMatrix, list[Checked], float, list[str], list[str], 
                 else:
                     todo.append(ch)
         opts = runner.RunOptions(jobs=args.jobs, strict=True, timeout_s=args.timeout,
-                                 port_range=port_range)
+                                 port_range=port_range, hide=hide)
         progress = Progress(sum(len(ch.cells) for ch in todo))
         interrupted = False
         if todo:
@@ -717,7 +721,20 @@ def tests_for(ch: Checked) -> list[dict]:
     return _weigh(tests, ch.points)
 
 
-def _build(ch: Checked, ctx: matrix.CommandContext) -> None:
+def hidden_folders(checked: list[Checked]) -> tuple[str, ...]:
+    """What a student's cells do not see: the folders holding the students'
+    folders (the class) and their results (builds and transcripts), so a
+    program reads neither another student's code nor what was built of it.
+    A cell sees again what its own programs name (cell._binds)."""
+    out = set()
+    for ch in checked:
+        for f in (ch.student.folder, ch.out):
+            if f is not None:
+                out.add(str(Path(f).resolve().parent))
+    return tuple(sorted(out))
+
+
+def _build(ch: Checked, ctx: matrix.CommandContext, hide: tuple[str, ...] = ()) -> None:
     """Compiles a student's programs in a cell of their own, as the sandbox
     user when the driver is root (students.BuildBox): the compiler runs
     code the student controls. Without cells, says once that it compiles
@@ -733,7 +750,7 @@ def _build(ch: Checked, ctx: matrix.CommandContext) -> None:
     uid = uids.acquire() if uids is not None else None
     try:
         students.build(ch.student, (ch.out / "build").resolve(),
-                       students.BuildBox(sl_cell, uid))
+                       students.BuildBox(sl_cell, uid, hide=hide))
     finally:
         if uids is not None and uid is not None:
             uids.release(uid)

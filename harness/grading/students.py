@@ -348,6 +348,7 @@ class BuildBox:
     uid: int | None = None
     limits: tuple[str, ...] = ("--cpu", "120", "--fsize", "256", "--nproc", "512",
                                "--nofile", "1024")
+    hide: tuple[str, ...] = ()  # as cell.Cell.start's: other students' folders
 
 
 def _run(argv: list[str], cwd: Path, box: BuildBox | None = None,
@@ -359,7 +360,8 @@ def _run(argv: list[str], cwd: Path, box: BuildBox | None = None,
         try:
             rc, out = isolation.run_once(box.sl_cell, argv, str(cwd),
                                     [str(writable)] if writable else [],
-                                    [str(r) for r in readable], limits, COMPILE_TIMEOUT_S)
+                                    [str(r) for r in readable], limits, COMPILE_TIMEOUT_S,
+                                    list(box.hide))
         except subprocess.TimeoutExpired:
             return 124, f"{shlex.join(argv)}: still compiling after {COMPILE_TIMEOUT_S} s"
         except isolation.CellError as e:

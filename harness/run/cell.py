@@ -164,33 +164,34 @@ class Cell:
         _INITS.add(holder)
 
     @classmethod
-    async def start(cls, sl_cell: str, paths: list[str] = ()) -> "Cell":  # type: ignore[assignment]
+    async def start(cls, sl_cell: str, paths: list[str] = (),  # type: ignore[assignment]
+                    hide: list[str] = ()) -> "Cell":  # type: ignore[assignment]
         """Makes a cell. paths: files or folders the programs use (their
         repository, build, a student's folder); one under a folder the cell
-        replaces (/tmp, /run, /dev/shm) is bound in read-only. Raises
-        CellError. bwrap's read-only bind of / walks every mount on the
-        machine; one that another program removes meanwhile (a netns of
+        replaces (/tmp, /run, /dev/shm, or a folder of hide) is bound in
+        read-only. hide: folders whose contents the cell does not see (a
+        class of students: each cell sees only its own student's folder).
+        Raises CellError. bwrap's read-only bind of / walks every mount on
+        the machine; one that another program removes meanwhile (a netns of
         `ip netns`) fails it, so a failed start is tried again."""
         for attempt in range(START_ATTEMPTS):
             try:
-                return await cls._start(sl_cell, paths)
+                return await cls._start(sl_cell, paths, hide)
             except CellError:
                 if attempt == START_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
     @classmethod
-    async def _start(cls, sl_cell: str, paths: list[str]) -> "Cell":
+    async def _start(cls, sl_cell: str, paths: list[str], hide: list[str]) -> "Cell":
         sup = support(sl_cell)
         if not sup.ok:
             raise CellError(sup.why)
         ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ctl.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         ctl.setblocking(False)
-        binds: list[str] = []
         # sl-cell itself too: bwrap runs it inside (a clone under /tmp).
-        for top in sorted(_hidden_tops([*paths, sl_cell])):
-            binds += ["--ro-bind", top, top]
+        binds = _binds([*paths, sl_cell], hide)
         argv = _bwrap_argv(sup.bwrap, sup.user_ns) + binds + [
             "--", sl_cell, "hold", str(theirs.fileno())]
         # Not cancelled half-way: asyncio cannot end a process whose pipes
@@ -519,15 +520,15 @@ def _pidfd_pid(pidfd: int) -> int:
 _MASKED = ("/tmp", "/run", "/dev/shm", "/var/run")
 
 
-def _hidden_tops(paths) -> set[str]:
+def _hidden_tops(paths, masked=_MASKED) -> set[str]:
     """For each existing absolute path under a folder the cell replaces by
-    its own tmpfs, the top folder below it (/tmp/x for /tmp/x/y/z)."""
+    its own tmpfs (masked), the top folder below it (/tmp/x for /tmp/x/y/z)."""
     out = set()
     for p in paths:
         if not p or not os.path.isabs(p):
             continue
         real = os.path.realpath(p)
-        for m in _MASKED:
+        for m in masked:
             if real.startswith(m + "/"):
                 top = m + "/" + real[len(m) + 1:].split("/", 1)[0]
                 if os.path.exists(top) and top != SCRATCH.rsplit("/", 1)[0] + "/cell":
@@ -535,19 +536,44 @@ def _hidden_tops(paths) -> set[str]:
     return out
 
 
+def _binds(paths, hide=()) -> list[str]:
+    """bwrap's options after _bwrap_argv's: the folders of paths under
+    /tmp, /run or /dev/shm bound back in read-only; then each existing
+    folder of hide, outermost first, replaced by an empty tmpfs, and the
+    folders of paths (and of PATH and JAVA_HOME) below it bound back in
+    read-only. What a cell's programs name (their own student's folder,
+    the repository, the interpreter) stays visible; the rest of a hidden
+    folder (the other students) is not there."""
+    out: list[str] = []
+    for top in sorted(_hidden_tops(paths)):
+        out += ["--ro-bind", top, top]
+    # Programs named by a bare word are found on PATH (java, node under a
+    # teacher's home): those folders stay visible too.
+    found = [*os.environ.get("PATH", "").split(":"), os.environ.get("JAVA_HOME", "")]
+    folders = {os.path.realpath(h) for h in hide if h and os.path.isabs(h)}
+    for h in sorted(folders, key=lambda f: (f.count("/"), f)):
+        if not os.path.isdir(h) or any(m == h or m.startswith(h.rstrip("/") + "/")
+                                       for m in _MASKED):
+            continue  # never /, /tmp or a folder holding one of them
+        out += ["--tmpfs", h]
+        for top in sorted(_hidden_tops([*paths, *found], (h,))):
+            out += ["--ro-bind", top, top]
+    return out
+
+
 def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
-             readable: list[str], limits: list[str], timeout: float) -> tuple[int, str]:
+             readable: list[str], limits: list[str], timeout: float,
+             hide: list[str] = ()) -> tuple[int, str]:  # type: ignore[assignment]
     """Runs argv once in a cell of its own (the same namespaces and file
-    view as a cell's programs), with `sl-cell run`'s LIMITS and --uid, the
-    folders in writable bound read-write: how check compiles a student's
-    code. Returns (exit status, output). Raises CellError where no cell
-    can be made, subprocess.TimeoutExpired after timeout."""
+    view as a cell's programs, hide as Cell.start's), with `sl-cell run`'s
+    LIMITS and --uid, the folders in writable bound read-write: how check
+    compiles a student's code. Returns (exit status, output). Raises
+    CellError where no cell can be made, subprocess.TimeoutExpired after
+    timeout."""
     sup = support(sl_cell)
     if not sup.ok:
         raise CellError(sup.why)
-    binds: list[str] = []
-    for top in sorted(_hidden_tops([*readable, *writable, cwd, sl_cell, *argv])):
-        binds += ["--ro-bind", top, top]
+    binds = _binds([*readable, *writable, cwd, sl_cell, *argv], hide)
     for w in writable:
         binds += ["--bind", w, w]
     full = (_bwrap_argv(sup.bwrap, sup.user_ns) + binds +

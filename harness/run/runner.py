@@ -213,7 +213,7 @@ class CellRunner:
                      str(self.ctx.build)]
             words += [w for step in sc.before for w in self._step_words(cell, step)]
             try:
-                live.cell = await isolation.Cell.start(self.sl_cell, words)
+                live.cell = await isolation.Cell.start(self.sl_cell, words, list(self.opts.hide))
             except isolation.CellError as e:
                 o.error = f"cannot make the cell's namespaces: {e}"
                 return

@@ -40,6 +40,10 @@ class RunOptions:
     # Every cell in its own namespaces (harness/run/cell.py); None: wherever
     # they can be made, False: never (the driver's port range instead).
     isolate: bool | None = None
+    # Folders whose contents no cell sees but for what its programs name
+    # (check: the class folder and the results beside it, so a student's
+    # program reads neither other students' code nor their builds).
+    hide: tuple[str, ...] = ()
 
 
 @dataclass

@@ -8,6 +8,7 @@ first, and must be reaped, or it stays a zombie until the driver exits)."""
 import asyncio
 import os
 import signal
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -199,6 +200,30 @@ class CellEndTest(unittest.TestCase):
         self.assertEqual(left, [], "zombies left after the cells were closed: "
                          + ", ".join(support.cmd(p).decode("utf-8", "replace") or str(p)
                                      for p in left))
+
+
+class BindsTest(unittest.TestCase):
+    """bwrap's options for what a cell sees of the host's files."""
+
+    def test_a_hidden_folder_shows_only_what_the_programs_name(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            cls = Path(d, "class")
+            for name in ("alice", "bob"):
+                (cls / name).mkdir(parents=True)
+            (cls / "alice" / "server.py").write_text("")
+            binds = isolation._binds([str(cls / "alice" / "server.py"), str(support.ROOT)],
+                                     [str(cls), "/", "/tmp", "/var"])
+            self.assertEqual(binds, ["--tmpfs", str(cls),
+                                     "--ro-bind", str(cls / "alice"), str(cls / "alice")])
+
+    def test_a_hidden_folder_under_tmp_is_hidden_inside_its_bound_top(self):
+        with tempfile.TemporaryDirectory(dir="/tmp") as d:
+            cls = Path(d, "class")
+            for name in ("alice", "bob"):
+                (cls / name).mkdir(parents=True)
+            binds = isolation._binds([str(cls / "alice")], [str(cls)])
+            self.assertEqual(binds, ["--ro-bind", d, d, "--tmpfs", str(cls),
+                                     "--ro-bind", str(cls / "alice"), str(cls / "alice")])
 
 
 if __name__ == "__main__":

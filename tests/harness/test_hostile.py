@@ -408,10 +408,10 @@ class HostileTest(support.HarnessTestCase):
 
     @unittest.expectedFailure
     def test_another_students_folder_outside_tmp_is_not_readable(self):
-        # LEAKS: the cell binds the whole host / read-only; only /tmp, /run
-        # and /dev/shm are masked. Another student's folder anywhere else
-        # (here /var/tmp, as a class folder under /home or /srv would be)
-        # is readable: as root by the sandbox uid when it is world-readable
+        # LEAKS: the cell binds the whole host / read-only; only /tmp, /run,
+        # /dev/shm and check's class (HostileCheckTest) are masked. A
+        # student's folder anywhere else (here /var/tmp, as another
+        # course's folder under /home or /srv would be) is readable: as root by the sandbox uid when it is world-readable
         # (students' programs must be, for their own uid to run them); as a
         # user, by the teacher's own uid whatever its mode.
         victim = Path(tempfile.mkdtemp(prefix="hostile-student-", dir="/var/tmp"))
@@ -558,6 +558,165 @@ class HostileTest(support.HarnessTestCase):
         # PID 1 is the cell's init (its holder), not the machine's.
         self.assertRegex(out, r"(?m)^1 \S*sl-cell hold ")
         self.assertFailsWith(r, rf"client exit code 1, expected 0: saw {len(procs)} processes")
+
+
+# ---------------------------------------------------------------------- check
+
+STUDENTS = support.ROOT / "tests" / "harness" / "fixtures" / "students"
+CHECK_FAST = ["--references", "c", "--mode", "plain", "-k", "/hello/", "--jobs", "2",
+              "--no-rerun"]
+EVIL_PROCESSOR = """import java.util.Set;
+import javax.annotation.processing.*;
+import javax.lang.model.element.TypeElement;
+
+@SupportedAnnotationTypes("*")
+public class Evil extends AbstractProcessor {
+    @Override
+    public synchronized void init(ProcessingEnvironment env) {
+        super.init(env);
+        System.err.println("EVIL PROCESSOR RAN as " + System.getProperty("user.name"));
+    }
+
+    @Override
+    public boolean process(Set<? extends TypeElement> annotations, RoundEnvironment round) {
+        return false;
+    }
+}
+"""
+JAVA_SERVER = """public class Server {
+    public static void main(String[] args) throws Exception {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(Integer.parseInt(args[0]))) {
+            s.accept().close();
+        }
+    }
+}
+"""
+
+
+@needs_cells
+class HostileCheckTest(unittest.TestCase):
+    """Attacks through `harness check`, the way a teacher meets them: the
+    student's folder is what is hostile, its build included."""
+
+    def setUp(self):
+        self.build = Path(os.environ.get("SL_BUILD_DIR") or support.ROOT / "build")
+        if not (self.build / "c" / "upper" / "client").is_file():
+            self.skipTest(f"the C references are not built in {self.build}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="hostile-check-")
+        self.dir = Path(self._tmp.name)
+        self.dir.chmod(0o755)  # the sandbox uid (as root) runs what is built here
+        os.environ["NO_COLOR"] = "1"
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def check(self, *argv: str) -> tuple[int, str]:
+        """Runs check; returns its exit status and everything it wrote: its
+        terminal output and every file of its results."""
+        import contextlib
+        import io
+
+        from harness import cli
+        out = self.dir / "out"
+        text, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(err):
+            code = cli.main(["check", "--build", str(self.build), "--out", str(out),
+                             "-p", "upper", *CHECK_FAST, *argv])
+        written = [text.getvalue(), err.getvalue()]
+        for f in sorted(out.rglob("*")):
+            if f.is_file() and not f.is_symlink() and b"\0" not in (data := f.read_bytes()):
+                written.append(f"--- {f}\n" + data.decode("utf-8", "replace"))
+        return code, "\n".join(written)
+
+    def assertAbsent(self, what: str, written: str) -> None:
+        at = written.find(what)
+        if at >= 0:
+            self.fail(f"{what!r} in check's output: ...{written[max(0, at - 800):at + 400]}...")
+
+    def student(self, name: str, files: dict[str, str | bytes]) -> Path:
+        d = self.dir / "class" / name
+        for rel, content in files.items():
+            f = d / rel
+            f.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                f.write_bytes(content)
+            else:
+                f.write_text(content)
+        for f in [d, *d.rglob("*")]:
+            os.chmod(f, 0o755 if f.is_dir() else 0o644)
+        os.chmod(d.parent, 0o755)
+        return d
+
+    def test_an_include_of_a_root_only_file_quotes_nothing_of_it(self):
+        # cc runs in a cell as the sandbox uid (as root) or as the user:
+        # /etc/shadow cannot be opened, so no line of it reaches the
+        # compiler's error message, check.json, build.log or the terminal.
+        st = self.student("inc", {"server.c": '#include "/etc/shadow"\nint main(void) '
+                                               '{ return 0; }\n'})
+        code, written = self.check(str(st))
+        self.assertEqual(code, 1, written)
+        self.assertRegex(written, r"cc failed on server\.c")
+        self.assertRegex(written, r"/etc/shadow: Permission denied")
+        try:
+            secret = [ln for ln in Path("/etc/shadow").read_text().splitlines() if ln.strip()]
+        except OSError:
+            secret = []  # not root: the driver itself cannot read it either
+        for ln in secret:
+            self.assertAbsent(ln, written)
+
+    @unittest.skipUnless(shutil.which("javac"), "javac is not installed")
+    def test_an_annotation_processor_in_the_folder_never_runs(self):
+        # The folder ships a compiled processor and the services entry that
+        # makes javac load it from a classpath holding the folder.
+        evil_src = self.dir / "evil"
+        evil_src.mkdir()
+        (evil_src / "Evil.java").write_text(EVIL_PROCESSOR)
+        subprocess.run(["javac", "-proc:none", "-d", str(evil_src), str(evil_src / "Evil.java")],
+                       check=True, capture_output=True)
+        st = self.student("proc", {
+            "Server.java": JAVA_SERVER,
+            "Evil.class": (evil_src / "Evil.class").read_bytes(),
+            "META-INF/services/javax.annotation.processing.Processor": "Evil\n"})
+        # The fixture works: javac with the folder on its classpath runs it.
+        plain = subprocess.run(["javac", "-cp", str(st), "-d", str(self.dir / "plain"),
+                                str(st / "Server.java")], capture_output=True, text=True)
+        self.assertIn("EVIL PROCESSOR RAN", plain.stdout + plain.stderr)
+        code, written = self.check(str(st))
+        self.assertAbsent("EVIL PROCESSOR RAN", written)
+        self.assertAbsent("javac failed", written)
+        self.assertIn("--- ", written)  # it did write its results
+
+    def test_another_students_folder_and_build_are_not_there(self):
+        # alice's server, otherwise correct, answers with whatever of bob's
+        # it can read: his source folder and what check built of it.
+        bob = self.student("bob", {"server.c": 'const char *tag = "bob-was-here";\n'
+                                               'int main(void) { return tag[0] == 0; }\n',
+                                   "secret.txt": "bob's answers\n"})
+        spy = f"""
+import os
+SPY = b""
+for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" / "bin" /
+                                             "server")!r}]:
+    try:
+        with open(p, "rb") as f:
+            f.read(1)
+        SPY += ("LEAKED " + p + "\\n").encode()
+    except OSError as e:
+        pass
+"""
+        good = (STUDENTS / "upper-good" / "server.py").read_text()
+        self.assertIn("conn.sendall((line + nl).translate(UPPER))", good)
+        alice_src = good.replace("import threading\n", "import threading\n" + spy, 1).replace(
+            "conn.sendall((line + nl).translate(UPPER))",
+            "conn.sendall(SPY or (line + nl).translate(UPPER))")
+        self.student("alice", {"server.py": alice_src})
+        code, written = self.check("--class", str(self.dir / "class"))
+        # bob was built: the binary alice looks for exists on the host.
+        self.assertTrue((self.dir / "out" / "bob" / "build" / "bin" / "server").is_file(),
+                        written)
+        self.assertAbsent("LEAKED", written)
+        rows = json.loads((self.dir / "out" / "alice" / "check.json").read_text())
+        self.assertEqual(rows["verdict"], "pass", written[-3000:])
 
 
 if __name__ == "__main__":
