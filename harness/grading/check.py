@@ -322,7 +322,9 @@ async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandCont
     argv = matrix.render(peer.server, ctx, proto, port)
     uid, child, c = None, None, None
     try:
-        c = await isolation.Cell.start(sl_cell, argv, list(hide))
+        paths = [*peer.folders, str(ctx.root), str(ctx.build), ctx.python, ctx.java or ""] \
+            if peer.folders else argv
+        c = await isolation.Cell.start(sl_cell, paths, list(hide))
         extra: list[str] = []
         if peer.sandbox:
             extra = [*limits.cell_options(), "--nproc", str(limits.nproc)]

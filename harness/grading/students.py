@@ -75,6 +75,7 @@ class Student:
     warnings: str = ""  # the compilers' warnings (a successful build)
     notes: list[str] = field(default_factory=list)  # what the teacher should know
     points: float | None = None  # check.yaml's score scale
+    built_in: Path | None = None  # where build() compiled it
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -89,7 +90,8 @@ class Student:
         return Peer(self.name, tpl.get("server"), tpl.get("client"),
                     (self.protocol,) if self.protocol else None, True, {},
                     f"student programs in {self.folder}" if self.folder else "student", 0,
-                    sandbox=True)
+                    sandbox=True,
+                    folders=tuple(str(f) for f in (self.folder, self.built_in) if f))
 
 
 def peer_name(text: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
@@ -400,6 +402,7 @@ def build(st: Student, scratch: Path, box: BuildBox | None = None) -> Student:
     raises for the student's code."""
     # World-readable: the sandbox's unprivileged user runs what is built.
     scratch.mkdir(mode=0o755, parents=True, exist_ok=True)
+    st.built_in = scratch
     if box is not None and box.uid is not None:
         import os
         os.chown(scratch, box.uid, box.uid)  # the compiler writes as the sandbox's uid

@@ -573,7 +573,9 @@ def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
     sup = support(sl_cell)
     if not sup.ok:
         raise CellError(sup.why)
-    binds = _binds([*readable, *writable, cwd, sl_cell, *argv], hide)
+    # Not argv's words nor cwd: they name what the student's folder holds,
+    # links included, which may point into a classmate's folder.
+    binds = _binds([*readable, *writable, sl_cell], hide)
     for w in writable:
         binds += ["--bind", w, w]
     full = (_bwrap_argv(sup.bwrap, sup.user_ns) + binds +

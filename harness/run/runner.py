@@ -209,8 +209,13 @@ class CellRunner:
             o.error = problem
             return
         if live.in_cell:
-            words = [*res.server_argv, *res.client_argv, str(self.ctx.root),
-                     str(self.ctx.build)]
+            # What the cell binds back where it masks folders (/tmp, a
+            # class): a student's own folders, never what its command
+            # line names (cell._binds).
+            words = [str(self.ctx.root), str(self.ctx.build), self.ctx.python,
+                     self.ctx.java or ""]
+            for peer, argv in ((cell.server, res.server_argv), (cell.client, res.client_argv)):
+                words += peer.folders or argv
             words += [w for step in sc.before for w in self._step_words(cell, step)]
             try:
                 live.cell = await isolation.Cell.start(self.sl_cell, words, list(self.opts.hide))
@@ -537,6 +542,8 @@ class CellRunner:
         peer = self.m.peers.get(step.client)
         if peer is None or peer.client is None:
             return []
+        if peer.folders:
+            return list(peer.folders)
         return matrix.render(peer.client, self.ctx, cell.protocol, 0)
 
     def peer_env(self, peer: matrix.Peer, mode: str, live: Live,

@@ -101,6 +101,10 @@ class Peer:
     # Untrusted programs (students'): run under harness/sandbox.py, with
     # limits, their own uid and the cell in its own network namespace.
     sandbox: bool = False
+    # A check student's own folder and build: what its cells show of a
+    # hidden class folder (RunOptions.hide), never what its command line
+    # names (a check.yaml command or a link may name a classmate's files).
+    folders: tuple[str, ...] = ()
 
     def template(self, role: str) -> Template | None:
         return self.server if role == "server" else self.client

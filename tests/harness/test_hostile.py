@@ -688,36 +688,44 @@ class HostileCheckTest(unittest.TestCase):
 
     def test_another_students_folder_and_build_are_not_there(self):
         # alice's server, otherwise correct, answers with whatever of bob's
-        # it can read: his source folder and what check built of it.
+        # it can read: his source folder and what check built of it, by
+        # their paths, through a link in her folder, and through a word of
+        # her check.yaml command (which check makes absolute).
         bob = self.student("bob", {"server.c": 'const char *tag = "bob-was-here";\n'
                                                'int main(void) { return tag[0] == 0; }\n',
                                    "secret.txt": "bob's answers\n"})
+        alice = self.dir / "class" / "alice"
         spy = f"""
-import os
 SPY = b""
 for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" / "bin" /
-                                             "server")!r}]:
+                                             "server")!r},
+          {str(alice / "mates" / "secret.txt")!r}, *sys.argv[2:]]:
     try:
         with open(p, "rb") as f:
             f.read(1)
         SPY += ("LEAKED " + p + "\\n").encode()
-    except OSError as e:
+    except OSError:
         pass
 """
         good = (STUDENTS / "upper-good" / "server.py").read_text()
-        self.assertIn("conn.sendall((line + nl).translate(UPPER))", good)
+        for s in ("conn.sendall((line + nl).translate(UPPER))", "if len(sys.argv) != 2:"):
+            self.assertIn(s, good)
         alice_src = good.replace("import threading\n", "import threading\n" + spy, 1).replace(
             "conn.sendall((line + nl).translate(UPPER))",
-            "conn.sendall(SPY or (line + nl).translate(UPPER))")
-        self.student("alice", {"server.py": alice_src})
+            "conn.sendall(SPY or (line + nl).translate(UPPER))").replace(
+            "if len(sys.argv) != 2:", "if len(sys.argv) < 2:")
+        self.student("alice", {
+            "server.py": alice_src,
+            "check.yaml": "server: '{python} -u server.py {port} ../bob/secret.txt'\n"})
+        os.symlink("../bob", alice / "mates")
         code, written = self.check("--class", str(self.dir / "class"))
-        # bob was built: the binary alice looks for exists on the host.
+        # bob was built, and alice's command named his file.
         self.assertTrue((self.dir / "out" / "bob" / "build" / "bin" / "server").is_file(),
                         written)
+        self.assertIn(f"server.py '{{port}}' {bob}/secret.txt", written)
         self.assertAbsent("LEAKED", written)
         rows = json.loads((self.dir / "out" / "alice" / "check.json").read_text())
         self.assertEqual(rows["verdict"], "pass", written[-3000:])
-
 
 if __name__ == "__main__":
     unittest.main()
