@@ -211,7 +211,7 @@ class BindsTest(unittest.TestCase):
             for name in ("alice", "bob"):
                 (cls / name).mkdir(parents=True)
             (cls / "alice" / "server.py").write_text("")
-            binds = isolation._binds([str(cls / "alice" / "server.py"), str(support.ROOT)],
+            binds = isolation._binds([str(cls / "alice" / "server.py"), "/usr/bin/env"],
                                      [str(cls), "/", "/tmp", "/var"])
             self.assertEqual(binds, ["--tmpfs", str(cls),
                                      "--ro-bind", str(cls / "alice"), str(cls / "alice")])
