@@ -11,13 +11,20 @@ templates, or just a file name) and `points` (the score's scale). Java and
 C are compiled into a scratch directory; a compile error is a result, not a
 crash, and warnings are kept. When nothing is found, the error lists the
 files seen and a ready check.yaml.
+
+The driver reads a student's files itself (to find the programs, to check
+Python's syntax), as root when it is root and outside any sandbox: only
+regular files that lie in the folder are read (_refusal); a link out of
+it, a FIFO or a device is named, never opened.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +43,7 @@ ROLE_NAMES = {"server": ("server", "servidor"), "client": ("client", "cliente")}
 # Folders never searched for programs.
 SKIP_DIRS = {"build", "bin", "out", "target", "classes", "__pycache__", "node_modules"}
 MAX_DEPTH = 6
+READ_LIMIT = 1 << 20  # bytes: the largest source file the driver reads
 # Placeholders a check.yaml template may use besides the matrix's own.
 EXTRA_PLACEHOLDERS = ("dir", "classes", "bin")
 # gnu11: the POSIX and BSD calls students use (bzero, strdup, getaddrinfo)
@@ -129,14 +137,50 @@ def _java_role(text: str) -> str | None:
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+    """A file _refusal has let through (at most READ_LIMIT bytes)."""
+    with open(path, "rb") as f:
+        return f.read(READ_LIMIT).decode("utf-8", "replace")
+
+
+def _refusal(p: Path, folder: Path) -> str | None:
+    """Why the driver does not read p, a path in the student's folder: it
+    leads out of the folder (a link to /etc/shadow or to a classmate's
+    work, which the driver could read and quote), it is a FIFO or a device
+    (a read would block or never end), or it is too large. None: a regular
+    file of the folder."""
+    real = os.path.realpath(p)
+    if not real.startswith(os.path.realpath(folder) + os.sep):
+        return "leads out of the folder"
+    try:
+        st = os.stat(real)
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if st.st_size > READ_LIMIT:
+        return f"is larger than {READ_LIMIT >> 20} MB"
+    return None
+
+
+def _refused(folder: Path) -> list[str]:
+    """The sources the search skipped, and why, for the teacher."""
+    out = []
+    for suffix in (".py", ".java", ".c"):
+        for p in _candidates(folder, suffix):
+            why = _refusal(p, folder)
+            if why and not (p.is_dir() and not p.is_symlink()):
+                out.append(f"{p.relative_to(folder)} {why}: not read")
+    return out
 
 
 def _by_file(folder: Path, role: str, name: str) -> Program:
     """The program for a file named in check.yaml (server: MyServer.java)."""
     path = folder / name
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         raise FolderError(f"{CHECK_YAML}: {role}: {name} does not exist in {folder}")
+    why = _refusal(path, folder)
+    if why:
+        raise FolderError(f"{CHECK_YAML}: {role}: {name} {why}: not read")
     lang = {".py": "python", ".java": "java", ".c": "c"}.get(path.suffix)
     if lang is None:
         raise FolderError(f"{CHECK_YAML}: {role}: {name}: expected a .py, .java or .c file, "
@@ -147,16 +191,22 @@ def _by_file(folder: Path, role: str, name: str) -> Program:
     return p
 
 
-def _files(folder: Path, suffix: str) -> list[Path]:
-    """Files with suffix under folder (hidden and build folders skipped),
-    shallowest first."""
+def _candidates(folder: Path, suffix: str) -> list[Path]:
+    """Paths with suffix under folder, hidden and build folders skipped."""
     out = []
     for p in folder.rglob(f"*{suffix}"):
         rel = p.relative_to(folder).parts
         if len(rel) > MAX_DEPTH or any(x.startswith(".") or x in SKIP_DIRS for x in rel[:-1]):
             continue
-        if p.is_file() and not rel[-1].startswith("."):
+        if not rel[-1].startswith("."):
             out.append(p)
+    return out
+
+
+def _files(folder: Path, suffix: str) -> list[Path]:
+    """The regular files with suffix in folder (_candidates that _refusal
+    lets through), shallowest first."""
+    out = [p for p in _candidates(folder, suffix) if _refusal(p, folder) is None]
     return sorted(out, key=lambda p: (len(p.relative_to(folder).parts), str(p)))
 
 
@@ -229,8 +279,11 @@ def _nothing_found(folder: Path, protocol: str | None) -> str:
 
 def _load_check_yaml(folder: Path) -> dict[str, Any]:
     path = folder / CHECK_YAML
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         return {}
+    why = _refusal(path, folder)
+    if why:
+        raise FolderError(f"{path} {why}: not read")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
@@ -290,8 +343,10 @@ def detect(folder: Path, name: str | None = None,
                               f"in {CHECK_YAML} ({role}: FILE)")
         if cands:
             st.programs[role] = cands[0]
+    refused = _refused(folder)
     if not st.programs:
-        raise FolderError(_nothing_found(folder, st.protocol))
+        raise FolderError("\n".join([_nothing_found(folder, st.protocol), *refused]))
+    st.notes += refused
     for mk in ("Makefile", "makefile", "GNUmakefile"):
         if (folder / mk).is_file() and any(p.language == "c" for p in st.programs.values()):
             st.notes.append(f"{mk} found and not run: check compiles the C programs itself "
@@ -332,7 +387,8 @@ def _c_helpers(source: Path) -> list[str]:
     student's own modules, linked in as a Makefile would."""
     out = []
     for p in sorted(source.parent.glob("*.c")):
-        if p != source and not re.search(r"\bmain\s*\(", _read(p)):
+        if p != source and _refusal(p, source.parent) is None and \
+                not re.search(r"\bmain\s*\(", _read(p)):
             out.append(str(p))
     return out
 

@@ -593,6 +593,13 @@ JAVA_SERVER = """public class Server {
 """
 
 
+def _shadow_lines() -> list[str]:
+    try:
+        return [ln for ln in Path("/etc/shadow").read_text().splitlines() if ln.strip()]
+    except OSError:
+        return []  # not root: the driver itself cannot read it either
+
+
 @needs_cells
 class HostileCheckTest(unittest.TestCase):
     """Attacks through `harness check`, the way a teacher meets them: the
@@ -657,11 +664,23 @@ class HostileCheckTest(unittest.TestCase):
         self.assertEqual(code, 1, written)
         self.assertRegex(written, r"cc failed on server\.c")
         self.assertRegex(written, r"/etc/shadow: Permission denied")
-        try:
-            secret = [ln for ln in Path("/etc/shadow").read_text().splitlines() if ln.strip()]
-        except OSError:
-            secret = []  # not root: the driver itself cannot read it either
-        for ln in secret:
+        for ln in _shadow_lines():
+            self.assertAbsent(ln, written)
+
+    def test_links_out_of_the_folder_and_fifos_are_not_read(self):
+        # The driver reads a student's sources itself (to find the
+        # programs, to check Python's syntax): a link to /etc/shadow would
+        # be read as root and quoted in the SyntaxError, a FIFO would block
+        # it forever. Neither is the student's program.
+        st = self.student("links", {"check.yaml": "protocol: upper\n"})
+        os.symlink("/etc/shadow", st / "server.py")
+        os.mkfifo(st / "client.py")
+        code, written = self.check(str(st))
+        self.assertEqual(code, 2, written[-3000:])
+        self.assertIn("no server or client found", written)
+        self.assertIn("server.py leads out of the folder: not read", written)
+        self.assertIn("client.py is not a regular file: not read", written)
+        for ln in _shadow_lines():
             self.assertAbsent(ln, written)
 
     @unittest.skipUnless(shutil.which("javac"), "javac is not installed")
