@@ -165,7 +165,12 @@ class TcpRelay(_Base):
         try:
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind((self.host, self.listen_port))
-            ls.listen(256)
+            # As deep as the kernel allows: 1,000 clients connect at once
+            # (smtp/clients-1000), and with a full queue the kernel drops
+            # their handshakes and retries them seconds later, when the
+            # cell looks stuck (a relay that should stand in for the
+            # server's own queue).
+            ls.listen(socket.SOMAXCONN)
             ls.setblocking(False)
         except OSError:
             ls.close()
