@@ -296,7 +296,10 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
             if uids is not None:
                 uid = uids.acquire()
                 os.chown(d, uid, uid)
-            argv = sandbox.wrapper_argv(ctx.python, limits, uid, None) + argv
+            view = [] if uid is None else isolation.masked_view(
+                [*peer.folders, str(ctx.root), str(ctx.build), ctx.python, ctx.java or ""],
+                list(hide), [str(d)])
+            argv = sandbox.wrapper_argv(ctx.python, limits, uid, None, view) + argv
         child = await processes.spawn(argv, str(d), runner.base_env(cm.defaults.env))
         ready = await processes.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
         if ready.ready:

@@ -561,6 +561,24 @@ def _binds(paths, hide=()) -> list[str]:
     return out
 
 
+def masked_view(paths: list[str], hide: list[str], writable: list[str]) -> list[str]:
+    """A cell's masks as options for the sandbox wrapper's own mount
+    namespace (harness/run/sandbox.py), where a program runs outside any
+    cell (two-hosts, or no bubblewrap) as root: /tmp, /var/tmp, /dev/shm
+    and /run empty, paths and hide as in a cell (_binds), writable bound
+    back read-write. Not the rest of a cell: / stays writable where its
+    modes allow, and every process of the machine is visible."""
+    out = []
+    for m in ("/tmp", "/var/tmp", "/dev/shm", "/run"):
+        out += ["--tmpfs", m]
+    for top in sorted(_hidden_tops(paths, ("/var/tmp",))):
+        out += ["--ro-bind", top, top]
+    out += _binds(paths, hide)
+    for w in writable:
+        out += ["--bind", w, w]
+    return out
+
+
 def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
              readable: list[str], limits: list[str], timeout: float,
              hide: list[str] = ()) -> tuple[int, str]:  # type: ignore[assignment]

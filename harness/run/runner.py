@@ -208,17 +208,18 @@ class CellRunner:
         if problem:
             o.error = problem
             return
+        # What the cell binds back where it masks folders (/tmp, a class):
+        # a student's own folders, never what its command line names
+        # (cell._binds).
+        live.paths = [str(self.ctx.root), str(self.ctx.build), self.ctx.python,
+                      self.ctx.java or ""]
+        for peer, argv in ((cell.server, res.server_argv), (cell.client, res.client_argv)):
+            live.paths += peer.folders or argv
+        live.paths += [w for step in sc.before for w in self._step_words(cell, step)]
         if live.in_cell:
-            # What the cell binds back where it masks folders (/tmp, a
-            # class): a student's own folders, never what its command
-            # line names (cell._binds).
-            words = [str(self.ctx.root), str(self.ctx.build), self.ctx.python,
-                     self.ctx.java or ""]
-            for peer, argv in ((cell.server, res.server_argv), (cell.client, res.client_argv)):
-                words += peer.folders or argv
-            words += [w for step in sc.before for w in self._step_words(cell, step)]
             try:
-                live.cell = await isolation.Cell.start(self.sl_cell, words, list(self.opts.hide))
+                live.cell = await isolation.Cell.start(self.sl_cell, live.paths,
+                                                       list(self.opts.hide))
             except isolation.CellError as e:
                 o.error = f"cannot make the cell's namespaces: {e}"
                 return
@@ -532,8 +533,12 @@ class CellRunner:
             cwd = str(live.client_cwd if peer.sandbox and live.client_cwd else self.ctx.root)
         if sandboxed:
             assert live.limits is not None
-            return (sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns) + argv, cwd,
-                    None)
+            # As root, the cell's file view without its namespaces: /tmp
+            # and the class masked, the program's own folders kept.
+            view = [] if live.uid is None else \
+                isolation.masked_view(live.paths, list(self.opts.hide), [cwd])
+            return (sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns, view)
+                    + argv, cwd, None)
         if ns is not None:
             return ["ip", "netns", "exec", ns] + argv, cwd, None
         return argv, cwd, None

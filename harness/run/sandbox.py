@@ -2,11 +2,14 @@
 
 A sandboxed program is started through this file as an exec-wrapper:
 
-    {python} -I -S harness/run/sandbox.py [--netns NS] [--uid UID] LIMITS -- argv...
+    {python} -I -S harness/run/sandbox.py [--netns NS] [--uid UID] [VIEW] LIMITS -- argv...
 
-In the child, before exec: enter the cell's network namespace, set the
-resource limits, drop to an unprivileged uid (root drivers only), forbid
-gaining privileges again, and exec argv. Exec keeps the pid, so the runner
+In the child, before exec: enter the cell's network namespace, make the
+file view (VIEW: --tmpfs DIR, --ro-bind SRC DEST and --bind SRC DEST, in
+order, in a mount namespace of its own: the cell's masks where no cell
+can be made, root only), set the resource limits, drop to an
+unprivileged uid (root drivers only), forbid gaining privileges again,
+and exec argv. Exec keeps the pid, so the runner
 still sees (and stops) the process group it started. The wrapper runs as a
 script with -I -S so it imports nothing but the standard library (a few ms
 instead of the package's imports).
@@ -27,6 +30,10 @@ import resource
 import sys
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+VIEW_OPS = {"tmpfs": 1, "ro_bind": 2, "bind": 2}  # the view's options and their operands
 PR_SET_NO_NEW_PRIVS = 38
 UID_BASE = 64000  # per-cell uids 64000..64999: no passwd entry is needed
 UID_COUNT = 1000
@@ -142,21 +149,30 @@ def netns_path(name: str) -> str:
 
 def _wrap(argv: list[str]) -> int:
     opts: dict[str, str] = {}
+    view: list[tuple[str, list[str]]] = []
     i = 0
     while i < len(argv) and argv[i] != "--":
-        if not argv[i].startswith("--") or i + 1 >= len(argv):
+        name = argv[i][2:].replace("-", "_")
+        n = VIEW_OPS.get(name, 1)
+        if not argv[i].startswith("--") or i + n >= len(argv):
             print(f"sandbox: bad argument {argv[i]!r}", file=sys.stderr)
             return 2
-        opts[argv[i][2:].replace("-", "_")] = argv[i + 1]
-        i += 2
+        if name in VIEW_OPS:
+            view.append((name, argv[i + 1:i + 1 + n]))
+        else:
+            opts[name] = argv[i + 1]
+        i += 1 + n
     prog = argv[i + 1:]
     if not prog:
-        print("sandbox: usage: sandbox.py [--netns NS] [--uid UID] [--LIMIT N]... -- argv",
+        print("sandbox: usage: sandbox.py [--netns NS] [--uid UID] [--tmpfs DIR] "
+              "[--ro-bind SRC DEST] [--bind SRC DEST] [--LIMIT N]... -- argv",
               file=sys.stderr)
         return 2
     try:
         if "netns" in opts:
             setns(netns_path(opts.pop("netns")))
+        if view:
+            _make_view(view)
         uid = int(opts.pop("uid")) if "uid" in opts else None
         lim = Limits(**{k: int(v) for k, v in opts.items()})
         import ctypes  # now: the driver's interpreter may be unreadable to uid
@@ -198,14 +214,67 @@ def _wrap(argv: list[str]) -> int:
         return 127
 
 
-def wrapper_argv(python: str, limits: Limits, uid: int | None, ns: str | None) -> list[str]:
-    """The words to put before a sandboxed program's argv."""
+def wrapper_argv(python: str, limits: Limits, uid: int | None, ns: str | None,
+                 view: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+    """The words to put before a sandboxed program's argv. view: the file
+    view's options (bwrap's --tmpfs, --ro-bind, --bind), applied in a mount
+    namespace of its own; root only."""
     out = [python, "-I", "-S", os.path.abspath(__file__)]
     if ns is not None:
         out += ["--netns", ns]
     if uid is not None:
         out += ["--uid", str(uid)]
-    return out + limits.args() + ["--"]
+    return out + list(view) + limits.args() + ["--"]
+
+
+def _make_view(ops: list[tuple[str, list[str]]]) -> None:
+    """The file view of a cell without its namespaces (two-hosts, or no
+    bubblewrap): a mount namespace of its own where each --tmpfs folder is
+    an empty tmpfs and each bind shows its source, read-only for --ro-bind.
+    The sources are opened first, since a tmpfs may cover them."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def call(rc: int, what: str) -> None:
+        if rc != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"{what}: {os.strerror(e)}")
+
+    here = os.getcwd()
+    call(libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
+    call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    # Opened in the new namespace (a bind's source must be in the
+    # caller's), before a tmpfs covers them.
+    fds = {}
+    for op, args in ops:
+        if op != "tmpfs" and args[0] not in fds and os.path.exists(args[0]):
+            fds[args[0]] = os.open(args[0], os.O_PATH | os.O_CLOEXEC)
+    for op, args in ops:
+        dest = args[-1]
+        if op == "tmpfs":
+            if os.path.isdir(dest):  # under a folder masked before: already gone
+                call(libc.mount(b"tmpfs", dest.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                                b"mode=1777"), f"tmpfs on {dest}")
+            continue
+        fd = fds.get(args[0])
+        if fd is None:
+            continue
+        src = f"/proc/self/fd/{fd}"
+        if not os.path.lexists(dest):
+            if os.path.isdir(src):
+                os.makedirs(dest, mode=0o755)
+            else:
+                os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+                os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        call(libc.mount(src.encode(), dest.encode(), None, MS_BIND | MS_REC, None),
+             f"bind {args[0]}")
+        if op == "ro_bind":
+            call(libc.mount(None, dest.encode(), None,
+                            MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
+                 f"read-only {dest}")
+    for fd in fds.values():
+        os.close(fd)
+    os.chdir(here)  # the same path, now in this view
 
 
 # --------------------------------------------------------------------------

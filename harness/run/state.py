@@ -117,6 +117,8 @@ class Live:
     cell: isolation.Cell | None = None  # the cell's namespaces (harness/run/cell.py)
     in_cell: bool = False  # the cell is to run in namespaces of its own
     server_argv: list[str] = field(default_factory=list)  # as started (wrapped)
+    # What its programs may see where folders are masked (cell._binds).
+    paths: list[str] = field(default_factory=list)
     hang: str | None = None  # a judged client ended by the hang monitor: why
 
     @property

@@ -563,8 +563,7 @@ class HostileTest(support.HarnessTestCase):
 # ---------------------------------------------------------------------- check
 
 STUDENTS = support.ROOT / "tests" / "harness" / "fixtures" / "students"
-CHECK_FAST = ["--references", "c", "--mode", "plain", "-k", "/hello/", "--jobs", "2",
-              "--no-rerun"]
+CHECK_FAST = ["--references", "c", "-k", "/hello/", "--jobs", "2", "--no-rerun"]
 EVIL_PROCESSOR = """import java.util.Set;
 import javax.annotation.processing.*;
 import javax.lang.model.element.TypeElement;
@@ -626,6 +625,8 @@ class HostileCheckTest(unittest.TestCase):
         from harness import cli
         out = self.dir / "out"
         text, err = io.StringIO(), io.StringIO()
+        if "--mode" not in argv:
+            argv = (*argv, "--mode", "plain")
         with contextlib.redirect_stdout(text), contextlib.redirect_stderr(err):
             code = cli.main(["check", "--build", str(self.build), "--out", str(out),
                              "-p", "upper", *CHECK_FAST, *argv])
@@ -706,14 +707,26 @@ class HostileCheckTest(unittest.TestCase):
         self.assertIn("--- ", written)  # it did write its results
 
     def test_another_students_folder_and_build_are_not_there(self):
+        self._classmates(["--mode", "plain"])
+
+    @unittest.skipUnless(ROOT_DRIVER and shutil.which("ip"), "two-hosts needs root and ip")
+    def test_another_students_folder_is_not_there_in_two_hosts_mode_either(self):
+        # two-hosts cells run outside bubblewrap's namespaces (the server in
+        # a namespace of `ip netns`): the sandbox wrapper makes the same
+        # view in a mount namespace of its own.
+        self._classmates(["--mode", "two-hosts"])
+
+    def _classmates(self, modes: list[str]) -> None:
         # alice's server, otherwise correct, answers with whatever of bob's
         # it can read: his source folder and what check built of it, by
         # their paths, through a link in her folder, and through a word of
-        # her check.yaml command (which check makes absolute).
+        # her check.yaml command (which check makes absolute). It also
+        # leaves a file in /tmp and /var/tmp, which must not outlive it.
         bob = self.student("bob", {"server.c": 'const char *tag = "bob-was-here";\n'
                                                'int main(void) { return tag[0] == 0; }\n',
                                    "secret.txt": "bob's answers\n"})
         alice = self.dir / "class" / "alice"
+        token = f"hostile-{os.getpid()}-{uuid.uuid4().hex[:10]}"
         spy = f"""
 SPY = b""
 for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" / "bin" /
@@ -723,6 +736,11 @@ for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" /
         with open(p, "rb") as f:
             f.read(1)
         SPY += ("LEAKED " + p + "\\n").encode()
+    except OSError:
+        pass
+for d in ("/tmp", "/var/tmp", "/dev/shm"):
+    try:
+        open(d + "/{token}", "w").close()
     except OSError:
         pass
 """
@@ -737,7 +755,7 @@ for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" /
             "server.py": alice_src,
             "check.yaml": "server: '{python} -u server.py {port} ../bob/secret.txt'\n"})
         os.symlink("../bob", alice / "mates")
-        code, written = self.check("--class", str(self.dir / "class"))
+        code, written = self.check("--class", str(self.dir / "class"), *modes)
         # bob was built, and alice's command named his file.
         self.assertTrue((self.dir / "out" / "bob" / "build" / "bin" / "server").is_file(),
                         written)
@@ -745,6 +763,9 @@ for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" /
         self.assertAbsent("LEAKED", written)
         rows = json.loads((self.dir / "out" / "alice" / "check.json").read_text())
         self.assertEqual(rows["verdict"], "pass", written[-3000:])
+        self.assertEqual(rows["modes"], [modes[-1]])
+        for d in ("/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir()):
+            self.assertFalse(os.path.exists(os.path.join(d, token)), d)
 
 if __name__ == "__main__":
     unittest.main()
