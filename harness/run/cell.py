@@ -103,6 +103,18 @@ def _probe(sl_cell: str) -> Support:
     return Support(True, "", bwrap, user_ns)
 
 
+def _quiet_env(**extra: str) -> dict[str, str]:
+    """The environment of bwrap and the holder (PID 1 of the cell, whose
+    /proc/1/environ a program of an unprivileged driver's cell can read)
+    and of run_once's compilers: none of the driver's own (a teacher's
+    tokens and settings), only what finding and running programs needs."""
+    env = {"PATH": os.environ.get("PATH") or os.defpath, "LANG": "C.UTF-8", "TZ": "UTC"}
+    if os.environ.get("JAVA_HOME"):
+        env["JAVA_HOME"] = os.environ["JAVA_HOME"]
+    env.update(extra)
+    return env
+
+
 def _bwrap_argv(bwrap: str, user_ns: bool) -> list[str]:
     argv = [bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session", "--as-pid-1",
@@ -199,7 +211,7 @@ class Cell:
         creating = asyncio.ensure_future(asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, pass_fds=(theirs.fileno(),),
-            start_new_session=True))
+            start_new_session=True, env=_quiet_env()))
         try:
             proc = await asyncio.shield(creating)
         except asyncio.CancelledError:
@@ -600,7 +612,8 @@ def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
             ["--chdir", cwd, "--", sl_cell, "run", *limits, "--", *argv])
     p = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=timeout, check=False,
-                       start_new_session=True)
+                       start_new_session=True,
+                       env=_quiet_env(HOME=writable[0] if writable else cwd))
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 

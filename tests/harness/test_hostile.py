@@ -425,6 +425,18 @@ class HostileTest(support.HarnessTestCase):
         self.assertNotIn(f"{victim}/server.py: read", out)
         self.assertFailsWith(r, r"nothing readable")
 
+    def test_no_process_of_the_cell_holds_the_drivers_environment(self):
+        # The teacher's environment (tokens, settings) reaches no program,
+        # and no process a program may read: the cell's init (its holder)
+        # and bwrap get a minimal environment too.
+        token = f"SL_TEACHER_TOKEN_{uuid.uuid4().hex[:10]}"
+        with mock.patch.dict(os.environ, {token: "secret"}):
+            r = self.run_attack(client=self.py("environ.py", "{host}", "{port}"))
+        out = self.report(r)
+        self.assertRegex(out, r"(?m)^\d+ PATH$", support.explain(r))  # it read its own
+        self.assertNotIn(token, out)
+        self.assertFailsWith(r, r"read the environment of \d+ processes")
+
     # ------------------------------------------------------------------ 4. host loopback
 
     def test_a_service_on_the_host_loopback_is_out_of_reach(self):
