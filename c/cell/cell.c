@@ -584,6 +584,16 @@ static int hold(int ctl)
         perror("sl-cell hold: control socket");
         return 1;
     }
+    /*
+     * Not dumpable: a program of the cell with the holder's uid (an
+     * unprivileged driver's cell) can neither trace the holder nor open
+     * its /proc files (its control socket among its fds). Its programs
+     * are dumpable again after their exec.
+     */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        perror("sl-cell hold: PR_SET_DUMPABLE");
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

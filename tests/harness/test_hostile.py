@@ -435,6 +435,9 @@ class HostileTest(support.HarnessTestCase):
         out = self.report(r)
         self.assertRegex(out, r"(?m)^\d+ PATH$", support.explain(r))  # it read its own
         self.assertNotIn(token, out)
+        # The cell's init is not dumpable: not even its environment is
+        # readable, whoever runs the program.
+        self.assertRegex(out, r"(?m)^1: (Permission denied|Operation not permitted)$")
         self.assertFailsWith(r, r"read the environment of \d+ processes")
 
     # ------------------------------------------------------------------ 4. host loopback
