@@ -49,12 +49,19 @@ def sandbox_matrix(root, client_mode: str, scenario: str = SCENARIO) -> matrix.M
 
 
 def fake_processes() -> list[str]:
-    """Command lines of live sandbox_client.py processes (any uid)."""
+    """Command lines of live sandbox_client.py processes of this checkout
+    (any uid: what escaped the process tree too; another clone's make
+    test, running the same tests at the same time, is not ours)."""
+    mine = os.fsencode(support.FAKES / "sandbox_client.py")
     out = []
     for pid in procnet.all_pids():
-        cmd = support._cmdline(pid)
-        if "sandbox_client.py" in cmd and procnet.alive(pid):
-            out.append(f"{pid} {cmd}")
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if mine in argv and procnet.alive(pid):
+            out.append(f"{pid} {support._cmdline(pid)}")
     return out
 
 
