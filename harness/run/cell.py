@@ -573,18 +573,30 @@ def _binds(paths, hide=()) -> list[str]:
     return out
 
 
+def _per_mount_proc() -> bool:
+    """Linux >= 5.8: a new /proc mount has options of its own (before, it
+    shared the machine's and hidepid would have hidden for everyone)."""
+    try:
+        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 8)
+
+
 def masked_view(paths: list[str], hide: list[str], writable: list[str]) -> list[str]:
     """A cell's masks as options for the sandbox wrapper's own mount
     namespace (harness/run/sandbox.py), where a program runs outside any
     cell (two-hosts, or no bubblewrap) as root: /tmp, /var/tmp, /dev/shm
-    and /run empty, paths and hide as in a cell (_binds), writable bound
-    back read-write. Not the rest of a cell: / stays writable where its
-    modes allow, and every process of the machine is visible."""
+    and /run empty, /proc showing the sandbox uid only its own processes,
+    paths and hide as in a cell (_binds), writable bound back read-write.
+    Not the rest of a cell: / stays writable where its modes allow."""
     out = []
     for m in ("/tmp", "/var/tmp", "/dev/shm", "/run"):
         out += ["--tmpfs", m]
     for top in sorted(_hidden_tops(paths, ("/var/tmp",))):
         out += ["--ro-bind", top, top]
+    if _per_mount_proc():
+        out += ["--proc", "/proc"]
     out += _binds(paths, hide)
     for w in writable:
         out += ["--bind", w, w]

@@ -5,8 +5,8 @@ A sandboxed program is started through this file as an exec-wrapper:
     {python} -I -S harness/run/sandbox.py [--netns NS] [--uid UID] [VIEW] LIMITS -- argv...
 
 In the child, before exec: enter the cell's network namespace, make the
-file view (VIEW: --tmpfs DIR, --ro-bind SRC DEST and --bind SRC DEST, in
-order, in a mount namespace of its own: the cell's masks where no cell
+file view (VIEW: --tmpfs DIR, --ro-bind SRC DEST, --bind SRC DEST and
+--proc DIR, in order, in a mount namespace of its own: the cell's masks where no cell
 can be made, root only), set the resource limits, drop to an
 unprivileged uid (root drivers only), forbid gaining privileges again,
 and exec argv. Exec keeps the pid, so the runner
@@ -33,7 +33,8 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-VIEW_OPS = {"tmpfs": 1, "ro_bind": 2, "bind": 2}  # the view's options and their operands
+MS_NOEXEC = 8
+VIEW_OPS = {"tmpfs": 1, "ro_bind": 2, "bind": 2, "proc": 1}  # options: their operands
 PR_SET_NO_NEW_PRIVS = 38
 UID_BASE = 64000  # per-cell uids 64000..64999: no passwd entry is needed
 UID_COUNT = 1000
@@ -251,6 +252,13 @@ def _make_view(ops: list[tuple[str, list[str]]]) -> None:
             fds[args[0]] = os.open(args[0], os.O_PATH | os.O_CLOEXEC)
     for op, args in ops:
         dest = args[-1]
+        if op == "proc":
+            # A /proc of its own that shows a process only to its own uid
+            # (hidepid is per mount since Linux 5.8): the machine's other
+            # processes are not there for the sandbox uid.
+            call(libc.mount(b"proc", dest.encode(), b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                            b"hidepid=invisible"), f"proc on {dest}")
+            continue
         if op == "tmpfs":
             if os.path.isdir(dest):  # under a folder masked before: already gone
                 call(libc.mount(b"tmpfs", dest.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,

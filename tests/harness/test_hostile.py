@@ -735,8 +735,9 @@ class HostileCheckTest(unittest.TestCase):
         # alice's server, otherwise correct, answers with whatever of bob's
         # it can read: his source folder and what check built of it, by
         # their paths, through a link in her folder, and through a word of
-        # her check.yaml command (which check makes absolute). It also
-        # leaves a file in /tmp and /var/tmp, which must not outlive it.
+        # her check.yaml command (which check makes absolute); and the
+        # command line of the driver (this process). It also leaves a file
+        # in /tmp and /var/tmp, which must not outlive it.
         bob = self.student("bob", {"server.c": 'const char *tag = "bob-was-here";\n'
                                                'int main(void) { return tag[0] == 0; }\n',
                                    "secret.txt": "bob's answers\n"})
@@ -746,7 +747,8 @@ class HostileCheckTest(unittest.TestCase):
 SPY = b""
 for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" / "bin" /
                                              "server")!r},
-          {str(alice / "mates" / "secret.txt")!r}, *sys.argv[2:]]:
+          {str(alice / "mates" / "secret.txt")!r}, "/proc/{os.getpid()}/cmdline",
+          *sys.argv[2:]]:
     try:
         with open(p, "rb") as f:
             f.read(1)
