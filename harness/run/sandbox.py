@@ -31,6 +31,7 @@ import sys
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 MS_NOEXEC = 8
@@ -230,9 +231,10 @@ def wrapper_argv(python: str, limits: Limits, uid: int | None, ns: str | None,
 
 def _make_view(ops: list[tuple[str, list[str]]]) -> None:
     """The file view of a cell without its namespaces (two-hosts, or no
-    bubblewrap): a mount namespace of its own where each --tmpfs folder is
-    an empty tmpfs and each bind shows its source, read-only for --ro-bind.
-    The sources are opened first, since a tmpfs may cover them."""
+    bubblewrap): mount and IPC namespaces of its own, where each --tmpfs
+    folder is an empty tmpfs, each bind shows its source (read-only for
+    --ro-bind) and --proc mounts a /proc. The sources are opened first,
+    since a tmpfs may cover them."""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
 
@@ -242,7 +244,9 @@ def _make_view(ops: list[tuple[str, list[str]]]) -> None:
             raise OSError(e, f"{what}: {os.strerror(e)}")
 
     here = os.getcwd()
-    call(libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
+    # An IPC namespace too, as a cell has: no System V or POSIX queue,
+    # semaphore or shared memory of the machine's.
+    call(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare the mount and IPC namespaces")
     call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     # Opened in the new namespace (a bind's source must be in the
     # caller's), before a tmpfs covers them.

@@ -607,6 +607,19 @@ JAVA_SERVER = """public class Server {
 """
 
 
+def _shm_segment(test: unittest.TestCase) -> int:
+    """Makes a System V shared memory segment (mode 0644) in this
+    process's IPC namespace, removed when the test ends; returns its key."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    key = 0x51000000 | (os.getpid() & 0xFFFFFF)
+    shmid = libc.shmget(key, 4096, 0o1644)  # IPC_CREAT | 0644
+    if shmid < 0:
+        test.skipTest(f"shmget: {os.strerror(ctypes.get_errno())}")
+    test.addCleanup(libc.shmctl, shmid, 0, None)  # IPC_RMID
+    return key
+
+
 def _shadow_lines() -> list[str]:
     try:
         return [ln for ln in Path("/etc/shadow").read_text().splitlines() if ln.strip()]
@@ -743,6 +756,8 @@ class HostileCheckTest(unittest.TestCase):
                                    "secret.txt": "bob's answers\n"})
         alice = self.dir / "class" / "alice"
         token = f"hostile-{os.getpid()}-{uuid.uuid4().hex[:10]}"
+        # A System V shared memory segment of the driver's IPC namespace.
+        shm_key = _shm_segment(self)
         spy = f"""
 SPY = b""
 for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" / "bin" /
@@ -760,6 +775,12 @@ for d in ("/tmp", "/var/tmp", "/dev/shm"):
         open(d + "/{token}", "w").close()
     except OSError:
         pass
+try:
+    with open("/proc/sysvipc/shm") as f:
+        if any(ln.split()[0] == "{shm_key}" for ln in f.read().splitlines()[1:]):
+            SPY += b"LEAKED the driver's shared memory {shm_key}\\n"
+except OSError:
+    pass
 """
         good = (STUDENTS / "upper-good" / "server.py").read_text()
         for s in ("conn.sendall((line + nl).translate(UPPER))", "if len(sys.argv) != 2:"):
