@@ -423,11 +423,13 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"jobs {jobs or 'default'}"
                 out = os.path.join(work, f"full-r{run}-j{jobs or 'default'}")
                 extra = ["--jobs", str(jobs)] if jobs else []
-                if args.compare_cells and run % 2 == 0:
-                    # Every other run measures without cells first: a
-                    # machine that drifts over the runs favours neither.
-                    b = full_run([*extra, "--no-cells"], out + "-nocells",
-                                 f"run {run} {name} no cells")
+                def bare_run() -> Measure:
+                    return full_run([*extra, "--no-cells"], out + "-nocells",
+                                    f"run {run} {name} no cells")
+
+                # Every other run measures without cells first: a machine
+                # that drifts over the runs favours neither.
+                first = bare_run() if args.compare_cells and run % 2 == 0 else None
                 m = full_run(extra, out, f"run {run} {name}")
                 full[jobs].append(m)
                 failed |= m.rc != 0
@@ -440,9 +442,7 @@ def main(argv: list[str] | None = None) -> int:
                       + (f", wall / floor {m.wall_s / floor_s:.2f}" if floor_s else ""),
                       flush=True)
                 if args.compare_cells:
-                    if run % 2 == 1:
-                        b = full_run([*extra, "--no-cells"], out + "-nocells",
-                                     f"run {run} {name} no cells")
+                    b = first or bare_run()
                     bare[jobs].append(b)
                     failed |= b.rc != 0
                     print(f"run {run} full matrix, {name}, no cells: wall {b.wall_s:.1f} s, "

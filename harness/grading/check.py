@@ -297,8 +297,7 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
                 uid = uids.acquire()
                 os.chown(d, uid, uid)
             view = [] if uid is None else isolation.masked_view(
-                [*peer.folders, str(ctx.root), str(ctx.build), ctx.python, ctx.java or ""],
-                list(hide), [str(d)])
+                runner.cell_paths(ctx, (peer, argv)), list(hide), [str(d)])
             argv = sandbox.wrapper_argv(ctx.python, limits, uid, None, view) + argv
         child = await processes.spawn(argv, str(d), runner.base_env(cm.defaults.env))
         ready = await processes.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
@@ -325,9 +324,8 @@ async def _probe_in_cell(ch: Checked, peer: Peer, proto, ctx: matrix.CommandCont
     argv = matrix.render(peer.server, ctx, proto, port)
     uid, child, c = None, None, None
     try:
-        paths = [*peer.folders, str(ctx.root), str(ctx.build), ctx.python, ctx.java or ""] \
-            if peer.folders else argv
-        c = await isolation.Cell.start(sl_cell, paths, list(hide))
+        c = await isolation.Cell.start(sl_cell, runner.cell_paths(ctx, (peer, argv)),
+                                       list(hide))
         extra: list[str] = []
         if peer.sandbox:
             extra = [*limits.cell_options(), "--nproc", str(limits.nproc)]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import itertools
 import os
 import shutil
@@ -573,6 +574,7 @@ def _binds(paths, hide=()) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def _per_mount_proc() -> bool:
     """Linux >= 5.8: a new /proc mount has options of its own (before, it
     shared the machine's and hidepid would have hidden for everyone)."""

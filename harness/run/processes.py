@@ -254,6 +254,18 @@ class Child:
             for t in self.tasks:
                 t.cancel()
 
+    async def _members_until_gone(self, timeout: float) -> list[procnet.ProcStat]:
+        """Polls members() with growing steps until none is left or timeout
+        seconds have passed; returns the last look."""
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        members = self.members()
+        while members and time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            members = self.members()
+        return members
+
     async def stop(self, grace: float = STOP_GRACE_S) -> None:
         """Stops the whole process group: SIGTERM, then SIGKILL after grace;
         reaps what is ours and forgets the group once nothing is left."""
@@ -270,14 +282,10 @@ class Child:
                 for s in self.members():
                     _signal_pid(s.pid, signal.SIGTERM)
             await self.wait(grace, stoppable=False)
-            deadline = time.monotonic() + (grace if self.proc.returncode is None else grace / 2)
-            delay = 0.002
             # Other members (forked children) are not ours to wait for: poll.
-            members = self.members() if group_alive(pgid) else []
-            while members and time.monotonic() < deadline:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.05)
-                members = self.members()
+            members = await self._members_until_gone(
+                grace if self.proc.returncode is None else grace / 2) \
+                if group_alive(pgid) else []
             if members or self.proc.returncode is None:
                 if self.proc.returncode is None:
                     _signal_group(pgid, signal.SIGKILL)
@@ -289,13 +297,7 @@ class Child:
                 await self.wait(5.0, stoppable=False)
                 # SIGKILL is delivered when the process next runs: on a busy
                 # machine it may still show as sleeping for a while.
-                deadline = time.monotonic() + 5.0
-                delay = 0.002
-                members = self.members()
-                while members and time.monotonic() < deadline:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 0.05)
-                    members = self.members()
+                members = await self._members_until_gone(5.0)
         finally:
             if self.proc.returncode is None:
                 _signal_group(pgid, signal.SIGKILL)

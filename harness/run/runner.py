@@ -48,6 +48,18 @@ class _Retry(Exception):
     """The port was taken by a foreign process: try the cell on other ports."""
 
 
+def cell_paths(ctx: CommandContext, *programs: tuple[matrix.Peer, list[str]]) -> list[str]:
+    """What a cell binds back where it masks folders (/tmp, a class;
+    cell._binds): the repository, the build, the interpreters, and per
+    program its command line's words; for a student (peer.folders) its own
+    folder and build instead, never what its command line names (a
+    check.yaml command or a link may name a classmate's files)."""
+    out = [str(ctx.root), str(ctx.build), ctx.python, ctx.java or ""]
+    for peer, argv in programs:
+        out += peer.folders or argv
+    return out
+
+
 class CellRunner:
     """Runs cells of one matrix; shared state: ports, command context."""
 
@@ -208,13 +220,8 @@ class CellRunner:
         if problem:
             o.error = problem
             return
-        # What the cell binds back where it masks folders (/tmp, a class):
-        # a student's own folders, never what its command line names
-        # (cell._binds).
-        live.paths = [str(self.ctx.root), str(self.ctx.build), self.ctx.python,
-                      self.ctx.java or ""]
-        for peer, argv in ((cell.server, res.server_argv), (cell.client, res.client_argv)):
-            live.paths += peer.folders or argv
+        live.paths = cell_paths(self.ctx, (cell.server, res.server_argv),
+                                (cell.client, res.client_argv))
         live.paths += [w for step in sc.before for w in self._step_words(cell, step)]
         if live.in_cell:
             try:
