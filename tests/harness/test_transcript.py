@@ -17,6 +17,15 @@ class EscapeTest(unittest.TestCase):
                          'a\\"b\\\\c\\n\\r\\t\\x00\\x7f\\xc3\\xa9')
         self.assertEqual(T.escape(b" ~"), " ~")
 
+    def test_escape_of_long_mostly_plain_data_escapes_every_special_byte(self):
+        # Long plain runs take another path than short or dense data: the
+        # same bytes escape the same either way, wherever the specials are.
+        for special in (b"\n", b'"', b"\\", b"\x00", b"\xff", b"\t\r"):
+            data = special + b"0123456789abcdef" * 100 + special + b"x" * 50 + special
+            want = "".join(T.escape(bytes([b])) for b in data)
+            self.assertEqual(T.escape(data), want)
+            self.assertEqual(T.unescape(T.escape(data)), data)
+
     def test_unescape_utf8_and_escapes(self):
         self.assertEqual(T.unescape("tr\\xc3\\xaas é"), "três é".encode())
         self.assertEqual(T.unescape("\\x0A\\x0a"), b"\n\n")
