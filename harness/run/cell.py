@@ -590,8 +590,10 @@ def masked_view(paths: list[str], hide: list[str], writable: list[str]) -> list[
     namespace (harness/run/sandbox.py), where a program runs outside any
     cell (two-hosts, or no bubblewrap) as root: /tmp, /var/tmp, /dev/shm
     and /run empty, /proc showing the sandbox uid only its own processes,
-    paths and hide as in a cell (_binds), writable bound back read-write.
-    Not the rest of a cell: / stays writable where its modes allow."""
+    paths and hide as in a cell (_binds), writable bound back read-write,
+    and / read-only (its other mounts, such as /dev and /sys, keep their
+    own flags). Not the rest of a cell: the machine's PID namespace, with
+    other uids' processes hidden."""
     out = []
     for m in ("/tmp", "/var/tmp", "/dev/shm", "/run"):
         out += ["--tmpfs", m]
@@ -602,7 +604,7 @@ def masked_view(paths: list[str], hide: list[str], writable: list[str]) -> list[
     out += _binds(paths, hide)
     for w in writable:
         out += ["--bind", w, w]
-    return out
+    return out + ["--remount-ro", "/"]
 
 
 def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],

@@ -5,9 +5,10 @@ A sandboxed program is started through this file as an exec-wrapper:
     {python} -I -S harness/run/sandbox.py [--netns NS] [--uid UID] [VIEW] LIMITS -- argv...
 
 In the child, before exec: enter the cell's network namespace, make the
-file view (VIEW: --tmpfs DIR, --ro-bind SRC DEST, --bind SRC DEST and
---proc DIR, in order, in a mount namespace of its own: the cell's masks where no cell
-can be made, root only), set the resource limits, drop to an
+file view (VIEW: --tmpfs DIR, --ro-bind SRC DEST, --bind SRC DEST,
+--proc DIR and --remount-ro DIR, in order, in a mount namespace of its
+own: the cell's masks where no cell can be made, root only), set the
+resource limits, drop to an
 unprivileged uid (root drivers only), forbid gaining privileges again,
 and exec argv. Exec keeps the pid, so the runner
 still sees (and stops) the process group it started. The wrapper runs as a
@@ -35,7 +36,7 @@ CLONE_NEWIPC = 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 MS_NOEXEC = 8
-VIEW_OPS = {"tmpfs": 1, "ro_bind": 2, "bind": 2, "proc": 1}  # options: their operands
+VIEW_OPS = {"tmpfs": 1, "ro_bind": 2, "bind": 2, "proc": 1, "remount_ro": 1}  # their operands
 PR_SET_NO_NEW_PRIVS = 38
 UID_BASE = 64000  # per-cell uids 64000..64999: no passwd entry is needed
 UID_COUNT = 1000
@@ -167,7 +168,8 @@ def _wrap(argv: list[str]) -> int:
     prog = argv[i + 1:]
     if not prog:
         print("sandbox: usage: sandbox.py [--netns NS] [--uid UID] [--tmpfs DIR] "
-              "[--ro-bind SRC DEST] [--bind SRC DEST] [--LIMIT N]... -- argv",
+              "[--ro-bind SRC DEST] [--bind SRC DEST] [--proc DIR] [--remount-ro DIR] "
+              "[--LIMIT N]... -- argv",
               file=sys.stderr)
         return 2
     try:
@@ -233,8 +235,8 @@ def _make_view(ops: list[tuple[str, list[str]]]) -> None:
     """The file view of a cell without its namespaces (two-hosts, or no
     bubblewrap): mount and IPC namespaces of its own, where each --tmpfs
     folder is an empty tmpfs, each bind shows its source (read-only for
-    --ro-bind) and --proc mounts a /proc. The sources are opened first,
-    since a tmpfs may cover them."""
+    --ro-bind), --proc mounts a /proc and --remount-ro makes a mount
+    read-only. The sources are opened first, since a tmpfs may cover them."""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
 
@@ -262,6 +264,15 @@ def _make_view(ops: list[tuple[str, list[str]]]) -> None:
             # processes are not there for the sandbox uid.
             call(libc.mount(b"proc", dest.encode(), b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                             b"hidepid=invisible"), f"proc on {dest}")
+            continue
+        if op == "remount_ro":
+            # This mount only, not the ones on it: given last, the binds
+            # and tmpfs made before (cloned while it was writable) stay
+            # writable, and whatever else of it the modes would let the
+            # uid write (a 1777 folder) is read-only.
+            call(libc.mount(None, dest.encode(), None,
+                            MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, None),
+                 f"read-only {dest}")
             continue
         if op == "tmpfs":
             if os.path.isdir(dest):  # under a folder masked before: already gone

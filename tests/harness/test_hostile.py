@@ -620,6 +620,20 @@ def _shm_segment(test: unittest.TestCase) -> int:
     return key
 
 
+def _world_writable(test: unittest.TestCase) -> list[str]:
+    """A folder anyone may write (mode 1777) on /, outside what a cell
+    masks, removed when the test ends: [] where this user cannot make one."""
+    for parent in ("/var/local", "/srv", "/opt"):
+        try:
+            d = tempfile.mkdtemp(prefix="hostile-ww-", dir=parent)
+        except OSError:
+            continue
+        os.chmod(d, 0o1777)
+        test.addCleanup(shutil.rmtree, d, True)
+        return [d]
+    return []
+
+
 def _shadow_lines() -> list[str]:
     try:
         return [ln for ln in Path("/etc/shadow").read_text().splitlines() if ln.strip()]
@@ -750,7 +764,8 @@ class HostileCheckTest(unittest.TestCase):
         # their paths, through a link in her folder, and through a word of
         # her check.yaml command (which check makes absolute); and the
         # command line of the driver (this process). It also leaves a file
-        # in /tmp and /var/tmp, which must not outlive it.
+        # in /tmp, /var/tmp and a folder on / whose mode lets anyone
+        # write, which must not outlive it.
         bob = self.student("bob", {"server.c": 'const char *tag = "bob-was-here";\n'
                                                'int main(void) { return tag[0] == 0; }\n',
                                    "secret.txt": "bob's answers\n"})
@@ -758,6 +773,7 @@ class HostileCheckTest(unittest.TestCase):
         token = f"hostile-{os.getpid()}-{uuid.uuid4().hex[:10]}"
         # A System V shared memory segment of the driver's IPC namespace.
         shm_key = _shm_segment(self)
+        writable = ["/tmp", "/var/tmp", "/dev/shm", *_world_writable(self)]
         spy = f"""
 SPY = b""
 for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" / "bin" /
@@ -770,7 +786,7 @@ for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" /
         SPY += ("LEAKED " + p + "\\n").encode()
     except OSError:
         pass
-for d in ("/tmp", "/var/tmp", "/dev/shm"):
+for d in {writable!r}:
     try:
         open(d + "/{token}", "w").close()
     except OSError:
@@ -802,7 +818,7 @@ except OSError:
         rows = json.loads((self.dir / "out" / "alice" / "check.json").read_text())
         self.assertEqual(rows["verdict"], "pass", written[-3000:])
         self.assertEqual(rows["modes"], [modes[-1]])
-        for d in ("/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir()):
+        for d in (*writable, tempfile.gettempdir()):
             self.assertFalse(os.path.exists(os.path.join(d, token)), d)
 
 if __name__ == "__main__":
