@@ -54,7 +54,7 @@ RELAY_PORT = 20002
 FILE_LIMIT = 1 << 20
 START_TIMEOUT_S = 30.0  # bwrap to "ready"; a ceiling, it takes milliseconds
 START_ATTEMPTS = 3
-ANSWER_TIMEOUT_S = 60.0  # a request to the holder; a ceiling, it takes milliseconds
+ANSWER_TIMEOUT_S = 60.0  # the holder silent while a request waits (Channel); it answers in ms
 
 
 class CellError(OSError):
@@ -161,18 +161,7 @@ class Cell:
         self.ctl = ctl
         self.holder = holder  # the holder's pid, as the driver sees it: PID 1 of the cell
         self.sl_cell = sl_cell
-        # Requests are pipelined: sent at once, answered as each is done
-        # (a program once it has exec'd), so a hundred clients starting
-        # together cost the holder one wake-up, not a hundred round trips
-        # (each a wait for a processor under load), and the relay's socket
-        # for the first client's connection does not wait behind them.
-        self._waiting: dict[bytes, asyncio.Future] = {}
-        # One sender at a time: a full socket makes a sender wait for it to
-        # be writable, and the event loop wakes one writer per fd.
-        self._send_lock = asyncio.Lock()
-        self._ids = itertools.count(1)
-        self._broken: str | None = None
-        asyncio.get_running_loop().add_reader(ctl.fileno(), self._answers)
+        self._chan = Channel(ctl)
         _LIVE.add(self)
         _INITS.add(holder)
 
@@ -289,7 +278,7 @@ class Cell:
             return theirs
 
         try:
-            msg, fds = await self._ask(b"x", req, pipes)
+            msg, fds = await self._chan.ask(b"x", req, pipes)
         except BaseException:
             for fd in ours:
                 os.close(fd)
@@ -313,89 +302,10 @@ class Cell:
             _signal(pid, signal.SIGKILL)  # started, but nobody would know it
             raise
 
-    async def _ask(self, kind: bytes, payload: bytes,
-                   make_fds: Callable[[], list[int]] | None = None) -> tuple[bytes, list[int]]:
-        """One request to the holder; returns its answer (the kind and
-        text, and the fds that came with it). make_fds() makes the fds to
-        pass, when it is this request's turn to be sent; they are closed
-        once sent. Raises CellError, also when no answer comes within
-        ANSWER_TIMEOUT_S (a harness error, never a hung cell)."""
-        if self._broken:
-            raise CellError(self._broken)
-        rid = b"%d" % next(self._ids)
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        self._waiting[rid] = fut
-        end = loop.time() + ANSWER_TIMEOUT_S
-        try:
-            async with asyncio.timeout_at(end), self._send_lock:
-                fds = make_fds() if make_fds is not None else []
-                try:
-                    await _send_fds(self.ctl, kind + rid + b"\0" + payload, fds)
-                finally:
-                    for fd in fds:
-                        os.close(fd)
-        except BaseException as e:
-            self._waiting.pop(rid, None)
-            if isinstance(e, TimeoutError):
-                raise CellError("the cell's holder took no request in "
-                                f"{ANSWER_TIMEOUT_S:.0f} s") from None
-            if isinstance(e, OSError):
-                raise CellError(f"the cell's holder: {e.strerror or e}") from None
-            raise
-        # A cancelled or timed-out caller's answer still comes; _answers
-        # disposes of it.
-        try:
-            async with asyncio.timeout_at(end):
-                return await fut
-        except TimeoutError:
-            raise CellError(f"the cell's holder gave no answer in {ANSWER_TIMEOUT_S:.0f} s") \
-                from None
-
-    def _answers(self) -> None:
-        """The control socket is readable: hands each answer to the request
-        it answers ("KIND ID" or "eID TEXT")."""
-        while True:
-            try:
-                msg, fds, _, _ = socket.recv_fds(self.ctl, 256, 1)
-            except BlockingIOError:
-                return
-            except OSError as e:
-                self._fail(f"the cell's holder: {e.strerror or e}")
-                return
-            if not msg:
-                self._fail("the cell's holder is gone")
-                return
-            rid, _, text = msg[1:].partition(b" ")
-            fut = self._waiting.pop(rid, None)
-            if fut is not None and not fut.done():
-                fut.set_result((msg[:1] + text, list(fds)))
-                continue
-            # Nobody wants it any more (cancelled): a started program is
-            # killed, a socket or pidfd closed.
-            for fd in fds:
-                if msg[:1] == b"p":
-                    try:
-                        signal.pidfd_send_signal(fd, signal.SIGKILL)
-                    except OSError:
-                        pass
-                os.close(fd)
-
-    def _fail(self, why: str) -> None:
-        self._broken = why
-        try:
-            asyncio.get_running_loop().remove_reader(self.ctl.fileno())
-        except (RuntimeError, ValueError):
-            pass
-        waiting, self._waiting = self._waiting, {}
-        for fut in waiting.values():
-            if not fut.done():
-                fut.set_exception(CellError(why))
-
     async def socket(self, family: int = socket.AF_INET,
                      type: int = socket.SOCK_STREAM) -> socket.socket:
         """A socket made inside the cell's network namespace."""
-        msg, fds = await self._ask(b"s", b"%d %d" % (family, type))
+        msg, fds = await self._chan.ask(b"s", b"%d %d" % (family, type))
         if not fds:
             text = msg[1:].decode("utf-8", "replace") if msg[:1] == b"e" else "no answer"
             raise CellError(f"the cell cannot make a socket: {text}")
@@ -424,7 +334,7 @@ class Cell:
         it, and the kernel kills whatever else is in the PID namespace.
         Returns once bwrap has ended and no process of the cell is left."""
         if self.ctl.fileno() >= 0:
-            self._fail("the cell is closed")
+            self._chan.fail("the cell is closed")
         self.ctl.close()  # again on a second call: a no-op
         if not await _ended(self.proc, 5.0):
             _kill(self.proc)
@@ -437,6 +347,128 @@ class Cell:
         # close_all, which closes whatever is still listed.
         _LIVE.discard(self)
         await _stderr(self.proc)
+
+
+class Channel:
+    """Requests to a cell's holder over its control socket, and their
+    answers. Requests are pipelined: sent at once, answered as each is done
+    (a program once it has exec'd), so a hundred clients starting together
+    cost the holder one wake-up, not a hundred round trips (each a wait for
+    a processor under load), and the relay's socket for the first client's
+    connection does not wait behind them.
+
+    A request fails (CellError) only when the holder shows no sign of life
+    for ANSWER_TIMEOUT_S while it waits: nothing read of the requests and
+    nothing answered. Waiting in the queue behind a thousand programs that a
+    starved holder starts one by one is not that (it once failed a third
+    of a 1,000-client cell's connections on a machine at load 12)."""
+
+    def __init__(self, ctl: socket.socket):
+        self.ctl = ctl
+        self._waiting: dict[bytes, asyncio.Future] = {}
+        # One sender at a time: a full socket makes a sender wait for it to
+        # be writable, and the event loop wakes one writer per fd.
+        self._send_lock = asyncio.Lock()
+        self._ids = itertools.count(1)
+        self._broken: str | None = None
+        self._heard = 0.0  # loop time of the holder's last sign of life
+        asyncio.get_running_loop().add_reader(ctl.fileno(), self._answers)
+
+    async def ask(self, kind: bytes, payload: bytes,
+                  make_fds: Callable[[], list[int]] | None = None) -> tuple[bytes, list[int]]:
+        """One request to the holder; returns its answer (the kind and
+        text, and the fds that came with it). make_fds() makes the fds to
+        pass, when it is this request's turn to be sent; they are closed
+        once sent. Raises CellError when the holder is gone or silent (a
+        harness error, never a hung cell)."""
+        if self._broken:
+            raise CellError(self._broken)
+        rid = b"%d" % next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = fut
+        try:
+            await self._patiently(self._send(kind + rid + b"\0" + payload, make_fds),
+                                  "took no request")
+        except BaseException as e:
+            self._waiting.pop(rid, None)
+            if isinstance(e, OSError) and not isinstance(e, CellError):
+                raise CellError(f"the cell's holder: {e.strerror or e}") from None
+            raise
+        # A cancelled or timed-out caller's answer still comes; _answers
+        # disposes of it.
+        return await self._patiently(fut, "gave no answer")
+
+    async def _send(self, msg: bytes, make_fds: Callable[[], list[int]] | None) -> None:
+        async with self._send_lock:
+            fds = make_fds() if make_fds is not None else []
+            try:
+                await _send_fds(self.ctl, msg, fds)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        # Room in the socket: the holder has read what came before.
+        self._heard = asyncio.get_running_loop().time()
+
+    async def _patiently(self, aw, what: str):
+        """aw's result, waiting as long as the holder shows a sign of life
+        at least every ANSWER_TIMEOUT_S (counted from now at the earliest)."""
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        task = asyncio.ensure_future(aw)
+        try:
+            while True:
+                left = max(since, self._heard) + ANSWER_TIMEOUT_S - loop.time()
+                if left <= 0:
+                    raise CellError(f"the cell's holder {what}: nothing came from it in "
+                                    f"{ANSWER_TIMEOUT_S:g} s")
+                done, _ = await asyncio.wait({task}, timeout=left)
+                if done:
+                    return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+
+    def _answers(self) -> None:
+        """The control socket is readable: hands each answer to the request
+        it answers ("KIND ID" or "eID TEXT")."""
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(self.ctl, 256, 1)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                self.fail(f"the cell's holder: {e.strerror or e}")
+                return
+            if not msg:
+                self.fail("the cell's holder is gone")
+                return
+            self._heard = asyncio.get_running_loop().time()
+            rid, _, text = msg[1:].partition(b" ")
+            fut = self._waiting.pop(rid, None)
+            if fut is not None and not fut.done():
+                fut.set_result((msg[:1] + text, list(fds)))
+                continue
+            # Nobody wants it any more (cancelled): a started program is
+            # killed, a socket or pidfd closed.
+            for fd in fds:
+                if msg[:1] == b"p":
+                    try:
+                        signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    except OSError:
+                        pass
+                os.close(fd)
+
+    def fail(self, why: str) -> None:
+        """Every request, waiting or to come, fails with why."""
+        self._broken = why
+        try:
+            asyncio.get_running_loop().remove_reader(self.ctl.fileno())
+        except (RuntimeError, ValueError):
+            pass
+        waiting, self._waiting = self._waiting, {}
+        for fut in waiting.values():
+            if not fut.done():
+                fut.set_exception(CellError(why))
 
 
 class Program:

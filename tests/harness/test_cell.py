@@ -8,9 +8,12 @@ first, and must be reaped, or it stays a zombie until the driver exits)."""
 import asyncio
 import os
 import signal
+import socket
 import tempfile
+import time
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import support
 from harness.run import cell as isolation
@@ -200,6 +203,63 @@ class CellEndTest(unittest.TestCase):
         self.assertEqual(left, [], "zombies left after the cells were closed: "
                          + ", ".join(support.cmd(p).decode("utf-8", "replace") or str(p)
                                      for p in left))
+
+
+class ChannelTest(unittest.TestCase):
+    """Requests to the holder wait as long as it shows a sign of life: the
+    test plays the holder on the other end of the control socket."""
+
+    TIMEOUT_S = 1.5
+
+    def ask_all(self, n: int, pace_s: float | None) -> tuple[list, float]:
+        """n requests at once to a holder that answers one every pace_s
+        (None: never); returns each one's answer or error, and the wall."""
+        async def holder(sock: socket.socket) -> None:
+            loop = asyncio.get_running_loop()
+            while True:
+                req = await loop.sock_recv(sock, 4096)
+                if not req:
+                    return
+                if pace_s is None:
+                    continue
+                await asyncio.sleep(pace_s)  # a starved holder's pace, the subject here
+                rid = req[1:req.index(b"\0")]
+                await loop.sock_sendall(sock, b"s" + rid + b" ok")
+
+        async def go() -> tuple[list, float]:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            ours.setblocking(False)
+            theirs.setblocking(False)
+            chan = isolation.Channel(ours)
+            fake = asyncio.ensure_future(holder(theirs))
+            t0 = time.monotonic()
+            try:
+                got = await asyncio.gather(*(chan.ask(b"s", b"2 1") for _ in range(n)),
+                                           return_exceptions=True)
+                return got, time.monotonic() - t0
+            finally:
+                fake.cancel()
+                chan.fail("closed")
+                ours.close()
+                theirs.close()
+
+        with mock.patch.object(isolation, "ANSWER_TIMEOUT_S", self.TIMEOUT_S):
+            return asyncio.run(go())
+
+    def test_a_slow_holder_answers_every_request(self):
+        # The last answer comes twice the timeout after the requests were
+        # made, but the holder answered one every tenth of it.
+        got, wall = self.ask_all(20, self.TIMEOUT_S / 10)
+        self.assertEqual(got, [(b"sok", [])] * 20)
+        self.assertGreater(wall, 2 * self.TIMEOUT_S * 0.9)
+
+    def test_a_silent_holder_fails_the_request_in_words(self):
+        got, wall = self.ask_all(3, None)
+        for g in got:
+            self.assertIsInstance(g, isolation.CellError)
+            self.assertEqual(str(g), "the cell's holder gave no answer: nothing came from it "
+                                     "in 1.5 s")
+        self.assertGreaterEqual(wall, self.TIMEOUT_S)
 
 
 class BindsTest(unittest.TestCase):
