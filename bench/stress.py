@@ -89,6 +89,9 @@ def main() -> int:
                     help="full runs in the burners round, one after another "
                          "(then: bench/stability.py KEEP)")
     a = ap.parse_args()
+    # SIGTERM ends it like Ctrl-C: the finally below stops the burners,
+    # which would otherwise spin on after it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rounds = [r for r in a.rounds.split(",") if r]
     if any(r not in ("burners", "second-run") for r in rounds):
         ap.error("--rounds: burners and/or second-run")
