@@ -252,9 +252,9 @@ async def wait_for(aw: Awaitable, timeout: float | None, stoppable: bool = True)
 
 
 async def poll_until(cond: Callable[[], bool], timeout: float, step: float = 0.005,
-                     max_step: float = 0.05) -> bool:
+                     max_step: float = 0.05, stoppable: bool = True) -> bool:
     """Polls cond() with growing steps until it holds (True) or timeout of
-    cell time passes (False)."""
+    cell time passes (False; also when stoppable and the clock is stopped)."""
     if cond():
         return True
 
@@ -266,6 +266,6 @@ async def poll_until(cond: Callable[[], bool], timeout: float, step: float = 0.0
 
     task = asyncio.ensure_future(until())
     try:
-        return await current.get().wait_for(task, timeout)
+        return await current.get().wait_for(task, timeout, stoppable)
     finally:
         task.cancel()

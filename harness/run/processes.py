@@ -256,15 +256,18 @@ class Child:
 
     async def _members_until_gone(self, timeout: float) -> list[procnet.ProcStat]:
         """Polls members() with growing steps until none is left or timeout
-        seconds have passed; returns the last look."""
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        members = self.members()
-        while members and time.monotonic() < deadline:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-            members = self.members()
-        return members
+        seconds of cell time have passed (a killed process vanishes only
+        once it runs: on a starved machine that wait is the machine's);
+        returns the last look."""
+        last = [self.members()]
+
+        def gone() -> bool:
+            last[0] = self.members()
+            return not last[0]
+
+        if last[0]:
+            await clock.poll_until(gone, timeout, 0.002, 0.05, stoppable=False)
+        return last[0]
 
     async def stop(self, grace: float = STOP_GRACE_S) -> None:
         """Stops the whole process group: SIGTERM, then SIGKILL after grace;
