@@ -52,6 +52,11 @@ CLIENT_DIR = "/tmp/cell/client"  # a sandboxed client's own folder in it
 SERVER_PORT = 20001  # fixed: a cell's loopback is its own
 RELAY_PORT = 20002
 FILE_LIMIT = 1 << 20
+# A cell's tmpfs, in MB (RAM): /tmp holds the scratch folder (a login log,
+# 1,000 delivered messages, exim's spool take a few MB); without a cap a
+# program could fill half the machine's memory with files under the
+# file-size limit each.
+TMPFS_MB = {"/tmp": 64, "/dev/shm": 16, "/run": 1}
 START_TIMEOUT_S = 30.0  # bwrap to "ready"; a ceiling, it takes milliseconds
 START_ATTEMPTS = 3
 ANSWER_TIMEOUT_S = 60.0  # the holder silent while a request waits (Channel); it answers in ms
@@ -69,6 +74,7 @@ class Support:
     why: str = ""
     bwrap: str = ""
     user_ns: bool = False  # an unprivileged driver's cells have a user namespace
+    sized: bool = True  # bwrap caps the cell's tmpfs (--size: bubblewrap >= 0.7)
 
 
 _support: dict[str, Support] = {}
@@ -91,17 +97,21 @@ def _probe(sl_cell: str) -> Support:
     if not os.access(sl_cell, os.X_OK):
         return Support(False, f"{sl_cell} is not built (cmake --build the build folder)")
     user_ns = os.geteuid() != 0
-    argv = _bwrap_argv(bwrap, user_ns) + ["--", "/bin/true"]
-    try:
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, timeout=START_TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return Support(False, f"bwrap cannot make namespaces here: {e}")
-    if r.returncode != 0:
+    for sized in (True, False):
+        argv = _bwrap_argv(bwrap, user_ns, sized) + ["--", "/bin/true"]
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=START_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return Support(False, f"bwrap cannot make namespaces here: {e}")
         err = r.stderr.decode("utf-8", "replace").strip().splitlines()
-        return Support(False, "bwrap cannot make namespaces here: "
-                              f"{err[-1] if err else f'exit {r.returncode}'}")
-    return Support(True, "", bwrap, user_ns)
+        if r.returncode != 0 and sized and "--size" in "".join(err):
+            continue  # an older bubblewrap: cells without the cap, said once
+        if r.returncode != 0:
+            return Support(False, "bwrap cannot make namespaces here: "
+                                  f"{err[-1] if err else f'exit {r.returncode}'}")
+        return Support(True, "", bwrap, user_ns, sized)
+    raise AssertionError("unreachable")
 
 
 def _quiet_env(**extra: str) -> dict[str, str]:
@@ -116,12 +126,16 @@ def _quiet_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _bwrap_argv(bwrap: str, user_ns: bool) -> list[str]:
+def _bwrap_argv(bwrap: str, user_ns: bool, sized: bool = True) -> list[str]:
+    def tmpfs(path: str, mb: int, perms: list[str]) -> list[str]:
+        return perms + (["--size", str(mb << 20)] if sized else []) + ["--tmpfs", path]
+
     argv = [bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session", "--as-pid-1",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--perms", "01777", "--tmpfs", "/tmp", "--perms", "01777", "--tmpfs", "/dev/shm",
-            "--tmpfs", "/run",
+            *tmpfs("/tmp", TMPFS_MB["/tmp"], ["--perms", "01777"]),
+            *tmpfs("/dev/shm", TMPFS_MB["/dev/shm"], ["--perms", "01777"]),
+            *tmpfs("/run", TMPFS_MB["/run"], []),
             "--perms", "01777", "--dir", SCRATCH,
             "--perms", "01777", "--dir", CLIENT_DIR]
     if user_ns:
@@ -194,7 +208,7 @@ class Cell:
         ctl.setblocking(False)
         # sl-cell itself too: bwrap runs it inside (a clone under /tmp).
         binds = _binds([*paths, sl_cell], hide)
-        argv = _bwrap_argv(sup.bwrap, sup.user_ns) + binds + [
+        argv = _bwrap_argv(sup.bwrap, sup.user_ns, sup.sized) + binds + [
             "--", sl_cell, "hold", str(theirs.fileno())]
         # Not cancelled half-way: asyncio cannot end a process whose pipes
         # it was still connecting (Process.wait() then never returns).
@@ -656,7 +670,7 @@ def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
     binds = _binds([*readable, *writable, sl_cell], hide)
     for w in writable:
         binds += ["--bind", w, w]
-    full = (_bwrap_argv(sup.bwrap, sup.user_ns) + binds +
+    full = (_bwrap_argv(sup.bwrap, sup.user_ns, sup.sized) + binds +
             ["--chdir", cwd, "--", sl_cell, "run", *limits, "--", *argv])
     p = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=timeout, check=False,

@@ -81,6 +81,10 @@ class CellRunner:
             sup = isolation.support(self.sl_cell)
             self.isolated = sup.ok
             why = sup.why
+            if sup.ok and not sup.sized:
+                sandbox.note_once(f"{sup.bwrap} has no --size (bubblewrap < 0.7): a cell's "
+                                  "/tmp and /dev/shm are not capped, and a program may fill "
+                                  "memory with files")
         if not self.isolated:
             sandbox.note_once(f"cells run without namespaces of their own ({why}): "
                               f"ports come from the range {opts.port_range[0]}-"

@@ -41,6 +41,7 @@ PR_SET_NO_NEW_PRIVS = 38
 UID_BASE = 64000  # per-cell uids 64000..64999: no passwd entry is needed
 UID_COUNT = 1000
 MB = 1 << 20
+TMPFS_MB = 64  # each tmpfs of a view (cell.TMPFS_MB: a cell's /tmp is as large)
 
 
 class Limits:
@@ -277,7 +278,7 @@ def _make_view(ops: list[tuple[str, list[str]]]) -> None:
         if op == "tmpfs":
             if os.path.isdir(dest):  # under a folder masked before: already gone
                 call(libc.mount(b"tmpfs", dest.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                                b"mode=1777"), f"tmpfs on {dest}")
+                                b"mode=1777,size=%dm" % TMPFS_MB), f"tmpfs on {dest}")
             continue
         fd = fds.get(args[0])
         if fd is None:

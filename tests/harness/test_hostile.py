@@ -342,6 +342,23 @@ class HostileTest(support.HarnessTestCase):
         self.assertFalse(os.path.exists(where.group(1)), where.group(1))
         self.assertEqual(self._find_on_host(name), [])
 
+    def test_2gb_in_files_under_the_size_limit_stops_when_the_cells_tmpfs_is_full(self):
+        # Files of 4 MB each pass the file-size limit; the cell's /tmp (RAM)
+        # is capped (cell.TMPFS_MB), so the machine's memory is not the limit.
+        name = f"{self.token}.bin"
+        r = self.run_attack(client=self.py("bigwrite.py", "{host}", "{port}", name, "split"),
+                            fsize_mb=8)
+        if not isolation.support(_sl_cell()).sized:
+            self.skipTest("this bubblewrap cannot cap a tmpfs (--size)")
+        out = self.report(r)
+        self.assertNotIn("wrote 2048 MB", out)
+        wrote = re.search(r"wrote (\d+) MB, then: No space left on device", out)
+        self.assertIsNotNone(wrote, support.explain(r))
+        self.assertLessEqual(int(wrote.group(1)), isolation.TMPFS_MB["/tmp"])
+        self.assertFailsWith(r, r"client exit code 1, expected 0: 2 GB write stopped after "
+                                r"\d+ MB: No space left on device")
+        self.assertEqual(self._find_on_host(f"{name}.0"), [])
+
     def _find_on_host(self, name: str, depth: int = 3) -> list[str]:
         found = []
         for top in {tempfile.gettempdir(), "/tmp", "/dev/shm", "/var/tmp"}:
