@@ -98,7 +98,7 @@ def _probe(sl_cell: str) -> Support:
         return Support(False, f"{sl_cell} is not built (cmake --build the build folder)")
     user_ns = os.geteuid() != 0
     for sized in (True, False):
-        argv = _bwrap_argv(bwrap, user_ns, sized) + ["--", "/bin/true"]
+        argv = bwrap_argv(bwrap, user_ns, sized) + ["--", "/bin/true"]
         try:
             r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, timeout=START_TIMEOUT_S)
@@ -126,7 +126,10 @@ def _quiet_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _bwrap_argv(bwrap: str, user_ns: bool, sized: bool = True) -> list[str]:
+def bwrap_argv(bwrap: str, user_ns: bool, sized: bool = True) -> list[str]:
+    """bwrap's words for a cell, up to the binds and the program (also
+    what bench/cell_cost.py measures). sized: cap the tmpfs (--size)."""
+
     def tmpfs(path: str, mb: int, perms: list[str]) -> list[str]:
         return perms + (["--size", str(mb << 20)] if sized else []) + ["--tmpfs", path]
 
@@ -208,7 +211,7 @@ class Cell:
         ctl.setblocking(False)
         # sl-cell itself too: bwrap runs it inside (a clone under /tmp).
         binds = _binds([*paths, sl_cell], hide)
-        argv = _bwrap_argv(sup.bwrap, sup.user_ns, sup.sized) + binds + [
+        argv = bwrap_argv(sup.bwrap, sup.user_ns, sup.sized) + binds + [
             "--", sl_cell, "hold", str(theirs.fileno())]
         # Not cancelled half-way: asyncio cannot end a process whose pipes
         # it was still connecting (Process.wait() then never returns).
@@ -670,7 +673,7 @@ def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
     binds = _binds([*readable, *writable, sl_cell], hide)
     for w in writable:
         binds += ["--bind", w, w]
-    full = (_bwrap_argv(sup.bwrap, sup.user_ns, sup.sized) + binds +
+    full = (bwrap_argv(sup.bwrap, sup.user_ns, sup.sized) + binds +
             ["--chdir", cwd, "--", sl_cell, "run", *limits, "--", *argv])
     p = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=timeout, check=False,
