@@ -159,7 +159,6 @@ class Protocol:
 
 
 @functools.lru_cache(maxsize=None)
-@functools.lru_cache(maxsize=None)
 def _glob(pattern: str) -> "re.Pattern[str]":
     """A compiled fnmatch pattern (matching is done per cell, per entry)."""
     return re.compile(fnmatch.translate(pattern))
