@@ -345,11 +345,11 @@ class HostileTest(support.HarnessTestCase):
     def test_2gb_in_files_under_the_size_limit_stops_when_the_cells_tmpfs_is_full(self):
         # Files of 4 MB each pass the file-size limit; the cell's /tmp (RAM)
         # is capped (cell.TMPFS_MB), so the machine's memory is not the limit.
+        if not SUPPORT.sized:
+            self.skipTest("this bubblewrap cannot cap a tmpfs (--size)")
         name = f"{self.token}.bin"
         r = self.run_attack(client=self.py("bigwrite.py", "{host}", "{port}", name, "split"),
                             fsize_mb=8)
-        if not isolation.support(_sl_cell()).sized:
-            self.skipTest("this bubblewrap cannot cap a tmpfs (--size)")
         out = self.report(r)
         self.assertNotIn("wrote 2048 MB", out)
         wrote = re.search(r"wrote (\d+) MB, then: No space left on device", out)
