@@ -599,7 +599,7 @@ def _hidden_tops(paths, masked=_MASKED) -> set[str]:
 
 
 def _binds(paths, hide=()) -> list[str]:
-    """bwrap's options after _bwrap_argv's: the folders of paths under
+    """bwrap's options after bwrap_argv's: the folders of paths under
     /tmp, /run or /dev/shm bound back in read-only; then each existing
     folder of hide, outermost first, replaced by an empty tmpfs, and the
     folders of paths (and of PATH and JAVA_HOME) below it bound back in

@@ -391,10 +391,10 @@ class HostileTest(support.HarnessTestCase):
         os.chmod(host_victim, 0o755)
         (host_victim / "secret.txt").write_text("secret\n")
         os.chmod(host_victim / "secret.txt", 0o644)
-        # The victim cell: the same namespaces (cell._bwrap_argv), a file in
+        # The victim cell: the same namespaces (cell.bwrap_argv), a file in
         # its scratch, open until the attack is over.
         victim = subprocess.Popen(
-            [*isolation._bwrap_argv(SUPPORT.bwrap, SUPPORT.user_ns), "--", "/bin/sh", "-c",
+            [*isolation.bwrap_argv(SUPPORT.bwrap, SUPPORT.user_ns, SUPPORT.sized), "--", "/bin/sh", "-c",
              f"echo secret > {isolation.SCRATCH}/{secret} && echo ok && exec cat"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.own = [victim.pid]
