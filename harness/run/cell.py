@@ -45,7 +45,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Callable
 
-from harness.run import processes, procnet
+from harness.run import processes, procnet, sandbox
 
 SCRATCH = "/tmp/cell"  # the cell's writable folder, inside the cell
 CLIENT_DIR = "/tmp/cell/client"  # a sandboxed client's own folder in it
@@ -56,7 +56,7 @@ FILE_LIMIT = 1 << 20
 # 1,000 delivered messages, exim's spool take a few MB); without a cap a
 # program could fill half the machine's memory with files under the
 # file-size limit each.
-TMPFS_MB = {"/tmp": 64, "/dev/shm": 16, "/run": 1}
+TMPFS_MB = {"/tmp": sandbox.TMPFS_MB, "/dev/shm": 16, "/run": 1}
 START_TIMEOUT_S = 30.0  # bwrap to "ready"; a ceiling, it takes milliseconds
 START_ATTEMPTS = 3
 ANSWER_TIMEOUT_S = 60.0  # the holder silent while a request waits (Channel); it answers in ms

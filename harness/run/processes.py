@@ -259,15 +259,14 @@ class Child:
         seconds of cell time have passed (a killed process vanishes only
         once it runs: on a starved machine that wait is the machine's);
         returns the last look."""
-        last = [self.members()]
+        last: list[procnet.ProcStat] = []
 
         def gone() -> bool:
-            last[0] = self.members()
-            return not last[0]
+            last[:] = self.members()
+            return not last
 
-        if last[0]:
-            await clock.poll_until(gone, timeout, 0.002, 0.05, stoppable=False)
-        return last[0]
+        await clock.poll_until(gone, timeout, 0.002, 0.05, stoppable=False)
+        return last
 
     async def stop(self, grace: float = STOP_GRACE_S) -> None:
         """Stops the whole process group: SIGTERM, then SIGKILL after grace;

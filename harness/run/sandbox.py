@@ -41,7 +41,7 @@ PR_SET_NO_NEW_PRIVS = 38
 UID_BASE = 64000  # per-cell uids 64000..64999: no passwd entry is needed
 UID_COUNT = 1000
 MB = 1 << 20
-TMPFS_MB = 64  # each tmpfs of a view (cell.TMPFS_MB: a cell's /tmp is as large)
+TMPFS_MB = 64  # each tmpfs of a view, and a cell's /tmp (cell.TMPFS_MB)
 
 
 class Limits:
