@@ -369,6 +369,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--compare-cells", action="store_true",
                     help="follow each full run by the same without cells (--no-cells) and "
                          "print the ratio of the walls")
+    ap.add_argument("--own-servers", action="store_true",
+                    help="pass --own-servers to the driver: a server per cell, no shared "
+                         "servers (docs/matrix.md), to measure what sharing saves")
     ap.add_argument("--keep", metavar="DIR",
                     help="keep the driver's results and logs in DIR (default: deleted)")
     args = ap.parse_args(argv)
@@ -393,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     n_cores = cores()
     work = args.keep or tempfile.mkdtemp(prefix="bench-matrix-")
     os.makedirs(work, exist_ok=True)
-    build_args = ["--build", args.build]
+    build_args = ["--build", args.build] + (["--own-servers"] if args.own_servers else [])
     print(f"# bench/matrix.py  {datetime.date.today()}  {platform.node()}  "
           f"{n_cores} cores  Python {platform.python_version()}  commit {revision()}  "
           f"runs {args.runs}", flush=True)

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cells", action="store_true",
                      help="run cells without namespaces of their own, as where bubblewrap "
                           "cannot make them (ports from --ports): to measure what cells cost")
+    run.add_argument("--own-servers", action="store_true",
+                     help="start a server for every cell, even where scenarios of one pairing "
+                          "could share one (docs/matrix.md, \"Shared servers\")")
 
     ls = sub.add_parser("list", help="list cells, and why pairs are absent")
     _add_common(ls)
@@ -499,7 +502,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                              timeout_s=args.timeout,
                              run_timeout_s=args.run_timeout or m.defaults.run_timeout_s,
                              port_range=port_range, sandbox_limits=limits,
-                             isolate=False if args.no_cells else None)
+                             isolate=False if args.no_cells else None,
+                             share_servers=not args.own_servers)
     ctx = matrix.CommandContext.create(m.root, common.build_dir(args.build))
     nofile = args.nofile
     # A cell that needs more files than the limit allows even alone (1000

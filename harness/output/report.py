@@ -130,8 +130,16 @@ def cmd_script(result: CellResult, root: Path) -> str:
 def _server_log(r: CellResult) -> str:
     o = r.outcome
     parts = [f"$ {shlex.join(r.server_argv)}" if r.server_argv else "$ (not started)"]
-    parts.append(f"# port {r.server_port}, relay port {r.relay_port}, "
-                 f"{o.server_exit.describe() if o.server_exit else 'not started'}")
+    state = (o.server_exit.describe() if o.server_exit else
+             "left running for the next scenario" if r.server_kept else "not started")
+    parts.append(f"# port {r.server_port}, relay port {r.relay_port}, {state}")
+    if r.server_reused:
+        parts.append(f"# a shared server: it served {r.server_reused} earlier scenario"
+                     f"{'s' if r.server_reused > 1 else ''} of this pairing; below is what "
+                     "it printed during this one")
+    if r.shared_attempt:
+        parts.append(f"# run again on a server of its own: on the shared server, "
+                     f"{r.shared_attempt}")
     parts.append("--- stdout ---")
     parts.append(_decode(r.server_stdout))
     parts.append("--- stderr ---")
@@ -455,6 +463,9 @@ def results_json(results: list[CellResult], out: Path, meta: dict,
             "server_command": r.server_argv,
             "client_command": r.client_argv,
             "server_exit": _exit_json(o.server_exit),
+            "server_reused": r.server_reused,
+            "server_kept": r.server_kept,
+            "shared_attempt": r.shared_attempt,
             "clients": [{"exit": _exit_json(x.exit), "timed_out": x.timed_out,
                          "duration_s": round(x.duration_s, 4)} for x in o.clients],
             "dir": str(d) if d is not None else None,

@@ -175,13 +175,13 @@ class Capture:
             self.closed = True
             self._changed.set()
 
-    async def wait_contains(self, needle: bytes, timeout: float) -> bool:
-        """Returns True once the captured bytes contain needle, False after
-        timeout (cell time, see harness/run/clock.py) or when the stream ended
-        without it."""
+    async def wait_contains(self, needle: bytes, timeout: float, start: int = 0) -> bool:
+        """Returns True once the captured bytes from offset start on contain
+        needle, False after timeout (cell time, see harness/run/clock.py) or
+        when the stream ended without it."""
 
         async def until() -> None:
-            while needle not in self.buf and not self.closed:
+            while self.buf.find(needle, start) < 0 and not self.closed:
                 self._changed.clear()
                 await self._changed.wait()
 
@@ -190,7 +190,7 @@ class Capture:
             await clock.wait_for(task, timeout)
         finally:
             task.cancel()
-        return needle in self.buf
+        return self.buf.find(needle, start) >= 0
 
 
 @dataclass

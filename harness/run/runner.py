@@ -28,7 +28,7 @@ from harness.run import (cell as isolation, clock, hang, janitor, netns, process
                          relay, robustness, sandbox)
 from harness.run.ports import PortPool
 from harness.spec import mailbox, matrix, modes, steps, transcript
-from harness.run.state import CellResult, Live, RunOptions, base_env
+from harness.run.state import CellResult, Live, RunOptions, Shared, base_env
 from harness.spec.matrix import Cell, CommandContext
 
 PORT_ATTEMPTS = 5
@@ -106,10 +106,47 @@ class CellRunner:
             ct = max(ct, 2 * t + self.opts.settle_s + self.opts.server_grace_s)
         return t, ct
 
+    def shares(self, cell: Cell) -> bool:
+        """May this cell run on a server an earlier cell left running
+        ("Shared servers" below)? Only in a cell of its own namespaces
+        (nothing else on the machine can reach the server between two
+        scenarios), never for a sandboxed program (a student's), never in
+        two-hosts (the server's namespace is made per cell)."""
+        return (self.opts.share_servers and self.isolated and cell.scenario.shares_server
+                and not cell.server.sandbox and not cell.client.sandbox
+                and modes.parse(cell.mode).kind != "two-hosts")
+
     async def run(self, cell: Cell, repeat: int = 1, deadline: float | None = None,
-                  watch: "CellWatch | None" = None) -> CellResult:
+                  watch: "CellWatch | None" = None, shared: "Shared | None" = None,
+                  last: bool = True) -> CellResult:
         """Returns the judged result; never raises except on cancellation.
-        watch, if given, is kept pointed at the attempt's live processes."""
+        watch, if given, is kept pointed at the attempt's live processes.
+        shared, if given, carries a server from one cell of a unit to the
+        next ("Shared servers" below): the cell runs on the server in it,
+        if any, and leaves its own there unless last or it did not pass. A
+        cell that does not pass on a shared server is run again on a server
+        of its own, and that run is its verdict (a server that ends after
+        one client, say, ends between two scenarios); the rest of the unit
+        then starts a server each. A known failure always starts its own."""
+        if shared is not None and (shared.off or self.m.known_failure(cell.id) is not None):
+            await self.release(shared)
+            shared.off = True
+        reused = shared is not None and shared.live is not None
+        res = await self._run_once(cell, repeat, deadline, watch,
+                                   None if shared is None or shared.off else shared, last)
+        if not reused or res.verdict in (verdict.PASS, verdict.XPASS):
+            return res
+        assert shared is not None
+        await self.release(shared)
+        shared.off = True
+        again = await self._run_once(cell, repeat, deadline, watch)
+        again.shared_attempt = res.reason
+        again.duration_s += res.duration_s
+        return again
+
+    async def _run_once(self, cell: Cell, repeat: int, deadline: float | None,
+                        watch: "CellWatch | None", shared: "Shared | None" = None,
+                        last: bool = True) -> CellResult:
         t0 = time.monotonic()
         self._seq += 1
         scratch = self.scratch_root / f"{self._seq:05d}-{cell.id.replace('/', '_')}"
@@ -131,7 +168,7 @@ class CellRunner:
                     clock.current.reset(token)
                 token = clock.current.set(cc)
                 try:
-                    await self._attempt(cell, res, scratch, deadline, watch)
+                    await self._attempt(cell, res, scratch, deadline, watch, shared, last)
                 except _Retry:
                     if attempts < PORT_ATTEMPTS:
                         continue
@@ -145,16 +182,56 @@ class CellRunner:
                 res.outcome.starved_s = clock.current.get().starved()
                 clock.current.reset(token)
             shutil.rmtree(scratch, ignore_errors=True)
+        self._judge(res)
+        if res.server_kept and res.verdict not in (verdict.PASS, verdict.XPASS):
+            # The next scenario gets a server that has only ever passed.
+            assert shared is not None
+            try:
+                await self.release(shared)
+            except Exception as e:  # as above: a driver bug is this cell's error
+                res.outcome.error = f"driver error: {type(e).__name__}: {e}"
+                self._judge(res)
         res.duration_s = time.monotonic() - t0
+        return res
+
+    def _judge(self, res: CellResult) -> None:
+        cell = res.cell
         known = self.m.known_failure(cell.id)
         res.judgement = compare.name_condition(
             cell, verdict.judge(cell, res.outcome, self.opts.strict, known))
         if cell.server.sandbox or cell.client.sandbox:
             res.judgement = _explain_limits(res.judgement, self.opts.sandbox_limits)
-        return res
+
+    async def release(self, shared: "Shared") -> None:
+        """Stops the server shared holds and ends its cell. The cell that
+        left it running gets its exit, the rest of its output and (judged
+        again) any process that outlived it."""
+        live, shared.live = shared.live, None
+        res, shared.res = shared.res, None
+        if live is None:
+            return
+        server = live.server
+        try:
+            if server is not None:
+                await server.stop(self.opts.server_grace_s)
+            left = live.cell.leftovers() if live.cell is not None else []
+            if res is not None and server is not None:
+                res.server_kept = False
+                res.outcome.server_exit = server.exit()
+                res.server_stdout = server.stdout.data()[live.out_from[0]:]
+                res.server_stderr = server.stderr.data()[live.out_from[1]:]
+                res.server_truncated = server.stdout.truncated or server.stderr.truncated
+                if left:
+                    res.outcome.leftovers = [f"{st.pid} ({_comm(st.pid)})" for st in left]
+                    self._judge(res)
+        finally:
+            if live.cell is not None:
+                await asyncio.shield(live.cell.close())
+                live.cell = None
 
     async def _attempt(self, cell: Cell, res: CellResult, scratch: Path,
-                       deadline: float | None, watch: "CellWatch | None" = None) -> None:
+                       deadline: float | None, watch: "CellWatch | None" = None,
+                       shared: "Shared | None" = None, last: bool = True) -> None:
         o = res.outcome
         client_t, cell_t = self.timeouts(cell)
         o.timeout_s = client_t
@@ -162,6 +239,9 @@ class CellRunner:
         if deadline is not None:
             cell_t = min(cell_t, max(0.0, deadline - loop.time()))
         live = Live()
+        if shared is not None and shared.live is not None:
+            live, shared.live, shared.res = shared.live, None, None
+            live.next_scenario()
         # two-hosts gives the server a namespace of its own with `ip netns`,
         # outside the cell (root only); its cells keep the shared network.
         in_cell = self.isolated and modes.parse(cell.mode).kind != "two-hosts"
@@ -174,6 +254,7 @@ class CellRunner:
         if watch is not None:
             watch.live = live
         retry = False
+        ended = False  # the body ended (or timed out) without an exception
         live.in_cell = in_cell
         try:
             body = asyncio.ensure_future(self._body(cell, res, scratch, live, client_t))
@@ -192,10 +273,14 @@ class CellRunner:
                     await asyncio.gather(body, return_exceptions=True)
             if body.done() and not body.cancelled() and body.exception() is not None:
                 raise body.exception()  # type: ignore[misc]
+            ended = True
         except _Retry:
             retry = True
         finally:
-            await self._cleanup(res, live, scratch)
+            keep = shared is not None and not last and ended
+            if await self._cleanup(res, live, scratch, keep):
+                assert shared is not None
+                shared.live, shared.res = live, res
             if ports:
                 self.pool.release(ports)
         if retry:
@@ -224,65 +309,19 @@ class CellRunner:
         if problem:
             o.error = problem
             return
-        live.paths = cell_paths(self.ctx, (cell.server, res.server_argv),
-                                (cell.client, res.client_argv))
-        live.paths += [w for step in sc.before for w in self._step_words(cell, step)]
-        if live.in_cell:
-            try:
-                live.cell = await isolation.Cell.start(self.sl_cell, live.paths,
-                                                       list(self.opts.hide))
-            except isolation.CellError as e:
-                o.error = f"cannot make the cell's namespaces: {e}"
-                return
-        if cell.server.sandbox or cell.client.sandbox:
-            problem = await self._sandbox(cell, res, scratch, live)
-            if problem:
-                o.error = problem
-                return
-        if mode.kind == "two-hosts":
-            try:
-                live.hosts = await netns.create(parent=live.cell_ns)
-            except OSError as e:
-                o.error = f"two-hosts: cannot make the server's namespace: {e}"
-                return
-        live.server_argv, server_cwd, inside = self.launch(cell.server, res.server_argv, live,
-                                                           "server", scratch)
-        try:
-            server = await processes.spawn(live.server_argv, server_cwd,
-                                           self.peer_env(cell.server, cell.mode, live, "server"),
-                                           inside=inside)
-        except OSError as e:
-            o.error = f"cannot start the server {res.server_argv[0]}: {e.strerror or e}"
+        paths = cell_paths(self.ctx, (cell.server, res.server_argv),
+                           (cell.client, res.client_argv))
+        paths += [w for step in sc.before for w in self._step_words(cell, step)]
+        if live.server is not None and not set(paths) <= set(live.paths):
+            await self.release(Shared(live))  # its cell does not show what this one needs
+            live.clear()
+        if live.server is not None:
+            res.server_reused = live.served
+            self._forget_effects(cell, live)
+        elif not await self._start_server(cell, res, scratch, live, paths, client_t):
             return
-        live.server = server
-        ready, addrs = await netns.wait_ready(server, res.server_port, transport, client_t,
-                                               live.in_netns, live.cell)
-        if live.hosts is not None and ready.ready and netns.loopback_only(addrs):
-            o.server_failure = (f"server bound to {', '.join(sorted(set(addrs)))} port "
-                                f"{res.server_port} only: a client on another host "
-                                f"({live.hosts.host_addr}) cannot reach it")
-            return
-        if not ready.ready:
-            if ready.foreign and live.cell is None:
-                raise _Retry()
-            if ready.exited:
-                await server.finish_output()  # its last words may still be in the pipe
-            err = server.stderr.data()
-            if ready.exited and any(mk.encode() in err for mk in _NOT_BUILT_MARKERS):
-                o.error = f"not built: the server says {verdict.tail_line(err)!r}"
-            elif ready.exited:
-                o.server_failure = (f"server {server.exit().describe()} before binding port "
-                                    f"{res.server_port}")
-                tail = verdict.tail_line(err)
-                if tail:
-                    o.server_failure += f": {tail}"
-            else:
-                what = "listening on" if transport == "tcp" else "bound to"
-                o.server_failure = f"server not {what} port {res.server_port} after {client_t:g} s"
-                if ready.other_ports:
-                    o.server_failure += (f" (it is {what} "
-                                         f"{', '.join(map(str, ready.other_ports))} instead)")
-            return
+        server = live.server
+        assert server is not None
         rl = relay.create(transport, res.relay_port, res.server_port,
                           chunk=self.opts.chunk, chunk_delay=self.opts.chunk_delay,
                           mode=mode, host="::1" if mode.kind == "ipv6" else "127.0.0.1",
@@ -313,7 +352,8 @@ class CellRunner:
             await rl.settle(self.opts.settle_s)
             if sc.server_stdout is not None:
                 if not await server.stdout.wait_contains(sc.server_stdout,
-                                                         self.opts.effect_wait_s):
+                                                         self.opts.effect_wait_s,
+                                                         start=live.out_from[0]):
                     o.effects.append(
                         f"server stdout lacks \"{transcript.escape(sc.server_stdout)[:200]}\"")
         finally:
@@ -321,6 +361,96 @@ class CellRunner:
             await asyncio.gather(monitor, return_exceptions=True)
         if server.proc.returncode is not None:
             o.server_exited_early = True
+
+    def _forget_effects(self, cell: Cell, live: Live) -> None:
+        """Before a scenario on a shared server: empties what the scenario
+        judges in the server's folder, so that it sees only what the server
+        does now. Its files are truncated, not removed: a server may keep
+        its log open (appending, it then writes at the new end); the
+        messages in mailbox/ are removed (one file each)."""
+        assert live.cell is not None
+        sc = cell.scenario
+        scratch = live.cell.host_path(isolation.SCRATCH)
+        for name in sc.files:
+            try:
+                os.close(os.open(f"{scratch}/{name}", os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW
+                                 | os.O_NONBLOCK | os.O_NOCTTY))
+            except OSError:
+                pass  # not there, or not a file: judged as such (and run again, alone)
+        if sc.mailbox is not None:
+            try:
+                for e in os.scandir(f"{scratch}/{mailbox.FOLDER}"):
+                    if e.name.endswith(".eml") and e.is_file(follow_symlinks=False):
+                        os.unlink(e.path)
+            except OSError:
+                pass
+
+    async def _start_server(self, cell: Cell, res: CellResult, scratch: Path, live: Live,
+                            paths: list[str], client_t: float) -> bool:
+        """Makes the cell (its namespaces, a sandbox's uid), starts the
+        server and waits until it is bound. False: the cell is over (the
+        reason is in res)."""
+        o = res.outcome
+        transport = cell.protocol.transport
+        mode = modes.parse(cell.mode)
+        live.paths = paths
+        if live.in_cell:
+            try:
+                live.cell = await isolation.Cell.start(self.sl_cell, live.paths,
+                                                       list(self.opts.hide))
+            except isolation.CellError as e:
+                o.error = f"cannot make the cell's namespaces: {e}"
+                return False
+        if cell.server.sandbox or cell.client.sandbox:
+            problem = await self._sandbox(cell, res, scratch, live)
+            if problem:
+                o.error = problem
+                return False
+        if mode.kind == "two-hosts":
+            try:
+                live.hosts = await netns.create(parent=live.cell_ns)
+            except OSError as e:
+                o.error = f"two-hosts: cannot make the server's namespace: {e}"
+                return False
+        live.server_argv, server_cwd, inside = self.launch(cell.server, res.server_argv, live,
+                                                           "server", scratch)
+        try:
+            server = await processes.spawn(live.server_argv, server_cwd,
+                                           self.peer_env(cell.server, cell.mode, live, "server"),
+                                           inside=inside)
+        except OSError as e:
+            o.error = f"cannot start the server {res.server_argv[0]}: {e.strerror or e}"
+            return False
+        live.server = server
+        ready, addrs = await netns.wait_ready(server, res.server_port, transport, client_t,
+                                               live.in_netns, live.cell)
+        if live.hosts is not None and ready.ready and netns.loopback_only(addrs):
+            o.server_failure = (f"server bound to {', '.join(sorted(set(addrs)))} port "
+                                f"{res.server_port} only: a client on another host "
+                                f"({live.hosts.host_addr}) cannot reach it")
+            return False
+        if not ready.ready:
+            if ready.foreign and live.cell is None:
+                raise _Retry()
+            if ready.exited:
+                await server.finish_output()  # its last words may still be in the pipe
+            err = server.stderr.data()
+            if ready.exited and any(mk.encode() in err for mk in _NOT_BUILT_MARKERS):
+                o.error = f"not built: the server says {verdict.tail_line(err)!r}"
+            elif ready.exited:
+                o.server_failure = (f"server {server.exit().describe()} before binding port "
+                                    f"{res.server_port}")
+                tail = verdict.tail_line(err)
+                if tail:
+                    o.server_failure += f": {tail}"
+            else:
+                what = "listening on" if transport == "tcp" else "bound to"
+                o.server_failure = f"server not {what} port {res.server_port} after {client_t:g} s"
+                if ready.other_ports:
+                    o.server_failure += (f" (it is {what} "
+                                         f"{', '.join(map(str, ready.other_ports))} instead)")
+            return False
+        return True
 
     async def _monitor(self, cell: Cell, res: CellResult, live: Live) -> None:
         """Samples the cell clock and ends the cell's waits once the cell is
@@ -613,9 +743,12 @@ class CellRunner:
                 mk.encode() in co.stderr for mk in _NOT_BUILT_MARKERS):
             live.client_error = f"not built: the client says {verdict.tail_line(co.stderr)!r}"
 
-    async def _cleanup(self, res: CellResult, live: Live, scratch: Path) -> None:
+    async def _cleanup(self, res: CellResult, live: Live, scratch: Path,
+                       keep: bool = False) -> bool:
         """Stops everything of the cell and collects what it left behind.
-        Runs even when the cell was cancelled or timed out."""
+        Runs even when the cell was cancelled or timed out. keep: leave the
+        server and its cell running if nothing went wrong around them;
+        returns whether it did."""
         o = res.outcome
         server, rl, clients = live.server, live.relay, live.clients
         steps = [c for c in live.steps if c.running or c.members()]
@@ -638,16 +771,29 @@ class CellRunner:
             await rl.close()
             res.recorded = rl.transcript(res.cell.protocol.transport)
             res.relay_log = rl.log_lines()
+        kept = (keep and server is not None and server.running and live.cell is not None
+                and not (o.error or live.client_error or o.server_failure or o.hang)
+                and o.cell_timeout_s is None)
         if server is not None:
+            if kept:
+                # Something in the cell besides the server's group (a
+                # daemon that left it): found below, as for any cell,
+                # once the server is stopped.
+                assert live.cell is not None
+                ours = {st.pid for st in server.members()}
+                kept = all(st.pid in ours for st in live.cell.leftovers())
             was_running = server.running
-            await server.stop(self.opts.server_grace_s)
+            if not kept:
+                await server.stop(self.opts.server_grace_s)
+                o.server_exit = server.exit()
             if not was_running:
                 o.server_exited_early = True
-            o.server_exit = server.exit()
-            res.server_stdout = server.stdout.data()
-            res.server_stderr = server.stderr.data()
+            res.server_stdout = server.stdout.data()[live.out_from[0]:]
+            res.server_stderr = server.stderr.data()[live.out_from[1]:]
             res.server_truncated = server.stdout.truncated or server.stderr.truncated
-        if live.cell is not None and server is not None:
+            res.server_kept = kept
+            live.served += 1
+        if live.cell is not None and server is not None and not kept:
             # Anything still in the cell outlived the processes the driver
             # started and stopped: a daemon (setsid, double fork) is a
             # failure, and it dies with the cell. Looked at before the
@@ -695,9 +841,10 @@ class CellRunner:
             if res.recorded is not None:
                 o.comparison = compare.compare(sc, res.recorded,
                                              _rel(sc.golden_path, self.ctx.root), live.step_conns)
-        if live.cell is not None:
+        if live.cell is not None and not kept:
             await asyncio.shield(live.cell.close())
             live.cell = None
+        return kept
 
 
 def find_sl_cell(ctx: CommandContext) -> str:
@@ -770,6 +917,34 @@ def _cost(cell: Cell) -> int:
     return c + cell.scenario.clients
 
 
+# Shared servers. A server takes longer to start than most scenarios take
+# to run (a JVM ~0.15 s of CPU, a whole cell ~40 ms), so the scenarios of
+# one pairing (protocol, server, client, mode, repeat) that allow it
+# (Scenario.shares_server, CellRunner.shares) run one after another in one
+# cell, on one server: the first starts it, each leaves it running for
+# the next, the last stops it. A scenario that does not pass (or leaves
+# something behind, or whose server ended) stops it, and the next starts
+# its own: a server only ever serves a scenario after scenarios it passed.
+# Each scenario still has its own relay, transcript, clients, timeouts and
+# verdict; its server.log holds what the server printed during it.
+
+
+def _units(runner: CellRunner, jobs: list[tuple[Cell, int]]) -> list[list[int]]:
+    """jobs grouped into units that run one after another, in the order to
+    start them. Known failures start first (most of them wait, see below),
+    then the costliest; within a unit they come last (a known failure that
+    fails stops the shared server, and the next would start its own)."""
+    known = [runner.m.known_failure(c.id) is not None for c, _ in jobs]
+    by_key: dict[tuple, list[int]] = {}
+    for i, (c, rep) in enumerate(jobs):
+        key: tuple = (c.protocol.name, c.server.name, c.client.name, c.mode, rep) \
+            if runner.shares(c) else (i,)
+        by_key.setdefault(key, []).append(i)
+    units = [sorted(u, key=lambda i: (known[i], i)) for u in by_key.values()]
+    return sorted(units, key=lambda u: (not any(known[i] for i in u),
+                                        -sum(_cost(jobs[i][0]) for i in u)))
+
+
 # A cell counts against --jobs while its processes use the CPU. One whose
 # processes have used less than IDLE_SHARE of a core over IDLE_CHECK_S (a
 # client that hangs until its timeout, a wait for server output that never
@@ -831,51 +1006,75 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     # user in a directory below it and may name its files by absolute path.
     os.chmod(scratch_root, 0o711)
     jobs = [(c, r) for c in cells for r in range(1, opts.repeat + 1)]
-    order = sorted(range(len(jobs)), key=lambda i: (m.known_failure(jobs[i][0].id) is None,
-                                                    -_cost(jobs[i][0])))
     results: list[CellResult | None] = [None] * len(jobs)
     sem = asyncio.Semaphore(max(1, opts.jobs))
     waiting = {"n": 0, "max": WAITING_PER_JOB * max(1, opts.jobs)}
     runner = CellRunner(m, ctx, opts, scratch_root)
 
-    async def one(i: int) -> None:
-        cell, rep = jobs[i]
-        await sem.acquire()
-        held = True
-        try:
-            if deadline is not None and loop.time() >= deadline:
-                res = CellResult(cell, rep, verdict.judge(cell, Outcome(
-                    error="not run: the run's time limit was reached")), Outcome(), 0.0)
-            else:
-                if on_start:
-                    on_start(cell, rep)
-                watch = CellWatch()
-                task = asyncio.ensure_future(runner.run(cell, rep, deadline, watch))
-                try:
-                    while True:
-                        done, _ = await asyncio.wait({task}, timeout=IDLE_CHECK_S)
-                        if done:
-                            break
-                        if held and waiting["n"] < waiting["max"] and \
-                                watch.idle(IDLE_CHECK_S):
-                            held = False
-                            waiting["n"] += 1
-                            sem.release()
-                finally:
-                    if not task.done():
-                        task.cancel()
-                        await asyncio.gather(task, return_exceptions=True)
-                    if not held:
-                        waiting["n"] -= 1
-                res = task.result()
-            results[i] = res
-            if on_result:
+    async def unit(idxs: list[int]) -> None:
+        """Runs cells one after another, on one server where they share it;
+        each holds a --jobs slot while it runs (see IDLE_CHECK_S)."""
+        shared = Shared()
+        held = False
+        # A cell that left the server running is reported once the server's
+        # fate is known: it served the next cell, or was stopped (its exit).
+        pending: list[CellResult] = []
+
+        def report(res: CellResult) -> None:
+            for r in pending:
+                if on_result:
+                    on_result(r)
+            pending.clear()
+            if res.server_kept:
+                pending.append(res)
+            elif on_result:
                 on_result(res)
+
+        try:
+            for n, i in enumerate(idxs):
+                cell, rep = jobs[i]
+                if not held:
+                    await sem.acquire()
+                    held = True
+                if deadline is not None and loop.time() >= deadline:
+                    await runner.release(shared)
+                    res = CellResult(cell, rep, verdict.judge(cell, Outcome(
+                        error="not run: the run's time limit was reached")), Outcome(), 0.0)
+                else:
+                    if on_start:
+                        on_start(cell, rep)
+                    watch = CellWatch()
+                    task = asyncio.ensure_future(runner.run(cell, rep, deadline, watch, shared,
+                                                            last=n == len(idxs) - 1))
+                    waits = False
+                    try:
+                        while True:
+                            done, _ = await asyncio.wait({task}, timeout=IDLE_CHECK_S)
+                            if done:
+                                break
+                            if held and waiting["n"] < waiting["max"] and \
+                                    watch.idle(IDLE_CHECK_S):
+                                held, waits = False, True
+                                waiting["n"] += 1
+                                sem.release()
+                    finally:
+                        if not task.done():
+                            task.cancel()
+                            await asyncio.gather(task, return_exceptions=True)
+                        if waits:
+                            waiting["n"] -= 1
+                    res = task.result()
+                results[i] = res
+                report(res)
         finally:
+            await asyncio.shield(runner.release(shared))
             if held:
                 sem.release()
+            for r in pending:
+                if on_result:
+                    on_result(r)
 
-    tasks = [asyncio.ensure_future(one(i)) for i in order]
+    tasks = [asyncio.ensure_future(unit(u)) for u in _units(runner, jobs)]
     try:
         await asyncio.gather(*tasks)
     finally:

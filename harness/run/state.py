@@ -6,6 +6,7 @@ does the running.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,9 @@ class RunOptions:
     # (check: the class folder and the results beside it, so a student's
     # program reads neither other students' code nor their builds).
     hide: tuple[str, ...] = ()
+    # Scenarios of one pairing run on one server where they allow it
+    # (harness/run/runner.py, "Shared servers"); False: a server per cell.
+    share_servers: bool = True
 
 
 @dataclass
@@ -65,6 +69,14 @@ class CellResult:
     files: dict[str, bytes] = field(default_factory=dict)
     port_attempts: int = 1
     dir: Path | None = None
+    # A shared server (runner.py, "Shared servers"): how many scenarios it
+    # served before this one, and whether it was left running for the next
+    # (then it has no exit yet, and its output here is this scenario's).
+    server_reused: int = 0
+    server_kept: bool = False
+    # Why the cell did not pass on a shared server, when it was run again
+    # on a server of its own (the verdict is that second run's).
+    shared_attempt: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -120,8 +132,38 @@ class Live:
     # What its programs may see where folders are masked (cell._binds).
     paths: list[str] = field(default_factory=list)
     hang: str | None = None  # a judged client ended by the hang monitor: why
+    # A server kept for the next scenario: the scenarios it has served, and
+    # where this scenario's part of its stdout and stderr starts.
+    served: int = 0
+    out_from: tuple[int, int] = (0, 0)
+
+    def clear(self) -> None:
+        """Back to nothing started (in_cell stays)."""
+        in_cell = self.in_cell
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, f.default_factory() if f.default_factory
+                    is not dataclasses.MISSING else f.default)  # type: ignore[misc]
+        self.in_cell = in_cell
+
+    def next_scenario(self) -> None:
+        """Forgets what the previous scenario started around its server (a
+        shared one, still running) and marks where its output continues."""
+        assert self.server is not None
+        self.relay, self.clients, self.client_error = None, [], None
+        self.steps, self.step_conns, self.hang = [], 0, None
+        self.out_from = (len(self.server.stdout.buf), len(self.server.stderr.buf))
 
     @property
     def in_netns(self) -> bool:
         """True when the server's socket is in another namespace's table."""
         return self.hosts is not None or self.cell_ns is not None or self.cell is not None
+
+
+@dataclass
+class Shared:
+    """The server one cell of a unit left running for the next (runner.py,
+    "Shared servers"): its cell, process and what it has served."""
+
+    live: Live | None = None
+    res: "CellResult | None" = None  # the cell that left it running
+    off: bool = False  # the rest of the unit starts a server per cell

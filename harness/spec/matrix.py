@@ -55,6 +55,7 @@ SCENARIO_KEYS = {"description", "stdin", "args", "clients", "stdout", "stdout_pa
 DEFAULT_KEYS = {"timeout_s", "cell_timeout_s", "run_timeout_s", "env"}
 SCENARIO_KEYS = SCENARIO_KEYS | {"modes", "skip_modes"}  # harness/modes.py
 SCENARIO_KEYS = SCENARIO_KEYS | {"mailbox"}  # harness/mailbox.py
+SCENARIO_KEYS = SCENARIO_KEYS | {"own_server"}  # a server of its own (Scenario.shares_server)
 PROTOCOL_KEYS = PROTOCOL_KEYS | {"skip_modes"}  # for every scenario of the protocol
 TOP_KEYS = {"version", "defaults", "peers", "protocols", "known_failures"}
 KNOWN_FAILURE_KEYS = {"cell", "reason"}
@@ -142,6 +143,16 @@ class Scenario:
     mailbox: "mailbox.Spec | None" = None
     # The file it is written in (protocols/<id>/scenarios.yaml), "" = the matrix
     file: str = ""
+    own_server: bool = False  # never runs on a server an earlier scenario used
+
+    @property
+    def shares_server(self) -> bool:
+        """May run on the server an earlier scenario of the same pairing
+        left running (harness/run/runner.py, "Shared servers"): not when
+        it says own_server, nor when it acts on the server (steps before
+        the clients, a restart) or is a robustness scenario. (The files
+        and mailbox it judges are removed before it runs.)"""
+        return not (self.own_server or self.robustness or self.before or self.restart)
 
 
 @dataclass(frozen=True)
@@ -1041,6 +1052,7 @@ def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Nod
                 if b is not None:
                     files[fname] = b
     server_stdout = opt("server_stdout", w.bytes_field)
+    own_server = bool(opt("own_server", w.boolean))
     golden_rel = f"protocols/{proto}/golden/{name}.txt"
     golden_line: yaml.Node = knode
     if "golden" in m:
@@ -1103,7 +1115,8 @@ def _scenario(w: _Walker, proto: str, transport: str, name: str, knode: yaml.Nod
                     server_stdout, golden_path, golden, timeout, cell_timeout,
                     only["only_clients"], only["only_servers"], knode.start_mark.line + 1,
                     **extra, **mode_keys,
-                    file="" if name_in.startswith("<") or name_in == w.label else name_in)
+                    file="" if name_in.startswith("<") or name_in == w.label else name_in,
+                    own_server=own_server)
 
 
 def _implied_golden(w: _Walker, what: str, implied: _Golden, where: yaml.Node, path: Path,

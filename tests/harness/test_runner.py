@@ -265,6 +265,127 @@ class VerdictKindsTest(support.HarnessTestCase):
         self.assertClean([r, r2])
 
 
+def shared_matrix(root, server_mode, scenarios, transport="tcp", golden=support.ECHO_GOLDEN,
+                  known_failures="[]", goldens=None):
+    """One fake server (s-x) and the fake echo client (c-x) over several
+    scenarios {name: YAML lines}; goldens: {name: text} where not golden."""
+    from pathlib import Path
+    import textwrap
+    root = Path(root)
+    body = (f"version: 1\npeers:\n  s-x:\n    server: '{support.FAKE_SERVER} {server_mode} "
+            f"{{port}}'\n  c-x:\n    client: '{support.FAKE_CLIENT} "
+            f"{'udp' if transport == 'udp' else 'echo'} {{host}} {{port}}'\n"
+            f"protocols:\n  echo:\n    transport: {transport}\n    scenarios:\n")
+    for name, lines in scenarios.items():
+        body += f"      {name}:\n" + textwrap.indent(lines.strip() + "\n", " " * 8)
+    body += f"known_failures: {known_failures}\n"
+    path = support.write_matrix(root, body, {f"echo/{n}": (goldens or {}).get(n, golden)
+                                             for n in scenarios})
+    return matrix.load(path, root)
+
+
+HELLO = "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 4\ncell_timeout_s: 15"
+
+
+class SharedServerTest(support.HarnessTestCase):
+    """Scenarios of one pairing on one server (runner.py, "Shared servers"):
+    each still judged on its own, and a server only ever serves a scenario
+    after scenarios it passed."""
+
+    def setUp(self):
+        super().setUp()
+        sup = runner.isolation.support(runner.find_sl_cell(
+            matrix.CommandContext.create(support.ROOT, support.ROOT / "build")))
+        if not sup.ok:
+            self.skipTest(f"no cells here ({sup.why}): servers are never shared")
+
+    def by_scenario(self, results):
+        return {r.cell.scenario.name: r for r in results}
+
+    def test_scenarios_run_on_one_server_unless_one_needs_its_own(self):
+        m = shared_matrix(self.tmp, "echo", {"a": HELLO, "b": HELLO + "\nown_server: true",
+                                            "c": HELLO, "d": HELLO})
+        rs = support.run_cells(m)
+        r = self.by_scenario(rs)
+        for x in r.values():
+            self.assertVerdict(x, "pass")
+        self.assertEqual([(r[n].server_reused, r[n].server_kept) for n in "abcd"],
+                         [(0, True), (0, False), (1, True), (2, False)])
+        self.assertIsNone(r["a"].outcome.server_exit)
+        self.assertTrue(r["d"].outcome.server_exit.stopped_by_driver)
+        self.assertTrue(all(x.recorded and len(x.recorded.connections) == 1
+                            for x in rs), "each scenario records its own connections")
+        alone = support.run_cells(m, share_servers=False)
+        self.assertEqual([x.server_reused for x in alone], [0, 0, 0, 0])
+        self.assertClean(rs + alone)
+
+    def test_a_server_that_ends_between_scenarios_gets_the_verdict_of_a_fresh_one(self):
+        # The server is still running when the first scenario ends, and
+        # exits only when the second's client connects: that scenario
+        # fails on it, runs again on a server of its own and passes.
+        m = shared_matrix(self.tmp, "one-client", {"a": HELLO, "b": HELLO, "c": HELLO})
+        rs = support.run_cells(m)
+        r = self.by_scenario(rs)
+        for x in rs:
+            self.assertVerdict(x, "pass")
+        self.assertTrue(r["a"].server_kept)
+        self.assertIn("the server had already ended", r["b"].shared_attempt or "")
+        self.assertEqual(r["b"].server_reused, 0)
+        self.assertEqual(r["c"].server_reused, 0, "after that, a server per scenario")
+        self.assertClean(rs)
+
+    def test_the_files_a_scenario_judges_are_the_ones_it_made(self):
+        # The server appends each request to log-acesso.txt; the second
+        # scenario's file holds its own request only, on the same server.
+        # Whether it opens the file for each request or once, at start.
+        sc = HELLO + "\nfiles: {log-acesso.txt: 'Hello'}"
+        for mode in ("logfile", "keeplog"):
+            with self.subTest(mode):
+                m = shared_matrix(self.tmp / mode, mode, {"a": sc, "b": sc})
+                rs = support.run_cells(m)
+                r = self.by_scenario(rs)
+                for x in rs:
+                    self.assertVerdict(x, "pass")
+                    self.assertEqual(x.files["log-acesso.txt"], b"Hello")
+                self.assertEqual(r["b"].server_reused, 1)
+                self.assertIsNone(r["b"].shared_attempt)
+                self.assertClean(rs)
+
+    def test_a_daemon_left_behind_fails_the_scenario_that_made_it(self):
+        m = shared_matrix(self.tmp, "daemon", {"a": HELLO, "b": HELLO})
+        rs = support.run_cells(m)
+        for x in rs:
+            self.assertVerdict(x, "fail", "outlived the server")
+            self.assertEqual(x.server_reused, 0)
+        self.assertClean(rs)
+
+    def test_server_stdout_is_looked_for_in_what_it_printed_during_the_scenario(self):
+        golden = '# transcript v1 udp\n> "Hi"\n'
+        sc = "stdin: 'Hi'\nstdout: ''\nserver_stdout: 'received message: b''Hi''\\n'"
+        m = shared_matrix(self.tmp, "udp", {"a": sc, "b": sc.replace("stdin: 'Hi'",
+                                                                    "stdin: 'Ho'")},
+                          transport="udp", golden=golden,
+                          goldens={"b": golden.replace("Hi", "Ho")})
+        rs = support.run_cells(m, effect_wait_s=0.5)
+        r = self.by_scenario(rs)
+        self.assertVerdict(r["a"], "pass")
+        self.assertVerdict(r["b"], "fail", "missing effect: server stdout lacks")
+        self.assertEqual(r["b"].server_stdout, b"received message: b'Ho'\n")
+        self.assertEqual(r["b"].server_reused, 0, "run again on a server of its own")
+        self.assertIn("server stdout lacks", r["b"].shared_attempt or "")
+        self.assertClean(rs)
+
+    def test_a_known_failure_starts_its_own_server(self):
+        m = shared_matrix(self.tmp, "echo", {"a": HELLO, "b": HELLO, "c": HELLO},
+                          known_failures="[{cell: 'echo/b/*/*/*', reason: test}]")
+        rs = support.run_cells(m)
+        r = self.by_scenario(rs)
+        self.assertVerdict(r["b"], "xpass")
+        self.assertEqual([(r[n].server_reused, r[n].server_kept) for n in "acb"],
+                         [(0, True), (1, False), (0, False)])
+        self.assertClean(rs)
+
+
 class EnvironmentTest(support.HarnessTestCase):
     def test_peers_get_a_fixed_environment(self):
         """Only PATH, HOME and the like come from the driver: what else the

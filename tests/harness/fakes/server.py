@@ -8,10 +8,15 @@ first connection), exit3 (exits 3 at once), grandchild (a double-forked
 grandchild serves and keeps the port; the server itself waits), orphan (the
 same, but the server exits and leaves the grandchild behind), ignoreterm
 (echo that ignores SIGTERM), flood (echo that floods stdout), logfile
-(echo that appends each request to log-acesso.txt).
+(echo that appends each request to log-acesso.txt), keeplog (the same
+with the file opened once, at start, and kept open), one-client (echoes one
+connection, then exits when the next arrives, without accepting it: a
+one-shot server whose exit comes late), daemon (echo that, on its first
+connection, leaves a setsid daemon behind).
 """
 
 import os
+import select
 import signal
 import socket
 import sys
@@ -36,9 +41,12 @@ def echo_conn(c, log=None):
                 break
             data += b
             c.sendall(b)
-        if log:
+        if isinstance(log, str):
             with open(log, "ab") as f:
                 f.write(data)
+        elif log is not None:
+            log.write(data)
+            log.flush()
         c.shutdown(socket.SHUT_WR)
 
 
@@ -54,6 +62,8 @@ def main():
         serve_echo(listen(port))
     elif mode == "logfile":
         serve_echo(listen(port), "log-acesso.txt")
+    elif mode == "keeplog":
+        serve_echo(listen(port), open("log-acesso.txt", "ab"))
     elif mode == "udp":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("", port))
@@ -61,6 +71,23 @@ def main():
             data, _ = s.recvfrom(65536)
             sys.stdout.write("received message: %s\n" % (data,))
             sys.stdout.flush()
+    elif mode == "one-client":
+        s = listen(port)
+        c, _ = s.accept()
+        echo_conn(c)
+        select.select([s], [], [])
+        sys.exit(0)
+    elif mode == "daemon":
+        s = listen(port)
+        c, _ = s.accept()
+        if os.fork() == 0:
+            os.setsid()
+            s.close()
+            c.close()
+            while True:
+                time.sleep(60)
+        threading.Thread(target=echo_conn, args=(c,), daemon=True).start()
+        serve_echo(s)
     elif mode == "hang":
         s = listen(port)
         conns = []
