@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run cells without namespaces of their own, as where bubblewrap "
                           "cannot make them (ports from --ports): to measure what cells cost")
     run.add_argument("--own-servers", action="store_true",
-                     help="start a server for every cell, even where scenarios of one pairing "
+                     help="start a server for every cell, even where cells of one server peer "
                           "could share one (docs/matrix.md, \"Shared servers\")")
 
     ls = sub.add_parser("list", help="list cells, and why pairs are absent")

@@ -134,9 +134,9 @@ def _server_log(r: CellResult) -> str:
              "left running for the next scenario" if r.server_kept else "not started")
     parts.append(f"# port {r.server_port}, relay port {r.relay_port}, {state}")
     if r.server_reused:
-        parts.append(f"# a shared server: it served {r.server_reused} earlier scenario"
-                     f"{'s' if r.server_reused > 1 else ''} of this pairing; below is what "
-                     "it printed during this one")
+        parts.append(f"# a shared server: it served {r.server_reused} earlier cell"
+                     f"{'s' if r.server_reused > 1 else ''}; below is what it printed "
+                     "during this one")
     if r.shared_attempt:
         parts.append(f"# run again on a server of its own: on the shared server, "
                      f"{r.shared_attempt}")

@@ -107,8 +107,9 @@ class CellRunner:
         return t, ct
 
     def shares(self, cell: Cell) -> bool:
-        """May this cell run on a server an earlier cell left running
-        ("Shared servers" below)? Only in a cell of its own namespaces
+        """May this cell run on a server an earlier cell of the same
+        protocol, server peer and mode left running ("Shared servers"
+        below)? Only in a cell of its own namespaces
         (nothing else on the machine can reach the server between two
         scenarios), never for a sandboxed program (a student's), never in
         two-hosts (the server's namespace is made per cell)."""
@@ -241,7 +242,7 @@ class CellRunner:
         live = Live()
         if shared is not None and shared.live is not None:
             live, shared.live, shared.res = shared.live, None, None
-            live.next_scenario()
+            live.next_cell()
         # two-hosts gives the server a namespace of its own with `ip netns`,
         # outside the cell (root only); its cells keep the shared network.
         in_cell = self.isolated and modes.parse(cell.mode).kind != "two-hosts"
@@ -257,7 +258,8 @@ class CellRunner:
         ended = False  # the body ended (or timed out) without an exception
         live.in_cell = in_cell
         try:
-            body = asyncio.ensure_future(self._body(cell, res, scratch, live, client_t))
+            body = asyncio.ensure_future(self._body(cell, res, scratch, live, client_t,
+                                                    shared.paths if shared else ()))
             try:
                 # The run's own limit is wall time; the cell's is cell time.
                 async with asyncio.timeout(max(0.0, deadline - loop.time())
@@ -286,24 +288,43 @@ class CellRunner:
         if retry:
             raise _Retry()
 
-    async def _body(self, cell: Cell, res: CellResult, scratch: Path, live: Live,
-                    client_t: float) -> None:
-        o = res.outcome
-        sc = cell.scenario
-        transport = cell.protocol.transport
+    def _argvs(self, cell: Cell, server_port: int | None, relay_port: int | None
+               ) -> tuple[list[str], list[str]] | None:
+        """The server's and the client's command lines; None when a
+        sandboxed peer has no interpreter the sandbox user can run."""
         assert cell.server.server is not None and cell.client.client is not None
         sctx = self._ctx_for(cell.server, cell.server.server)
         cctx = self._ctx_for(cell.client, cell.client.client)
         if sctx is None or cctx is None:
+            return None
+        cctx = dataclasses.replace(cctx, host="::1") \
+            if modes.parse(cell.mode).kind == "ipv6" else cctx
+        return (matrix.render(cell.server.server, sctx, cell.protocol, server_port or 0),
+                matrix.render(cell.client.client, cctx, cell.protocol, relay_port or 0)
+                + list(cell.scenario.args))
+
+    def unit_paths(self, cells: list[Cell]) -> tuple[str, ...]:
+        """What the cell of a shared server must show (cell_paths) for all
+        the cells that will run in it."""
+        out: set[str] = set()
+        for c in cells:
+            argvs = self._argvs(c, isolation.SERVER_PORT, isolation.RELAY_PORT)
+            if argvs is not None:
+                out.update(cell_paths(self.ctx, (c.server, argvs[0]), (c.client, argvs[1])))
+        return tuple(sorted(out))
+
+    async def _body(self, cell: Cell, res: CellResult, scratch: Path, live: Live,
+                    client_t: float, unit_paths: tuple[str, ...] = ()) -> None:
+        o = res.outcome
+        sc = cell.scenario
+        transport = cell.protocol.transport
+        argvs = self._argvs(cell, res.server_port, res.relay_port)
+        if argvs is None:
             o.error = ("sandbox: no Python interpreter the sandbox user can read "
                        f"({sandbox.unreachable(self.ctx.python)})")
             return
-        res.server_argv = matrix.render(cell.server.server, sctx, cell.protocol,
-                                        res.server_port)
+        res.server_argv, res.client_argv = argvs
         mode = modes.parse(cell.mode)
-        cctx = dataclasses.replace(cctx, host="::1") if mode.kind == "ipv6" else cctx
-        res.client_argv = matrix.render(cell.client.client, cctx, cell.protocol,
-                                        res.relay_port) + list(sc.args)
         problem = self._not_runnable(res.server_argv, "server") or \
             self._not_runnable(res.client_argv, "client")
         if problem:
@@ -312,6 +333,7 @@ class CellRunner:
         paths = cell_paths(self.ctx, (cell.server, res.server_argv),
                            (cell.client, res.client_argv))
         paths += [w for step in sc.before for w in self._step_words(cell, step)]
+        paths += [p for p in unit_paths if p not in paths]
         if live.server is not None and not set(paths) <= set(live.paths):
             await self.release(Shared(live))  # its cell does not show what this one needs
             live.clear()
@@ -918,31 +940,30 @@ def _cost(cell: Cell) -> int:
 
 
 # Shared servers. A server takes longer to start than most scenarios take
-# to run (a JVM ~0.15 s of CPU, a whole cell ~40 ms), so the scenarios of
-# one pairing (protocol, server, client, mode, repeat) that allow it
-# (Scenario.shares_server, CellRunner.shares) run one after another in one
-# cell, on one server: the first starts it, each leaves it running for
-# the next, the last stops it. A scenario that does not pass (or leaves
-# something behind, or whose server ended) stops it, and the next starts
-# its own: a server only ever serves a scenario after scenarios it passed.
-# Each scenario still has its own relay, transcript, clients, timeouts and
-# verdict; its server.log holds what the server printed during it.
+# to run (a JVM ~0.15 s of CPU, a whole cell ~40 ms), so the cells of one
+# server (protocol, server peer, mode, repeat: every client peer and
+# scenario) that allow it (Scenario.shares_server, CellRunner.shares) run
+# one after another in one cell, on one server: the first starts it, each
+# leaves it running for the next, the last stops it. A cell that does not
+# pass (or leaves something behind, or whose server ended) stops it, and
+# the next starts its own: a server only ever serves a cell after cells it
+# passed. Each cell still has its own relay, transcript, clients, timeouts
+# and verdict; its server.log holds what the server printed during it.
 
 
 def _units(runner: CellRunner, jobs: list[tuple[Cell, int]]) -> list[list[int]]:
-    """jobs grouped into units that run one after another, in the order to
-    start them. Known failures start first (most of them wait, see below),
-    then the costliest; within a unit they come last (a known failure that
-    fails stops the shared server, and the next would start its own)."""
+    """jobs grouped into units, each run one cell after another, in the
+    order to start them. A known failure is a unit of its own (it starts
+    its own server anyway, and most of them only wait: alone, they wait
+    side by side, see below); they start first, then the costliest."""
     known = [runner.m.known_failure(c.id) is not None for c, _ in jobs]
     by_key: dict[tuple, list[int]] = {}
     for i, (c, rep) in enumerate(jobs):
-        key: tuple = (c.protocol.name, c.server.name, c.client.name, c.mode, rep) \
-            if runner.shares(c) else (i,)
+        key: tuple = (c.protocol.name, c.server.name, c.mode, rep) \
+            if runner.shares(c) and not known[i] else (i,)
         by_key.setdefault(key, []).append(i)
-    units = [sorted(u, key=lambda i: (known[i], i)) for u in by_key.values()]
-    return sorted(units, key=lambda u: (not any(known[i] for i in u),
-                                        -sum(_cost(jobs[i][0]) for i in u)))
+    return sorted(by_key.values(), key=lambda u: (not known[u[0]],
+                                                  -sum(_cost(jobs[i][0]) for i in u)))
 
 
 # A cell counts against --jobs while its processes use the CPU. One whose
@@ -1014,7 +1035,8 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     async def unit(idxs: list[int]) -> None:
         """Runs cells one after another, on one server where they share it;
         each holds a --jobs slot while it runs (see IDLE_CHECK_S)."""
-        shared = Shared()
+        shared = Shared(paths=runner.unit_paths([jobs[i][0] for i in idxs])
+                        if len(idxs) > 1 else ())
         held = False
         # A cell that left the server running is reported once the server's
         # fate is known: it served the next cell, or was stopped (its exit).

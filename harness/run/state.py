@@ -45,7 +45,7 @@ class RunOptions:
     # (check: the class folder and the results beside it, so a student's
     # program reads neither other students' code nor their builds).
     hide: tuple[str, ...] = ()
-    # Scenarios of one pairing run on one server where they allow it
+    # Cells of one server peer run on one server where they allow it
     # (harness/run/runner.py, "Shared servers"); False: a server per cell.
     share_servers: bool = True
 
@@ -69,9 +69,9 @@ class CellResult:
     files: dict[str, bytes] = field(default_factory=dict)
     port_attempts: int = 1
     dir: Path | None = None
-    # A shared server (runner.py, "Shared servers"): how many scenarios it
+    # A shared server (runner.py, "Shared servers"): how many cells it
     # served before this one, and whether it was left running for the next
-    # (then it has no exit yet, and its output here is this scenario's).
+    # (then it has no exit yet, and its output here is this cell's).
     server_reused: int = 0
     server_kept: bool = False
     # Why the cell did not pass on a shared server, when it was run again
@@ -132,8 +132,8 @@ class Live:
     # What its programs may see where folders are masked (cell._binds).
     paths: list[str] = field(default_factory=list)
     hang: str | None = None  # a judged client ended by the hang monitor: why
-    # A server kept for the next scenario: the scenarios it has served, and
-    # where this scenario's part of its stdout and stderr starts.
+    # A server kept for the next cell: the cells it has served, and where
+    # this cell's part of its stdout and stderr starts.
     served: int = 0
     out_from: tuple[int, int] = (0, 0)
 
@@ -145,8 +145,8 @@ class Live:
                     is not dataclasses.MISSING else f.default)  # type: ignore[misc]
         self.in_cell = in_cell
 
-    def next_scenario(self) -> None:
-        """Forgets what the previous scenario started around its server (a
+    def next_cell(self) -> None:
+        """Forgets what the previous cell started around its server (a
         shared one, still running) and marks where its output continues."""
         assert self.server is not None
         self.relay, self.clients, self.client_error = None, [], None
@@ -166,4 +166,5 @@ class Shared:
 
     live: Live | None = None
     res: "CellResult | None" = None  # the cell that left it running
+    paths: tuple[str, ...] = ()  # what its cell shows: every cell of the unit's
     off: bool = False  # the rest of the unit starts a server per cell

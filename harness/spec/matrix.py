@@ -147,8 +147,8 @@ class Scenario:
 
     @property
     def shares_server(self) -> bool:
-        """May run on the server an earlier scenario of the same pairing
-        left running (harness/run/runner.py, "Shared servers"): not when
+        """May run on the server an earlier cell of the same protocol,
+        server peer and mode left running (harness/run/runner.py, "Shared servers"): not when
         it says own_server, nor when it acts on the server (steps before
         the clients, a restart) or is a robustness scenario. (The files
         and mailbox it judges are removed before it runs.)"""

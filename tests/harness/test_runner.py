@@ -4,8 +4,10 @@ process of the run survives and no port of the run is bound."""
 
 import asyncio
 import socket
+import textwrap
 import time
 import unittest
+from pathlib import Path
 from unittest import mock
 
 import support
@@ -214,7 +216,9 @@ class VerdictKindsTest(support.HarnessTestCase):
                                 "stdin: 'Hello'\nstdout: 'Hello'\ntimeout_s: 4\n")
         events = []
         ctx = matrix.CommandContext.create(m.root, m.root / "build")
-        o = runner.RunOptions(port_range=support.PORT_RANGES["runner"], jobs=1)
+        # (Sharing a server, they would run one after the other by design.)
+        o = runner.RunOptions(port_range=support.PORT_RANGES["runner"], jobs=1,
+                              share_servers=False)
         res = asyncio.run(runner.run_cells(
             m, matrix.expand(m), ctx, o,
             on_start=lambda c, r: events.append(("start", c.client.name)),
@@ -266,16 +270,18 @@ class VerdictKindsTest(support.HarnessTestCase):
 
 
 def shared_matrix(root, server_mode, scenarios, transport="tcp", golden=support.ECHO_GOLDEN,
-                  known_failures="[]", goldens=None):
-    """One fake server (s-x) and the fake echo client (c-x) over several
-    scenarios {name: YAML lines}; goldens: {name: text} where not golden."""
-    from pathlib import Path
-    import textwrap
+                  known_failures="[]", goldens=None, two_clients=False):
+    """One fake server (s-x) and the fake echo client (c-x; two_clients:
+    also c-y, the same started another way) over several scenarios {name:
+    YAML lines}; goldens: {name: text} where not golden."""
     root = Path(root)
+    client = "udp" if transport == "udp" else "echo"
     body = (f"version: 1\npeers:\n  s-x:\n    server: '{support.FAKE_SERVER} {server_mode} "
-            f"{{port}}'\n  c-x:\n    client: '{support.FAKE_CLIENT} "
-            f"{'udp' if transport == 'udp' else 'echo'} {{host}} {{port}}'\n"
-            f"protocols:\n  echo:\n    transport: {transport}\n    scenarios:\n")
+            f"{{port}}'\n  c-x:\n    client: '{support.FAKE_CLIENT} {client} {{host}} {{port}}'\n"
+            # the same client, started another way (another word to show in the cell)
+            + (f"  c-y:\n    client: '{{python}} -S {support.FAKES / 'client.py'} {client} "
+               f"{{host}} {{port}}'\n" if two_clients else "")
+            + f"protocols:\n  echo:\n    transport: {transport}\n    scenarios:\n")
     for name, lines in scenarios.items():
         body += f"      {name}:\n" + textwrap.indent(lines.strip() + "\n", " " * 8)
     body += f"known_failures: {known_failures}\n"
@@ -299,24 +305,29 @@ class SharedServerTest(support.HarnessTestCase):
         if not sup.ok:
             self.skipTest(f"no cells here ({sup.why}): servers are never shared")
 
-    def by_scenario(self, results):
-        return {r.cell.scenario.name: r for r in results}
+    def by_scenario(self, results, client="c-x"):
+        return {r.cell.scenario.name: r for r in results if r.cell.client.name == client}
 
-    def test_scenarios_run_on_one_server_unless_one_needs_its_own(self):
+    def test_cells_of_a_server_run_on_one_unless_a_scenario_needs_its_own(self):
         m = shared_matrix(self.tmp, "echo", {"a": HELLO, "b": HELLO + "\nown_server: true",
-                                            "c": HELLO, "d": HELLO})
+                                            "c": HELLO, "d": HELLO}, two_clients=True)
         rs = support.run_cells(m)
-        r = self.by_scenario(rs)
-        for x in r.values():
+        for x in rs:
             self.assertVerdict(x, "pass")
-        self.assertEqual([(r[n].server_reused, r[n].server_kept) for n in "abcd"],
-                         [(0, True), (0, False), (1, True), (2, False)])
-        self.assertIsNone(r["a"].outcome.server_exit)
-        self.assertTrue(r["d"].outcome.server_exit.stopped_by_driver)
+        order = sorted((x for x in rs if x.cell.scenario.name != "b"),
+                       key=lambda x: x.server_reused)
+        # a, c and d with both clients: one server, started once.
+        self.assertEqual([(x.server_reused, x.server_kept) for x in order],
+                         [(k, k < 5) for k in range(6)])
+        self.assertIsNone(order[0].outcome.server_exit)
+        self.assertTrue(order[-1].outcome.server_exit.stopped_by_driver)
+        for client in ("c-x", "c-y"):
+            b = self.by_scenario(rs, client)["b"]
+            self.assertEqual((b.server_reused, b.server_kept), (0, False))
         self.assertTrue(all(x.recorded and len(x.recorded.connections) == 1
-                            for x in rs), "each scenario records its own connections")
+                            for x in rs), "each cell records its own connections")
         alone = support.run_cells(m, share_servers=False)
-        self.assertEqual([x.server_reused for x in alone], [0, 0, 0, 0])
+        self.assertEqual([x.server_reused for x in alone], [0] * 8)
         self.assertClean(rs + alone)
 
     def test_a_server_that_ends_between_scenarios_gets_the_verdict_of_a_fresh_one(self):
