@@ -556,7 +556,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     def on_result(r: runner.CellResult) -> None:
         # Runs inside the runner's task: whatever goes wrong here must not
         # take the run (and its results.json) down.
-        end = time.monotonic() - t0
+        # (A cell that left its server running is reported after the next
+        # cell: its end is when it ended, not now.)
+        end = (r.ended or time.monotonic()) - t0
         extra[r.id] = {"index": index.get(r.cell.id), "shard": shard_meta and shard_meta["index"],
                        "start_s": round(starts.get((r.cell.id, r.repeat), end - r.duration_s), 4),
                        "end_s": round(end, 4)}

@@ -131,7 +131,7 @@ def _server_log(r: CellResult) -> str:
     o = r.outcome
     parts = [f"$ {shlex.join(r.server_argv)}" if r.server_argv else "$ (not started)"]
     state = (o.server_exit.describe() if o.server_exit else
-             "left running for the next scenario" if r.server_kept else "not started")
+             "left running for the next cell" if r.server_kept else "not started")
     parts.append(f"# port {r.server_port}, relay port {r.relay_port}, {state}")
     if r.server_reused:
         parts.append(f"# a shared server: it served {r.server_reused} earlier cell"

@@ -6,6 +6,10 @@ the clients, concurrently, each with the scenario's stdin and a timeout ->
 settle the relay, wait for server stdout effects -> stop the server's group
 -> read file effects, compare the transcript, judge. Every process is
 stopped in a finally, whatever happened.
+
+A whole run: units of cells under --jobs; the cells of a unit share one
+server where they can ("Shared servers" below): a cell then starts at
+the relay and, unless it is the unit's last, leaves the server running.
 """
 
 from __future__ import annotations
@@ -135,15 +139,15 @@ class CellRunner:
         reused = shared is not None and shared.live is not None
         res = await self._run_once(cell, repeat, deadline, watch,
                                    None if shared is None or shared.off else shared, last)
-        if not reused or res.verdict in (verdict.PASS, verdict.XPASS):
-            return res
-        assert shared is not None
-        await self.release(shared)
-        shared.off = True
-        again = await self._run_once(cell, repeat, deadline, watch)
-        again.shared_attempt = res.reason
-        again.duration_s += res.duration_s
-        return again
+        if reused and res.verdict not in (verdict.PASS, verdict.XPASS):
+            assert shared is not None
+            await self.release(shared)
+            shared.off = True
+            first, res = res, await self._run_once(cell, repeat, deadline, watch)
+            res.shared_attempt = first.reason
+            res.duration_s += first.duration_s
+        res.ended = time.monotonic()
+        return res
 
     async def _run_once(self, cell: Cell, repeat: int, deadline: float | None,
                         watch: "CellWatch | None", shared: "Shared | None" = None,

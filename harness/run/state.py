@@ -77,6 +77,7 @@ class CellResult:
     # Why the cell did not pass on a shared server, when it was run again
     # on a server of its own (the verdict is that second run's).
     shared_attempt: str | None = None
+    ended: float | None = None  # time.monotonic() when it was judged
 
     @property
     def verdict(self) -> str:

@@ -108,6 +108,30 @@ class RunExitCodesTest(support.HarnessTestCase):
         # The server listened on a port of the owned range, on this machine.
         self.assertTrue(RANGE[0] <= data["cells"][0]["server_port"] <= RANGE[1], data)
 
+    def test_shared_server_in_the_outputs(self):
+        from harness.run import cell as isolation, runner
+        from harness.spec import matrix
+        sup = isolation.support(runner.find_sl_cell(
+            matrix.CommandContext.create(support.ROOT, support.ROOT / "build")))
+        if not sup.ok:
+            self.skipTest(f"no cells here ({sup.why}): servers are never shared")
+        m = support.fake_matrix(self.tmp / "m", {"echo": "echo"}, {"a": "echo", "b": "echo"})
+        code, out, data = self.run_cli(m, "--jobs", "1")
+        self.assertEqual(code, 0, out)
+        first, second = sorted(data["cells"], key=lambda c: c["server_reused"])
+        self.assertEqual((first["server_reused"], first["server_kept"], first["server_exit"]),
+                         (0, True, None))
+        self.assertEqual((second["server_reused"], second["server_kept"]), (1, False))
+        # Reported once the next cell had ended, but with its own times.
+        self.assertLessEqual(first["end_s"], second["start_s"])
+        self.assertAlmostEqual(first["end_s"] - first["start_s"], first["duration_s"], delta=0.3)
+        log = (self.tmp / "out" / first["paths"]["server_log"]).read_text()
+        self.assertIn("left running for the next cell", log)
+        log = (self.tmp / "out" / second["paths"]["server_log"]).read_text()
+        self.assertIn("a shared server: it served 1 earlier cell;", log)
+        code, out, data = self.run_cli(m, "--own-servers")
+        self.assertEqual([c["server_reused"] for c in data["cells"]], [0, 0], out)
+
     def test_repeat_and_show(self):
         m = support.fake_matrix(self.tmp / "m", {"echo": "echo"}, {"echo": "echo"})
         code, out, data = self.run_cli(m, "--repeat", "3", "--jobs", "2")
