@@ -143,15 +143,15 @@ class Scenario:
     mailbox: "mailbox.Spec | None" = None
     # The file it is written in (protocols/<id>/scenarios.yaml), "" = the matrix
     file: str = ""
-    own_server: bool = False  # never runs on a server an earlier scenario used
+    own_server: bool = False  # its cells never run on a server an earlier cell used
 
     @property
     def shares_server(self) -> bool:
-        """May run on the server an earlier cell of the same protocol,
-        server peer and mode left running (harness/run/runner.py, "Shared servers"): not when
-        it says own_server, nor when it acts on the server (steps before
-        the clients, a restart) or is a robustness scenario. (The files
-        and mailbox it judges are removed before it runs.)"""
+        """May its cells run on the server an earlier cell of the same
+        protocol, server peer and mode left running (harness/run/runner.py,
+        "Shared servers")? Not when it says own_server, acts on the server
+        (steps before the clients, a restart) or is a robustness scenario.
+        (The files and mailbox it judges are emptied before it runs.)"""
         return not (self.own_server or self.robustness or self.before or self.restart)
 
 
