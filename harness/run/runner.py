@@ -15,6 +15,7 @@ the relay and, unless it is the unit's last, leaves the server running.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import os
 import shutil
@@ -1042,6 +1043,7 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
         shared = Shared(paths=runner.unit_paths([jobs[i][0] for i in idxs])
                         if len(idxs) > 1 else ())
         held = False
+        started = [False]
         # A cell that left the server running is reported once the server's
         # fate is known: it served the next cell, or was stopped (its exit).
         pending: list[CellResult] = []
@@ -1056,12 +1058,24 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
             elif on_result:
                 on_result(res)
 
+        todo = collections.deque(idxs)
         try:
-            for n, i in enumerate(idxs):
+            while todo:
+                i = todo.popleft()
                 cell, rep = jobs[i]
                 if not held:
                     await sem.acquire()
                     held = True
+                    if not started[0]:
+                        started[0] = True
+                        unstarted["n"] -= 1
+                if len(todo) >= 2 and not unstarted["n"] and not sem.locked():
+                    # The end of the run: every unit has started and a slot
+                    # is free. The later half of this unit's cells go to a
+                    # server of their own rather than leave a core idle.
+                    later = [todo.pop() for _ in range((len(todo) + 1) // 2)][::-1]
+                    unstarted["n"] += 1
+                    tasks.append(asyncio.ensure_future(unit(later)))
                 if deadline is not None and loop.time() >= deadline:
                     await runner.release(shared)
                     res = CellResult(cell, rep, verdict.judge(cell, Outcome(
@@ -1071,7 +1085,7 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
                         on_start(cell, rep)
                     watch = CellWatch()
                     task = asyncio.ensure_future(runner.run(cell, rep, deadline, watch, shared,
-                                                            last=n == len(idxs) - 1))
+                                                            last=not todo))
                     waits = False
                     try:
                         while True:
@@ -1100,9 +1114,15 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
                 if on_result:
                     on_result(r)
 
-    tasks = [asyncio.ensure_future(unit(u)) for u in _units(runner, jobs)]
+    units = _units(runner, jobs)
+    unstarted = {"n": len(units)}  # units that never held a slot yet
+    tasks: list[asyncio.Task] = []
+    tasks += [asyncio.ensure_future(unit(u)) for u in units]
     try:
-        await asyncio.gather(*tasks)
+        n = 0
+        while n < len(tasks):  # units add units (see unit())
+            n, batch = len(tasks), tasks[n:]
+            await asyncio.gather(*batch)
     finally:
         # Cancel what is still running, but only once: a second cancel would
         # interrupt a cell's cleanup (stopping its processes) half-way.
