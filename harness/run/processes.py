@@ -58,13 +58,14 @@ def sweep() -> int:
     # grandchild is re-parented to us; a stranger that inherited a recycled
     # group number is not.
     left = procnet.live_group_members(_ALL_SESSIONS | _LIVE_GROUPS, os.getpid())
+    # Process by process, never by group number: a group whose leader was
+    # reaped may have lent its number to a stranger (another driver's
+    # client, seen killed this way while three drivers shared the machine).
     for s in left:
         try:
             os.kill(s.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    for pgid in list(_LIVE_GROUPS):
-        _signal_group(pgid, signal.SIGKILL)
     me = os.getpid()
     for s in left:
         # Re-parented to us (subreaper): reap the zombie. Leaders we spawned

@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import unittest
+from unittest import mock
 
 import support
 from harness.judge import verdict
@@ -187,6 +188,21 @@ class ProcessesTest(support.HarnessTestCase):
         self.assertTrue(alive)
         self.assertEqual(c.exit().signal, signal.SIGKILL)
         self.assertClean()
+
+
+    def test_sweep_never_signals_a_group_by_its_number(self):
+        # A group left in the registry (its leader reaped, a member not
+        # confirmed gone) whose number now belongs to a stranger: sweep()
+        # signals what descends from this process, never the number.
+        stranger = 424242
+        sent = []
+        with mock.patch.object(processes, "_LIVE_GROUPS", {stranger}), \
+                mock.patch.object(processes, "_ALL_SESSIONS", {stranger}), \
+                mock.patch.object(procnet, "live_group_members", return_value=[]), \
+                mock.patch.object(os, "killpg", lambda *a: sent.append(a)), \
+                mock.patch.object(os, "kill", lambda *a: sent.append(a)):
+            processes.sweep()
+        self.assertEqual(sent, [])
 
 
 class ProcnetTest(unittest.TestCase):
