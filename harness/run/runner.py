@@ -133,10 +133,9 @@ class CellRunner:
         cell that does not pass on a shared server is run again on a server
         of its own, and that run is its verdict (a server that ends after
         one client, say, ends between two scenarios); the rest of the unit
-        then starts a server each. A known failure always starts its own."""
-        if shared is not None and (shared.off or self.m.known_failure(cell.id) is not None):
+        then starts a server each."""
+        if shared is not None and shared.off:
             await self.release(shared)
-            shared.off = True
         reused = shared is not None and shared.live is not None
         res = await self._run_once(cell, repeat, deadline, watch,
                                    None if shared is None or shared.off else shared, last)
@@ -224,11 +223,9 @@ class CellRunner:
             if res is not None and server is not None:
                 res.server_kept = False
                 res.outcome.server_exit = server.exit()
-                res.server_stdout = server.stdout.data()[live.out_from[0]:]
-                res.server_stderr = server.stderr.data()[live.out_from[1]:]
-                res.server_truncated = server.stdout.truncated or server.stderr.truncated
+                _take_output(res, live)
                 if left:
-                    res.outcome.leftovers = [f"{st.pid} ({_comm(st.pid)})" for st in left]
+                    res.outcome.leftovers = _named(left)
                     self._judge(res)
         finally:
             if live.cell is not None:
@@ -340,8 +337,10 @@ class CellRunner:
         paths += [w for step in sc.before for w in self._step_words(cell, step)]
         paths += [p for p in unit_paths if p not in paths]
         if live.server is not None and not set(paths) <= set(live.paths):
-            await self.release(Shared(live))  # its cell does not show what this one needs
-            live.clear()
+            # Its namespaces do not show what this cell needs (unit_paths
+            # missed it): an error here, and run() runs it again alone.
+            o.error = "driver error: the shared server's cell lacks this cell's paths"
+            return
         if live.server is not None:
             res.server_reused = live.served
             self._forget_effects(cell, live)
@@ -815,9 +814,7 @@ class CellRunner:
                 o.server_exit = server.exit()
             if not was_running:
                 o.server_exited_early = True
-            res.server_stdout = server.stdout.data()[live.out_from[0]:]
-            res.server_stderr = server.stderr.data()[live.out_from[1]:]
-            res.server_truncated = server.stdout.truncated or server.stderr.truncated
+            _take_output(res, live)
             res.server_kept = kept
             live.served += 1
         if live.cell is not None and server is not None and not kept:
@@ -827,7 +824,7 @@ class CellRunner:
             # uid's release, which kills whatever the sandbox uid runs.
             left = live.cell.leftovers()
             if left:
-                o.leftovers = [f"{s.pid} ({_comm(s.pid)})" for s in left]
+                o.leftovers = _named(left)
         if live.hosts is not None:
             await asyncio.shield(netns.delete(live.hosts))
             live.hosts = None
@@ -897,6 +894,21 @@ def _launched(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(k) for k in kids[:1]] if len(kids) == 1 else []
+
+
+def _take_output(res: CellResult, live: Live) -> None:
+    """The server's output during res's cell (all of it for a server that
+    served no cell before)."""
+    server = live.server
+    assert server is not None
+    res.server_stdout = server.stdout.data()[live.out_from[0]:]
+    res.server_stderr = server.stderr.data()[live.out_from[1]:]
+    res.server_truncated = server.stdout.truncated or server.stderr.truncated
+
+
+def _named(procs: list[procnet.ProcStat]) -> list[str]:
+    """Processes left in a cell as a reason names them: "PID (comm)"."""
+    return [f"{st.pid} ({_comm(st.pid)})" for st in procs]
 
 
 def _comm(pid: int) -> str:
@@ -1040,19 +1052,20 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
     async def unit(idxs: list[int]) -> None:
         """Runs cells one after another, on one server where they share it;
         each holds a --jobs slot while it runs (see IDLE_CHECK_S)."""
-        shared = Shared(paths=runner.unit_paths([jobs[i][0] for i in idxs])
-                        if len(idxs) > 1 else ())
-        held = False
-        started = [False]
+        shared = Shared()
+        held = started = False
         # A cell that left the server running is reported once the server's
         # fate is known: it served the next cell, or was stopped (its exit).
         pending: list[CellResult] = []
 
-        def report(res: CellResult) -> None:
+        def flush() -> None:
             for r in pending:
                 if on_result:
                     on_result(r)
             pending.clear()
+
+        def report(res: CellResult) -> None:
+            flush()
             if res.server_kept:
                 pending.append(res)
             elif on_result:
@@ -1066,9 +1079,12 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
                 if not held:
                     await sem.acquire()
                     held = True
-                    if not started[0]:
-                        started[0] = True
+                    if not started:
+                        # What its server's cell must show: every cell's.
+                        started = True
                         unstarted["n"] -= 1
+                        if len(todo) > 0:
+                            shared.paths = runner.unit_paths([jobs[k][0] for k in (i, *todo)])
                 if len(todo) >= 2 and not unstarted["n"] and not sem.locked():
                     # The end of the run: every unit has started and a slot
                     # is free. The later half of this unit's cells go to a
@@ -1110,14 +1126,11 @@ async def _run_cells(m: matrix.Matrix, cells: list[Cell], ctx: CommandContext,
             await asyncio.shield(runner.release(shared))
             if held:
                 sem.release()
-            for r in pending:
-                if on_result:
-                    on_result(r)
+            flush()
 
     units = _units(runner, jobs)
     unstarted = {"n": len(units)}  # units that never held a slot yet
-    tasks: list[asyncio.Task] = []
-    tasks += [asyncio.ensure_future(unit(u)) for u in units]
+    tasks: list[asyncio.Task] = [asyncio.ensure_future(unit(u)) for u in units]
     try:
         n = 0
         while n < len(tasks):  # units add units (see unit())

@@ -6,7 +6,6 @@ does the running.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,14 +136,6 @@ class Live:
     # this cell's part of its stdout and stderr starts.
     served: int = 0
     out_from: tuple[int, int] = (0, 0)
-
-    def clear(self) -> None:
-        """Back to nothing started (in_cell stays)."""
-        in_cell = self.in_cell
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, f.default_factory() if f.default_factory
-                    is not dataclasses.MISSING else f.default)  # type: ignore[misc]
-        self.in_cell = in_cell
 
     def next_cell(self) -> None:
         """Forgets what the previous cell started around its server (a
