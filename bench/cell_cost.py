@@ -1,5 +1,6 @@
 """What a cell's bubblewrap costs: CPU per start of `bwrap <the cell's
-arguments> -- /bin/true` against `/bin/true` alone (issue 11 hoped for
+arguments> -- /bin/true`, with and without the file view a matrix cell
+gets (cell._binds), against `/bin/true` alone (issue 11 hoped for
 no more than ~10 ms a cell).
 
 Run:   python3 bench/cell_cost.py [--starts N] [--rounds R]
@@ -61,11 +62,16 @@ def main() -> int:
         print(f"no cells here: {sup.why}", file=sys.stderr)
         return 2
     true = "/bin/true"
+    base = cell.bwrap_argv(sup.bwrap, sup.user_ns, sup.sized)
+    # A matrix cell's file view: the repository, the build and the
+    # interpreter bound back, every folder of / outside the system hidden.
+    view = cell._binds([ROOT, os.path.join(ROOT, "build"), sys.executable])
     commands = {
-        "bwrap, the cell's arguments": [*cell.bwrap_argv(sup.bwrap, sup.user_ns, sup.sized),
-                                        "--", true],
+        "bwrap, the cell's arguments": [*base, "--", true],
+        f"bwrap, with the cell's view ({len(view)} words)": [*base, *view, "--", true],
         "/bin/true alone": [true],
     }
+    plain = "/bin/true alone"
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
           f"{'root' if os.geteuid() == 0 else 'user namespace'}, "
           f"{args_note(sup)}; {a.starts} starts a round")
@@ -79,9 +85,10 @@ def main() -> int:
                   f"(others meanwhile {other * 1000:.1f} ms a start)")
     for name, vals in got.items():
         print(f"{name}: median {statistics.median(vals) * 1000:.2f} ms CPU a start")
-    extra = statistics.median(got["bwrap, the cell's arguments"]) - statistics.median(
-        got["/bin/true alone"])
-    print(f"a cell's bwrap costs {extra * 1000:.2f} ms of CPU more than the program alone")
+    alone = statistics.median(got[plain])
+    for name in list(got)[:2]:
+        extra = statistics.median(got[name]) - alone
+        print(f"{name}: {extra * 1000:.2f} ms of CPU more than the program alone")
     return 0
 
 

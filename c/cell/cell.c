@@ -24,15 +24,14 @@
  *             is reaped once the driver has closed that pipe.
  *       The program leads a session of its own in DIR, with LIMITS (--cpu
  *       S, --data MB, --nproc N, --fsize MB, --nofile N) and --uid UID,
- *       no_new_privs and no core dumps when any is given: the sandbox of
- *       students' programs. It exits 125 when DIR cannot be entered, 126
- *       when a limit or the uid cannot be set, 127 when PROG cannot be run.
- *       One process starts every program of the cell, so a program costs a
- *       clone that shares the holder's memory (vfork's way) and its own
- *       exec, nothing more; and as the namespace's
- *       init the holder gets no signal a program sends it (kill(-1),
- *       kill(getppid())), while it reaps every orphan of the cell.
- *       Exits at EOF on FD (the driver closed it or died); the cell's PID
+ *       no_new_privs, no core dumps and the seccomp filter (filter.h) when
+ *       any is given: the sandbox of students' programs. It exits 125 when DIR
+ * cannot be entered, 126 when a limit or the uid cannot be set, 127 when PROG
+ * cannot be run. One process starts every program of the cell, so a program
+ * costs a clone that shares the holder's memory (vfork's way) and its own exec,
+ * nothing more; and as the namespace's init the holder gets no signal a program
+ * sends it (kill(-1), kill(getppid())), while it reaps every orphan of the
+ * cell. Exits at EOF on FD (the driver closed it or died); the cell's PID
  *       namespace, and every process in it, ends with it.
  *
  *   sl-cell run [LIMITS] -- PROG ARG...
@@ -61,6 +60,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "filter.h"
 
 #define CELL_MB (1024UL * 1024UL)
 
@@ -259,6 +260,10 @@ static int apply_limits(const struct limits *lim)
             say("switching to the sandbox uid", errno);
             return -1;
         }
+    }
+    if (cell_filter_install() < 0) {
+        say("seccomp filter", errno);
+        return -1;
     }
     return 0;
 }

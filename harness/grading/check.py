@@ -297,8 +297,9 @@ async def _probe(ch: Checked, cm: CheckMatrix, ctx: matrix.CommandContext,
                 uid = uids.acquire()
                 os.chown(d, uid, uid)
             view = [] if uid is None else isolation.masked_view(
-                runner.cell_paths(ctx, (peer, argv)), list(hide), [str(d)])
-            argv = sandbox.wrapper_argv(ctx.python, limits, uid, None, view) + argv
+                [*runner.cell_paths(ctx, (peer, argv)), sl_cell], list(hide), [str(d)])
+            argv = sandbox.wrapper_argv(ctx.python, limits, uid, None, view,
+                                        runner.filter_with(sl_cell)) + argv
         child = await processes.spawn(argv, str(d), runner.base_env(cm.defaults.env))
         ready = await processes.wait_bound(child, port, proto.transport, PROBE_TIMEOUT_S)
         if ready.ready:

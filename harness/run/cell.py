@@ -13,10 +13,13 @@ What a cell sees:
 - network: its own loopback only; the server, the clients and the driver's
   relay (whose sockets the holder makes inside and passes over SCM_RIGHTS)
   meet there, on fixed ports that collide with nothing on the machine;
-- files: / read-only (so the repository and the build), with a private
-  /tmp, /dev/shm and /run (tmpfs: host unix sockets under /run and /tmp
-  are out of reach); SCRATCH (/tmp/cell inside) is the one writable
-  folder, on that tmpfs, gone with the cell;
+- files: the system's folders of / read-only (SYSTEM_TOPS); of the
+  others (home folders, /srv, /var, a workspace) only what its programs
+  need, read-only (the repository, the build, a student's own folder, an
+  interpreter's installation: _binds); a private /tmp, /dev/shm and /run
+  (tmpfs: host unix sockets under /run and /tmp are out of reach);
+  SCRATCH (/tmp/cell inside) is the one writable folder, on that tmpfs,
+  gone with the cell;
 - processes: only its own (PID namespace; the holder is PID 1, so no
   program in it can signal the holder, and it reaps their orphans).
 Every program of a cell is forked by the holder (one fork and the
@@ -580,6 +583,15 @@ def _pidfd_pid(pidfd: int) -> int:
 
 
 _MASKED = ("/tmp", "/run", "/dev/shm", "/var/run")
+# The folders of / a cell shows read-only as they are: the system's
+# programs, libraries and settings. Every other folder of / (home folders,
+# /root, /srv, /mnt, /var, a CI's workspace) is an empty read-only tmpfs
+# in a cell, with only the folders its programs need bound back (_needed).
+SYSTEM_TOPS = frozenset({"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "opt",
+                         "dev", "proc", "sys", "tmp", "run"})
+_PREFIXED = ("bin", "sbin", "shims")  # an installation's folders of programs
+# This repository, whole: its peers import its libraries (peers/python).
+_REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _hidden_tops(paths, masked=_MASKED) -> set[str]:
@@ -598,20 +610,97 @@ def _hidden_tops(paths, masked=_MASKED) -> set[str]:
     return out
 
 
-def _binds(paths, hide=()) -> list[str]:
-    """bwrap's options after bwrap_argv's: the folders of paths under
-    /tmp, /run or /dev/shm bound back in read-only; then each existing
-    folder of hide, outermost first, replaced by an empty tmpfs, and the
-    folders of paths (and of PATH and JAVA_HOME) below it bound back in
-    read-only. What a cell's programs name (their own student's folder,
-    the repository, the interpreter) stays visible; the rest of a hidden
-    folder (the other students) is not there."""
+def _needed(path: str) -> str | None:
+    """The folder a program named by path needs: a folder itself, a file's
+    folder; for a folder of programs (bin, sbin, pyenv's shims) the
+    installation above it (/root/.pyenv/versions/3.11.7 for its
+    bin/python3). None for a relative or missing path."""
+    if not path or not os.path.isabs(path) or not os.path.exists(path):
+        return None
+    real = os.path.realpath(path)
+    folder = real if os.path.isdir(real) else os.path.dirname(real)
+    if os.path.basename(folder) in _PREFIXED:
+        folder = os.path.dirname(folder)
+    return folder
+
+
+def _outside_system() -> list[str]:
+    """The folders of / that are not the system's (SYSTEM_TOPS) and that a
+    sandboxed program could look into: what a cell hides. Not an empty
+    one, nor one it cannot enter (as root, /root or lost+found, mode
+    0700: the sandbox uid is another; as a user, one the user cannot
+    enter): each hidden folder costs the cell's start some mounts."""
+    try:
+        names = os.listdir("/")
+    except OSError:
+        return []
+    out = []
+    for n in names:
+        top = f"/{n}"
+        if n in SYSTEM_TOPS or os.path.islink(top) or not os.path.isdir(top):
+            continue
+        try:
+            enterable = os.stat(top).st_mode & 0o001 if os.geteuid() == 0 \
+                else os.access(top, os.X_OK)
+            if enterable and os.listdir(top):
+                out.append(top)
+        except PermissionError:
+            out.append(top)  # it may be entered, not listed: hidden
+        except OSError:
+            continue
+    return sorted(out)
+
+
+def _outermost(folders) -> list[str]:
+    """folders without those inside another of them, sorted."""
     out: list[str] = []
-    for top in sorted(_hidden_tops(paths)):
-        out += ["--ro-bind", top, top]
+    for f in sorted(set(folders)):
+        if not any(f.startswith(o.rstrip("/") + "/") for o in out):
+            out.append(f)
+    return out
+
+
+def _binds(paths, hide=(), writable=(), masks=()) -> list[str]:
+    """bwrap's options after bwrap_argv's (also the sandbox wrapper's view,
+    masked_view): every folder of / outside the system (_outside_system)
+    replaced by an empty tmpfs, with the folders of paths, PATH and
+    JAVA_HOME below it bound back in read-only (_needed: the repository,
+    a student's own folder, an interpreter's installation, never a whole
+    home folder); masks (masked_view's tmpfs, made after those); the
+    folders of paths under /tmp, /run or /dev/shm bound back in
+    read-only; then each existing folder of hide, outermost first,
+    replaced by an empty tmpfs, and the folders of paths (and of PATH and
+    JAVA_HOME) below it bound back in read-only; then writable bound in
+    read-write; last, every tmpfs made here made read-only. What a cell's
+    programs name stays visible; the rest of a hidden folder (the other
+    students, the teacher's home) is not there."""
+    out: list[str] = []
+    sealed: list[str] = []
     # Programs named by a bare word are found on PATH (java, node under a
     # teacher's home): those folders stay visible too.
     found = [*os.environ.get("PATH", "").split(":"), os.environ.get("JAVA_HOME", "")]
+    needed = _outermost(n for n in map(_needed, [*paths, *found, _REPOSITORY])
+                        if n and n != "/")
+    for top in _outside_system():
+        inside = [n for n in needed if n.startswith(top + "/")]
+        if top in needed:
+            continue  # a program needs all of it
+        out += ["--tmpfs", top]
+        made = {top}
+        for n in inside:
+            # bwrap would make the folders on the way 0700 (the sandbox
+            # uid could not walk down): made here with the host's modes.
+            parts = n[len(top) + 1:].split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = top + "/" + "/".join(parts[:i])
+                if d not in made:
+                    made.add(d)
+                    out += ["--perms", f"{stat.S_IMODE(os.stat(d).st_mode):04o}", "--dir", d]
+            out += ["--ro-bind", n, n]
+        sealed.append(top)
+    out += masks
+    for top in sorted(_hidden_tops(paths)):
+        out += ["--ro-bind", top, top]
     folders = {os.path.realpath(h) for h in hide if h and os.path.isabs(h)}
     for h in sorted(folders, key=lambda f: (f.count("/"), f)):
         if not os.path.isdir(h) or any(m == h or m.startswith(h.rstrip("/") + "/")
@@ -620,6 +709,11 @@ def _binds(paths, hide=()) -> list[str]:
         out += ["--tmpfs", h]
         for top in sorted(_hidden_tops([*paths, *found], (h,))):
             out += ["--ro-bind", top, top]
+        sealed.append(h)
+    for w in writable:
+        out += ["--bind", w, w]
+    for s in sealed:
+        out += ["--remount-ro", s]
     return out
 
 
@@ -643,17 +737,14 @@ def masked_view(paths: list[str], hide: list[str], writable: list[str]) -> list[
     and / read-only (its other mounts, such as /dev and /sys, keep their
     own flags). Not the rest of a cell: the machine's PID namespace, with
     other uids' processes hidden."""
-    out = []
+    masks = []
     for m in ("/tmp", "/var/tmp", "/dev/shm", "/run"):
-        out += ["--tmpfs", m]
+        masks += ["--tmpfs", m]
     for top in sorted(_hidden_tops(paths, ("/var/tmp",))):
-        out += ["--ro-bind", top, top]
+        masks += ["--ro-bind", top, top]
     if _per_mount_proc():
-        out += ["--proc", "/proc"]
-    out += _binds(paths, hide)
-    for w in writable:
-        out += ["--bind", w, w]
-    return out + ["--remount-ro", "/"]
+        masks += ["--proc", "/proc"]
+    return _binds(paths, hide, writable, masks) + ["--remount-ro", "/"]
 
 
 def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
@@ -670,9 +761,7 @@ def run_once(sl_cell: str, argv: list[str], cwd: str, writable: list[str],
         raise CellError(sup.why)
     # Not argv's words nor cwd: they name what the student's folder holds,
     # links included, which may point into a classmate's folder.
-    binds = _binds([*readable, *writable, sl_cell], hide)
-    for w in writable:
-        binds += ["--bind", w, w]
+    binds = _binds([*readable, *writable, sl_cell], hide, writable)
     full = (bwrap_argv(sup.bwrap, sup.user_ns, sup.sized) + binds +
             ["--chdir", cwd, "--", sl_cell, "run", *limits, "--", *argv])
     p = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

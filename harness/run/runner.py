@@ -703,9 +703,9 @@ class CellRunner:
             # As root, the cell's file view without its namespaces: /tmp
             # and the class masked, the program's own folders kept.
             view = [] if live.uid is None else \
-                isolation.masked_view(live.paths, list(self.opts.hide), [cwd])
-            return (sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns, view)
-                    + argv, cwd, None)
+                isolation.masked_view([*live.paths, self.sl_cell], list(self.opts.hide), [cwd])
+            return (sandbox.wrapper_argv(self.ctx.python, live.limits, live.uid, ns, view,
+                                         filter_with(self.sl_cell)) + argv, cwd, None)
         if ns is not None:
             return ["ip", "netns", "exec", ns] + argv, cwd, None
         return argv, cwd, None
@@ -869,6 +869,17 @@ class CellRunner:
             await asyncio.shield(live.cell.close())
             live.cell = None
         return kept
+
+
+def filter_with(sl_cell: str) -> str | None:
+    """sl_cell where it is built, for sandbox.wrapper_argv to put the
+    seccomp filter of cells on a program sandboxed outside a cell; else
+    None, said once."""
+    if os.access(sl_cell, os.X_OK):
+        return sl_cell
+    sandbox.note_once(f"{sl_cell} is not built: programs sandboxed outside a cell run "
+                      "without the seccomp filter")
+    return None
 
 
 def find_sl_cell(ctx: CommandContext) -> str:

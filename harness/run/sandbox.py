@@ -2,15 +2,17 @@
 
 A sandboxed program is started through this file as an exec-wrapper:
 
-    {python} -I -S harness/run/sandbox.py [--netns NS] [--uid UID] [VIEW] LIMITS -- argv...
+    {python} -I -S harness/run/sandbox.py [--netns NS] [--uid UID] [--seccomp-with SL_CELL]
+        [VIEW] LIMITS -- argv...
 
 In the child, before exec: enter the cell's network namespace, make the
 file view (VIEW: --tmpfs DIR, --ro-bind SRC DEST, --bind SRC DEST,
---proc DIR and --remount-ro DIR, in order, in a mount namespace of its
-own: the cell's masks where no cell can be made, root only), set the
+--perms MODE --dir DIR, --proc DIR and --remount-ro DIR, in order, in a
+mount namespace of its own: the cell's masks where no cell can be made, root only), set the
 resource limits, drop to an
 unprivileged uid (root drivers only), forbid gaining privileges again,
-and exec argv. Exec keeps the pid, so the runner
+and exec argv (through `sl-cell run`, whose seccomp filter cells give
+sandboxed programs, with --seccomp-with). Exec keeps the pid, so the runner
 still sees (and stops) the process group it started. The wrapper runs as a
 script with -I -S so it imports nothing but the standard library (a few ms
 instead of the package's imports).
@@ -36,7 +38,8 @@ CLONE_NEWIPC = 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 MS_NOEXEC = 8
-VIEW_OPS = {"tmpfs": 1, "ro_bind": 2, "bind": 2, "proc": 1, "remount_ro": 1}  # their operands
+VIEW_OPS = {"tmpfs": 1, "ro_bind": 2, "bind": 2, "proc": 1, "remount_ro": 1,  # their operands
+            "perms": 1, "dir": 1}
 PR_SET_NO_NEW_PRIVS = 38
 UID_BASE = 64000  # per-cell uids 64000..64999: no passwd entry is needed
 UID_COUNT = 1000
@@ -168,8 +171,10 @@ def _wrap(argv: list[str]) -> int:
         i += 1 + n
     prog = argv[i + 1:]
     if not prog:
-        print("sandbox: usage: sandbox.py [--netns NS] [--uid UID] [--tmpfs DIR] "
-              "[--ro-bind SRC DEST] [--bind SRC DEST] [--proc DIR] [--remount-ro DIR] "
+        print("sandbox: usage: sandbox.py [--netns NS] [--uid UID] [--seccomp-with SL_CELL] "
+              "[--tmpfs DIR] "
+              "[--ro-bind SRC DEST] [--bind SRC DEST] [--perms MODE --dir DIR] [--proc DIR] "
+              "[--remount-ro DIR] "
               "[--LIMIT N]... -- argv",
               file=sys.stderr)
         return 2
@@ -179,6 +184,7 @@ def _wrap(argv: list[str]) -> int:
         if view:
             _make_view(view)
         uid = int(opts.pop("uid")) if "uid" in opts else None
+        filter_with = opts.pop("seccomp_with", None)
         lim = Limits(**{k: int(v) for k, v in opts.items()})
         import ctypes  # now: the driver's interpreter may be unreadable to uid
         libc = ctypes.CDLL(None, use_errno=True)
@@ -212,6 +218,15 @@ def _wrap(argv: list[str]) -> int:
     import _signal
     for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
         _signal.signal(sig, _signal.SIG_DFL)
+    if filter_with is not None:
+        # sl-cell run puts the cells' seccomp filter on (with any limit;
+        # this one is already set) and execs the program.
+        try:
+            os.execv(filter_with, [filter_with, "run", "--nofile", str(lim.nofile), "--", *prog])
+        except OSError as e:
+            print(f"sandbox: cannot run {filter_with} for the seccomp filter: {e.strerror}",
+                  file=sys.stderr)
+            return 126
     try:
         os.execvp(prog[0], prog)
     except OSError as e:
@@ -220,15 +235,19 @@ def _wrap(argv: list[str]) -> int:
 
 
 def wrapper_argv(python: str, limits: Limits, uid: int | None, ns: str | None,
-                 view: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+                 view: list[str] = (),  # type: ignore[assignment]
+                 sl_cell: str | None = None) -> list[str]:
     """The words to put before a sandboxed program's argv. view: the file
     view's options (bwrap's --tmpfs, --ro-bind, --bind), applied in a mount
-    namespace of its own; root only."""
+    namespace of its own; root only. sl_cell: execs the program through
+    `sl-cell run`, for the seccomp filter cells give sandboxed programs."""
     out = [python, "-I", "-S", os.path.abspath(__file__)]
     if ns is not None:
         out += ["--netns", ns]
     if uid is not None:
         out += ["--uid", str(uid)]
+    if sl_cell is not None:
+        out += ["--seccomp-with", sl_cell]
     return out + list(view) + limits.args() + ["--"]
 
 
@@ -236,8 +255,9 @@ def _make_view(ops: list[tuple[str, list[str]]]) -> None:
     """The file view of a cell without its namespaces (two-hosts, or no
     bubblewrap): mount and IPC namespaces of its own, where each --tmpfs
     folder is an empty tmpfs, each bind shows its source (read-only for
-    --ro-bind), --proc mounts a /proc and --remount-ro makes a mount
-    read-only. The sources are opened first, since a tmpfs may cover them."""
+    --ro-bind), --dir makes a folder with the mode of the --perms before
+    it, --proc mounts a /proc and --remount-ro makes a mount read-only.
+    The sources are opened first, since a tmpfs may cover them."""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
 
@@ -255,10 +275,19 @@ def _make_view(ops: list[tuple[str, list[str]]]) -> None:
     # caller's), before a tmpfs covers them.
     fds = {}
     for op, args in ops:
-        if op != "tmpfs" and args[0] not in fds and os.path.exists(args[0]):
+        if op in ("bind", "ro_bind") and args[0] not in fds and os.path.exists(args[0]):
             fds[args[0]] = os.open(args[0], os.O_PATH | os.O_CLOEXEC)
+    mode = 0o755
     for op, args in ops:
         dest = args[-1]
+        if op == "perms":
+            mode = int(dest, 8)
+            continue
+        if op == "dir":
+            os.makedirs(dest, exist_ok=True)
+            os.chmod(dest, mode)
+            mode = 0o755
+            continue
         if op == "proc":
             # A /proc of its own that shows a process only to its own uid
             # (hidepid is per mount since Linux 5.8): the machine's other

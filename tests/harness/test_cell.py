@@ -9,6 +9,7 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 import tempfile
 import time
 import unittest
@@ -93,6 +94,24 @@ class ProgramTest(unittest.TestCase):
                                     limits=("--nofile", "64", "--cpu", "7")))
         self.assertEqual(child.proc.returncode, 0, child.stderr.data())
         self.assertEqual(child.stdout.data(), b"64\n7\n")
+
+    def test_a_sandboxed_program_gets_the_seccomp_filter(self):
+        # Whatever its other limits: the filter comes with any of them.
+        # Refused whatever the uid (a root driver's cell runs the program
+        # as root here: no --uid), and threads and children still start.
+        prog = [sys.executable, "-I", str(support.ROOT / "tests/hostile/syscalls.py")]
+        child = asyncio.run(in_cell(prog, limits=("--nofile", "64")))
+        out = child.stdout.data().decode()
+        self.assertEqual(child.proc.returncode, 0, out + child.stderr.data().decode())
+        for name in ("ptrace", "process_vm_readv", "unshare", "clone", "setns", "mount",
+                     "bpf", "perf_event_open", "userfaultfd", "keyctl"):
+            self.assertIn(f"{name}: EPERM\n", out)
+        for name in ("clone3", "io_uring_setup"):  # libraries fall back
+            self.assertIn(f"{name}: ENOSYS\n", out)
+        self.assertIn("thread: ok\nchild: ok\nSeccomp:\t2\n", out)
+        # A program without limits (a reference peer) has no filter.
+        child = asyncio.run(in_cell(["grep", "^Seccomp:", "/proc/self/status"]))
+        self.assertEqual(child.stdout.data(), b"Seccomp:\t0\n")
 
     def test_many_programs_started_at_once(self):
         # More requests than the control socket holds (a 1,000-client
@@ -262,8 +281,17 @@ class ChannelTest(unittest.TestCase):
         self.assertGreaterEqual(wall, self.TIMEOUT_S)
 
 
+_OUTSIDE_SYSTEM = isolation._outside_system  # BindsTest patches it
+
+
 class BindsTest(unittest.TestCase):
     """bwrap's options for what a cell sees of the host's files."""
+
+    def setUp(self):
+        # The machine's own folders of / are not this test's subject.
+        p = mock.patch.object(isolation, "_outside_system", return_value=[])
+        p.start()
+        self.addCleanup(p.stop)
 
     def test_a_hidden_folder_shows_only_what_the_programs_name(self):
         with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
@@ -274,7 +302,8 @@ class BindsTest(unittest.TestCase):
             binds = isolation._binds([str(cls / "alice" / "server.py"), "/usr/bin/env"],
                                      [str(cls), "/", "/tmp", "/var"])
             self.assertEqual(binds, ["--tmpfs", str(cls),
-                                     "--ro-bind", str(cls / "alice"), str(cls / "alice")])
+                                     "--ro-bind", str(cls / "alice"), str(cls / "alice"),
+                                     "--remount-ro", str(cls)])
 
     def test_a_hidden_folder_under_tmp_is_hidden_inside_its_bound_top(self):
         with tempfile.TemporaryDirectory(dir="/tmp") as d:
@@ -283,7 +312,55 @@ class BindsTest(unittest.TestCase):
                 (cls / name).mkdir(parents=True)
             binds = isolation._binds([str(cls / "alice")], [str(cls)])
             self.assertEqual(binds, ["--ro-bind", d, d, "--tmpfs", str(cls),
-                                     "--ro-bind", str(cls / "alice"), str(cls / "alice")])
+                                     "--ro-bind", str(cls / "alice"), str(cls / "alice"),
+                                     "--remount-ro", str(cls)])
+
+    def test_folders_outside_the_system_show_only_what_the_programs_need(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            home = Path(d, "home")
+            for sub in ("t/.ssh", "t/course/alice", "t/jdk/bin", "t/jdk/lib"):
+                (home / sub).mkdir(parents=True)
+            (home / "t").chmod(0o711)
+            (home / "t/course/alice/server.py").write_text("")
+            (home / "t/jdk/bin/java").write_text("")
+            with mock.patch.object(isolation, "_outside_system", return_value=[str(home)]), \
+                    mock.patch.dict(os.environ, {"PATH": f"{home}/t/jdk/bin:/usr/bin"}):
+                binds = isolation._binds([str(home / "t/course/alice/server.py"), "relative.py",
+                                          "/usr/bin/env"], writable=[f"{d}/w"])
+            # The student's folder and the installation holding a program
+            # of PATH (above its bin/), with the folders on the way made
+            # with their modes; never the teacher's whole home folder.
+            self.assertEqual(binds, [
+                "--tmpfs", str(home),
+                "--perms", "0711", "--dir", f"{home}/t",
+                "--perms", "0755", "--dir", f"{home}/t/course",
+                "--ro-bind", f"{home}/t/course/alice", f"{home}/t/course/alice",
+                "--ro-bind", f"{home}/t/jdk", f"{home}/t/jdk",
+                "--bind", f"{d}/w", f"{d}/w",
+                "--remount-ro", str(home)])
+
+    def test_a_folder_outside_the_system_that_a_program_needs_whole_is_shown(self):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+            with mock.patch.object(isolation, "_outside_system", return_value=[d]):
+                self.assertEqual(isolation._binds([d]), [])
+
+    def test_the_folders_of_slash_outside_the_system(self):
+        # /bin is a link (merged /usr), /.dockerenv a file, /srv empty,
+        # /root closed to others (a root driver's sandbox uid cannot
+        # enter it): none is hidden.
+        names = ["usr", "etc", "home", "srv", "bin", "proc", "work", ".dockerenv", "root"]
+        modes = {"/root": 0o40700}
+
+        def listdir(p):
+            return names if p == "/" else [] if p == "/srv" else ["x"]
+
+        with mock.patch("os.listdir", side_effect=listdir), \
+                mock.patch("os.path.islink", side_effect=lambda p: p == "/bin"), \
+                mock.patch("os.path.isdir", side_effect=lambda p: p != "/.dockerenv"), \
+                mock.patch("os.stat", side_effect=lambda p: mock.Mock(
+                    st_mode=modes.get(p, 0o40755))), \
+                mock.patch("os.geteuid", return_value=0):
+            self.assertEqual(_OUTSIDE_SYSTEM(), ["/home", "/work"])
 
 
 if __name__ == "__main__":

@@ -423,23 +423,34 @@ class HostileTest(support.HarnessTestCase):
                                                      if ln.startswith("tmp:")))
         self.assertFailsWith(r, r"client exit code 1, expected 0: nothing readable")
 
-    @unittest.expectedFailure
     def test_another_students_folder_outside_tmp_is_not_readable(self):
-        # LEAKS: the cell binds the whole host / read-only; only /tmp, /run,
-        # /dev/shm and check's class (HostileCheckTest) are masked. A
-        # student's folder anywhere else (here /var/tmp, as another
-        # course's folder under /home or /srv would be) is readable: as root by the sandbox uid when it is world-readable
-        # (students' programs must be, for their own uid to run them); as a
-        # user, by the teacher's own uid whatever its mode.
-        victim = Path(tempfile.mkdtemp(prefix="hostile-student-", dir="/var/tmp"))
-        self.addCleanup(shutil.rmtree, victim, True)
-        os.chmod(victim, 0o755)
-        (victim / "server.py").write_text("# another student's work\n")
-        os.chmod(victim / "server.py", 0o644)
-        r = self.run_attack(client=self.py("snoop.py", "{host}", "{port}",
-                                           f"{victim}/server.py"))
+        # A student's folder anywhere but the class being checked (another
+        # course under /var, /srv or /home), world-readable as its
+        # programs must be: a cell shows the folders of / that hold the
+        # system (cell.SYSTEM_TOPS) and, of the rest, only what its
+        # programs need. The path comes on stdin: a command line's words
+        # are what the driver binds in.
+        victims = []
+        for parent in ("/var/tmp", "/srv", "/home"):  # the ones this user may write
+            try:
+                victim = Path(tempfile.mkdtemp(prefix="hostile-student-", dir=parent))
+            except OSError:
+                continue
+            self.addCleanup(shutil.rmtree, victim, True)
+            os.chmod(victim, 0o755)
+            (victim / "server.py").write_text("# another student's work\n")
+            os.chmod(victim / "server.py", 0o644)
+            # And a file of the teacher's own (0600): an unprivileged
+            # teacher's programs run as the teacher's uid.
+            (victim / "key").write_text("the teacher's\n")
+            os.chmod(victim / "key", 0o600)
+            victims += [f"{victim}/server.py", f"{victim}/key"]
+        self.assertTrue(victims)
+        r = self.run_attack(client=self.py("snoop.py", "{host}", "{port}"),
+                            scenario={"stdin": "".join(v + "\n" for v in victims)})
         out = self.report(r)
-        self.assertNotIn(f"{victim}/server.py: read", out)
+        for v in victims:
+            self.assertRegex(out, rf"(?m)^{re.escape(v)}: (ENOENT|EACCES)$", support.explain(r))
         self.assertFailsWith(r, r"nothing readable")
 
     def test_no_process_of_the_cell_holds_the_drivers_environment(self):
@@ -483,6 +494,19 @@ class HostileTest(support.HarnessTestCase):
         self.assertRegex(self.report(r), r"ppid: 1\nkill\(ppid\): (ok|Operation not permitted)\n",
                          support.explain(r))
         self.assertFailsWith(r, r"killed my parent \(pid 1\) and I am still here")
+
+    def test_tracing_the_reference_server_and_other_kernel_calls_are_refused(self):
+        # The seccomp filter of sandboxed programs: as an unprivileged
+        # teacher's, the client has the server's uid, and ptrace or
+        # process_vm_readv would reach the reference server of its cell.
+        r = self.run_attack(client=self.py("syscalls.py", "{host}", "{port}"))
+        out = self.report(r)
+        self.assertRegex(out, r"(?m)^target: (?!1$)\d+$", support.explain(r))
+        for name in ("ptrace", "process_vm_readv", "unshare", "clone", "mount", "bpf",
+                     "keyctl"):
+            self.assertRegex(out, rf"(?m)^{name}: EPERM$", support.explain(r))
+        self.assertIn("Seccomp:\t2", out)
+        self.assertFailsWith(r, r"output mismatch")  # it never spoke the protocol
 
     def test_kill_minus_one_reaches_only_the_cell(self):
         r = self.run_attack(client=self.py("killparent.py", "{host}", "{port}", "all"),

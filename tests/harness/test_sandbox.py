@@ -98,14 +98,18 @@ class SandboxTest(support.HarnessTestCase):
 
     @needs_root
     def test_runs_as_a_cell_uid_in_its_own_directory(self):
-        r = self.run_one("whoami")
-        self.assertVerdict(r, "pass")
-        err = r.outcome.clients[0].stderr.decode()
-        fields = dict(f.split("=", 1) for f in err.split())
-        uid = int(fields["uid"])
-        self.assertTrue(sandbox.UID_BASE <= uid < sandbox.UID_BASE + sandbox.UID_COUNT, err)
-        self.assertTrue(fields["cwd"].endswith("/client"), err)
-        self.assertEqual(fields["home"], fields["cwd"])
+        for mode in ("plain", "two-hosts"):  # in a cell; through the wrapper
+            with self.subTest(mode=mode):
+                r = self.run_one("whoami", modes=(mode,))
+                self.assertVerdict(r, "pass")
+                err = r.outcome.clients[0].stderr.decode()
+                fields = dict(f.split("=", 1) for f in err.split())
+                uid = int(fields["uid"])
+                self.assertTrue(sandbox.UID_BASE <= uid < sandbox.UID_BASE + sandbox.UID_COUNT,
+                                err)
+                self.assertTrue(fields["cwd"].endswith("/client"), err)
+                self.assertEqual(fields["home"], fields["cwd"])
+                self.assertEqual(fields["seccomp"], "2", err)  # the filter (filter.h)
 
     @needs_root
     def test_fork_bomb_stops_at_the_process_limit(self):

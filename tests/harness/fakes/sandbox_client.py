@@ -3,7 +3,7 @@ HOST PORT [ARG]`. Each does one thing a student program might, which the
 sandbox must contain to its own cell:
 
 echo (sends stdin, half-closes, prints the reply), whoami (echo, then
-prints uid, cwd and HOME on stderr), forkbomb (forks until fork fails; the
+prints uid, cwd, HOME and the seccomp mode on stderr), forkbomb (forks until fork fails; the
 children leave the process group and session and wait forever; prints how
 many it made), bigfile (writes big.bin until the file size limit kills it),
 spin (burns CPU forever), memory (allocates 1 MB blocks until MemoryError),
@@ -37,8 +37,10 @@ def main():
         echo(host, port)
     elif mode == "whoami":
         echo(host, port)
-        print(f"uid={os.getuid()} cwd={os.getcwd()} home={os.environ.get('HOME')}",
-              file=sys.stderr)
+        with open("/proc/self/status") as f:
+            seccomp = next(ln.split()[1] for ln in f if ln.startswith("Seccomp:"))
+        print(f"uid={os.getuid()} cwd={os.getcwd()} home={os.environ.get('HOME')} "
+              f"seccomp={seccomp}", file=sys.stderr)
     elif mode == "forkbomb":
         n = 0
         while True:
