@@ -24,8 +24,9 @@
  *             is reaped once the driver has closed that pipe.
  *       The program leads a session of its own in DIR, with LIMITS (--cpu
  *       S, --data MB, --nproc N, --fsize MB, --nofile N) and --uid UID,
- *       no_new_privs, no core dumps and the seccomp filter (filter.h) when
- *       any is given: the sandbox of students' programs. It exits 125 when DIR
+ *       no_new_privs, no core dumps, the seccomp filter (filter.h) and
+ *       oom_score_adj 1000 when any is given: the sandbox of students'
+ *       programs. It exits 125 when DIR
  * cannot be entered, 126 when a limit or the uid cannot be set, 127 when PROG
  * cannot be run. One process starts every program of the cell, so a program
  * costs a clone that shares the holder's memory (vfork's way) and its own exec,
@@ -231,6 +232,18 @@ static int apply_limits(const struct limits *lim)
         say("no_new_privs", errno);
         return -1;
     }
+    /* Memory is capped per process (RLIMIT_DATA), not per cell: should
+     * the machine run out, the OOM killer takes a sandboxed program
+     * first, never the driver or the teacher's session. */
+    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (adj < 0 || write(adj, "1000", 4) != 4) {
+        say("oom_score_adj", errno);
+        if (adj >= 0) {
+            close(adj);
+        }
+        return -1;
+    }
+    close(adj);
     /* CPU: SIGXCPU first (which says why), SIGKILL a second later. */
     if ((lim->cpu_s && set_limit(RLIMIT_CPU, lim->cpu_s, lim->cpu_s + 1) < 0) ||
         (lim->data_mb && set_limit(RLIMIT_DATA, lim->data_mb * CELL_MB,

@@ -90,10 +90,12 @@ class ProgramTest(unittest.TestCase):
         self.assertIn(b"/nonexistent", child.stderr.data())
 
     def test_limits_apply_to_the_program(self):
-        child = asyncio.run(in_cell(["sh", "-c", "ulimit -n; ulimit -t"],
+        child = asyncio.run(in_cell(["sh", "-c", "ulimit -n; ulimit -t; "
+                                                 "cat /proc/self/oom_score_adj"],
                                     limits=("--nofile", "64", "--cpu", "7")))
         self.assertEqual(child.proc.returncode, 0, child.stderr.data())
-        self.assertEqual(child.stdout.data(), b"64\n7\n")
+        # The OOM killer's first choice: memory is capped per process only.
+        self.assertEqual(child.stdout.data(), b"64\n7\n1000\n")
 
     def test_a_sandboxed_program_gets_the_seccomp_filter(self):
         # Whatever its other limits: the filter comes with any of them.
@@ -110,8 +112,10 @@ class ProgramTest(unittest.TestCase):
             self.assertIn(f"{name}: ENOSYS\n", out)
         self.assertIn("thread: ok\nchild: ok\nSeccomp:\t2\n", out)
         # A program without limits (a reference peer) has no filter.
-        child = asyncio.run(in_cell(["grep", "^Seccomp:", "/proc/self/status"]))
-        self.assertEqual(child.stdout.data(), b"Seccomp:\t0\n")
+        child = asyncio.run(in_cell(["sh", "-c", "grep ^Seccomp: /proc/self/status; "
+                                                 "cat /proc/self/oom_score_adj"]))
+        with open("/proc/self/oom_score_adj", "rb") as f:  # the driver's, kept
+            self.assertEqual(child.stdout.data(), b"Seccomp:\t0\n" + f.read())
 
     def test_many_programs_started_at_once(self):
         # More requests than the control socket holds (a 1,000-client
