@@ -39,6 +39,7 @@ import errno
 import functools
 import itertools
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -614,14 +615,31 @@ def _needed(path: str) -> str | None:
     """The folder a program named by path needs: a folder itself, a file's
     folder; for a folder of programs (bin, sbin, pyenv's shims) the
     installation above it (/root/.pyenv/versions/3.11.7 for its
-    bin/python3). None for a relative or missing path."""
+    bin/python3). Never a home folder for less than itself: a file in
+    one is needed alone, ~/bin only itself. None for a relative or
+    missing path."""
     if not path or not os.path.isabs(path) or not os.path.exists(path):
         return None
     real = os.path.realpath(path)
     folder = real if os.path.isdir(real) else os.path.dirname(real)
-    if os.path.basename(folder) in _PREFIXED:
+    if folder != real and folder in _homes():
+        return real
+    if os.path.basename(folder) in _PREFIXED and os.path.dirname(folder) not in _homes():
         folder = os.path.dirname(folder)
     return folder
+
+
+@functools.lru_cache(maxsize=1)
+def _homes() -> frozenset[str]:
+    """The machine's home folders (and the driver's own HOME)."""
+    homes = {os.path.realpath(os.path.expanduser("~"))}
+    try:
+        homes |= {os.path.realpath(p.pw_dir) for p in pwd.getpwall() if p.pw_dir}
+    except OSError:
+        pass
+    # Only those a cell may hide (not /bin, a system user's home).
+    return frozenset(h for h in homes if h.split("/")[1:2] != [""]
+                     and h.split("/")[1] not in SYSTEM_TOPS)
 
 
 def _outside_system() -> list[str]:

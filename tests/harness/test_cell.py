@@ -322,24 +322,30 @@ class BindsTest(unittest.TestCase):
     def test_folders_outside_the_system_show_only_what_the_programs_need(self):
         with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
             home = Path(d, "home")
-            for sub in ("t/.ssh", "t/course/alice", "t/jdk/bin", "t/jdk/lib"):
+            for sub in ("t/.ssh", "t/course/alice", "t/jdk/bin", "t/jdk/lib", "t/bin"):
                 (home / sub).mkdir(parents=True)
             (home / "t").chmod(0o711)
             (home / "t/course/alice/server.py").write_text("")
             (home / "t/jdk/bin/java").write_text("")
+            (home / "t/peer.py").write_text("")
             with mock.patch.object(isolation, "_outside_system", return_value=[str(home)]), \
-                    mock.patch.dict(os.environ, {"PATH": f"{home}/t/jdk/bin:/usr/bin"}):
+                    mock.patch.object(isolation, "_homes", return_value={f"{home}/t"}), \
+                    mock.patch.dict(os.environ, {"PATH": f"{home}/t/jdk/bin:{home}/t/bin:/usr/bin"}):
                 binds = isolation._binds([str(home / "t/course/alice/server.py"), "relative.py",
-                                          "/usr/bin/env"], writable=[f"{d}/w"])
-            # The student's folder and the installation holding a program
-            # of PATH (above its bin/), with the folders on the way made
-            # with their modes; never the teacher's whole home folder.
+                                          str(home / "t/peer.py"), "/usr/bin/env"],
+                                         writable=[f"{d}/w"])
+            # The student's folder, the installation holding a program of
+            # PATH (above its bin/), with the folders on the way made with
+            # their modes; of the teacher's home folder t itself only a
+            # file named in it and ~/bin, never the whole folder.
             self.assertEqual(binds, [
                 "--tmpfs", str(home),
                 "--perms", "0711", "--dir", f"{home}/t",
+                "--ro-bind", f"{home}/t/bin", f"{home}/t/bin",
                 "--perms", "0755", "--dir", f"{home}/t/course",
                 "--ro-bind", f"{home}/t/course/alice", f"{home}/t/course/alice",
                 "--ro-bind", f"{home}/t/jdk", f"{home}/t/jdk",
+                "--ro-bind", f"{home}/t/peer.py", f"{home}/t/peer.py",
                 "--bind", f"{d}/w", f"{d}/w",
                 "--remount-ro", str(home)])
 
