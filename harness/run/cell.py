@@ -669,6 +669,20 @@ def _outside_system() -> list[str]:
     return sorted(out)
 
 
+def _way_down(top: str, n: str, made: set[str]) -> list[str]:
+    """bwrap's options making the folders between top (a tmpfs of the
+    cell's) and n, with the host's modes, those not in made yet (bwrap
+    would make them 0700, and the sandbox uid could not walk down)."""
+    out = []
+    parts = n[len(top) + 1:].split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        d = top + "/" + "/".join(parts[:i])
+        if d not in made:
+            made.add(d)
+            out += ["--perms", f"{stat.S_IMODE(os.stat(d).st_mode):04o}", "--dir", d]
+    return out
+
+
 def _outermost(folders) -> list[str]:
     """folders without those inside another of them, sorted."""
     out: list[str] = []
@@ -694,6 +708,7 @@ def _binds(paths, hide=(), writable=(), masks=()) -> list[str]:
     students, the teacher's home) is not there."""
     out: list[str] = []
     sealed: list[str] = []
+    made: set[str] = set()  # folders made on the way to a bind
     # Programs named by a bare word are found on PATH (java, node under a
     # teacher's home): those folders stay visible too.
     found = [*os.environ.get("PATH", "").split(":"), os.environ.get("JAVA_HOME", "")]
@@ -704,21 +719,16 @@ def _binds(paths, hide=(), writable=(), masks=()) -> list[str]:
         if top in needed:
             continue  # a program needs all of it
         out += ["--tmpfs", top]
-        made = {top}
         for n in inside:
-            # bwrap would make the folders on the way 0700 (the sandbox
-            # uid could not walk down): made here with the host's modes.
-            parts = n[len(top) + 1:].split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                d = top + "/" + "/".join(parts[:i])
-                if d not in made:
-                    made.add(d)
-                    out += ["--perms", f"{stat.S_IMODE(os.stat(d).st_mode):04o}", "--dir", d]
-            out += ["--ro-bind", n, n]
+            out += _way_down(top, n, made) + ["--ro-bind", n, n]
         sealed.append(top)
     out += masks
-    for top in sorted(_hidden_tops(paths)):
-        out += ["--ro-bind", top, top]
+    # Under the cell's own /tmp, /run and /dev/shm: what paths need, the
+    # same way (a student's folder, never the folder beside it).
+    for n in _outermost(n for n in map(_needed, paths) if n):
+        m = next((m for m in _MASKED if n.startswith(m + "/")), None)
+        if m is not None and not (n + "/").startswith(SCRATCH + "/"):
+            out += _way_down(m, n, made) + ["--ro-bind", n, n]
     folders = {os.path.realpath(h) for h in hide if h and os.path.isabs(h)}
     for h in sorted(folders, key=lambda f: (f.count("/"), f)):
         if not os.path.isdir(h) or any(m == h or m.startswith(h.rstrip("/") + "/")

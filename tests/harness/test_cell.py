@@ -309,14 +309,21 @@ class BindsTest(unittest.TestCase):
                                      "--ro-bind", str(cls / "alice"), str(cls / "alice"),
                                      "--remount-ro", str(cls)])
 
-    def test_a_hidden_folder_under_tmp_is_hidden_inside_its_bound_top(self):
+    def test_under_tmp_only_what_the_programs_need(self):
+        # The cell's /tmp is its own: of the host's, only the student's
+        # folder, never what lies beside it (a classmate, a secret in the
+        # same temporary folder); the class masked around it as before.
         with tempfile.TemporaryDirectory(dir="/tmp") as d:
             cls = Path(d, "class")
             for name in ("alice", "bob"):
                 (cls / name).mkdir(parents=True)
-            binds = isolation._binds([str(cls / "alice")], [str(cls)])
-            self.assertEqual(binds, ["--ro-bind", d, d, "--tmpfs", str(cls),
-                                     "--ro-bind", str(cls / "alice"), str(cls / "alice"),
+            Path(d, "secret.txt").write_text("")
+            alice = str(cls / "alice")
+            binds = isolation._binds([alice], [str(cls)])
+            self.assertEqual(binds, ["--perms", "0700", "--dir", d,
+                                     "--perms", "0755", "--dir", str(cls),
+                                     "--ro-bind", alice, alice,
+                                     "--tmpfs", str(cls), "--ro-bind", alice, alice,
                                      "--remount-ro", str(cls)])
 
     def test_folders_outside_the_system_show_only_what_the_programs_need(self):

@@ -806,11 +806,14 @@ class HostileCheckTest(unittest.TestCase):
         # her check.yaml command (which check makes absolute); and the
         # command line of the driver (this process). It also leaves a file
         # in /tmp, /var/tmp and a folder on / whose mode lets anyone
-        # write, which must not outlive it.
+        # write, which must not outlive it. And the teacher's file beside
+        # the class folder, in the same temporary folder.
         bob = self.student("bob", {"server.c": 'const char *tag = "bob-was-here";\n'
                                                'int main(void) { return tag[0] == 0; }\n',
                                    "secret.txt": "bob's answers\n"})
         alice = self.dir / "class" / "alice"
+        (self.dir / "grades.txt").write_text("the teacher's grades\n")
+        os.chmod(self.dir / "grades.txt", 0o644)
         token = f"hostile-{os.getpid()}-{uuid.uuid4().hex[:10]}"
         # A System V shared memory segment of the driver's IPC namespace.
         shm_key = _shm_segment(self)
@@ -820,6 +823,7 @@ SPY = b""
 for p in [{str(bob / "secret.txt")!r}, {str(self.dir / "out" / "bob" / "build" / "bin" /
                                              "server")!r},
           {str(alice / "mates" / "secret.txt")!r}, "/proc/{os.getpid()}/cmdline",
+          {str(self.dir / "grades.txt")!r},
           *sys.argv[2:]]:
     try:
         with open(p, "rb") as f:
