@@ -24,21 +24,24 @@
  *             is reaped once the driver has closed that pipe.
  *       The program leads a session of its own in DIR, with LIMITS (--cpu
  *       S, --data MB, --nproc N, --fsize MB, --nofile N) and --uid UID,
- *       no_new_privs, no core dumps, the seccomp filter (filter.h) and
- *       oom_score_adj 1000 when any is given: the sandbox of students'
- *       programs. It exits 125 when DIR
- * cannot be entered, 126 when a limit or the uid cannot be set, 127 when PROG
- * cannot be run. One process starts every program of the cell, so a program
- * costs a clone that shares the holder's memory (vfork's way) and its own exec,
- * nothing more; and as the namespace's init the holder gets no signal a program
- * sends it (kill(-1), kill(getppid())), while it reaps every orphan of the
- * cell. Exits at EOF on FD (the driver closed it or died); the cell's PID
+ *       no_new_privs, no core dumps and the seccomp filter (filter.h)
+ *       when any is given: the sandbox of students' programs. Every
+ *       program of a cell has oom_score_adj 1000 (the holder's). It
+ *       exits 125 when DIR cannot be entered, 126 when a limit or the
+ *       uid cannot be set, 127 when PROG cannot be run.
+ *       One process starts every program of the cell, so a program costs
+ *       a clone that shares the holder's memory (vfork's way) and its own
+ *       exec, nothing more; and as the namespace's init the holder gets
+ *       no signal a program sends it (kill(-1), kill(getppid())), while
+ *       it reaps every orphan of the cell.
+ *       Exits at EOF on FD (the driver closed it or died); the cell's PID
  *       namespace, and every process in it, ends with it.
  *
  *   sl-cell run [LIMITS] -- PROG ARG...
- *       Applies LIMITS and --uid to itself and execs PROG, in whatever
- *       namespaces it runs in: a one-shot sandbox that bwrap starts (check
- *       compiles students' code so, as the sandbox's user). Exits 126 when a
+ *       Applies LIMITS and --uid (and oom_score_adj 1000 when any is
+ *       given) to itself and execs PROG, in whatever namespaces it runs
+ *       in: a one-shot sandbox that bwrap starts (check compiles
+ *       students' code so, as the sandbox's user). Exits 126 when a
  *       limit or the uid cannot be set, 127 when PROG cannot be run.
  */
 #define _GNU_SOURCE
@@ -223,6 +226,26 @@ static int set_limit(int resource, rlim_t soft, rlim_t hard)
     return setrlimit(resource, &rl);
 }
 
+/* Memory is capped per process (RLIMIT_DATA), not per cell: should the
+ * machine run out, the OOM killer is to take a cell's process (the
+ * biggest, a student's memory hog) before the driver or the teacher's
+ * session. Sets the calling process's oom_score_adj to 1000, which its
+ * children inherit (raising it needs no privilege). Returns 0, or -1 with
+ * a message printed. */
+static int oom_first(void)
+{
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "1000", 4) != 4) {
+        say("oom_score_adj", errno);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 /* Applies the sandbox to the calling process (the child, before exec).
  * Returns 0, or -1 with a message printed. */
 static int apply_limits(const struct limits *lim)
@@ -232,18 +255,6 @@ static int apply_limits(const struct limits *lim)
         say("no_new_privs", errno);
         return -1;
     }
-    /* Memory is capped per process (RLIMIT_DATA), not per cell: should
-     * the machine run out, the OOM killer takes a sandboxed program
-     * first, never the driver or the teacher's session. */
-    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (adj < 0 || write(adj, "1000", 4) != 4) {
-        say("oom_score_adj", errno);
-        if (adj >= 0) {
-            close(adj);
-        }
-        return -1;
-    }
-    close(adj);
     /* CPU: SIGXCPU first (which says why), SIGKILL a second later. */
     if ((lim->cpu_s && set_limit(RLIMIT_CPU, lim->cpu_s, lim->cpu_s + 1) < 0) ||
         (lim->data_mb && set_limit(RLIMIT_DATA, lim->data_mb * CELL_MB,
@@ -602,6 +613,11 @@ static int hold(int ctl)
         perror("sl-cell hold: control socket");
         return 1;
     }
+    /* Every program of the cell inherits it; once the holder is not
+     * dumpable, the file is no longer its own to write. */
+    if (oom_first() < 0) {
+        return 1;
+    }
     /*
      * Not dumpable: a program of the cell with the holder's uid (an
      * unprivileged driver's cell) can neither trace the holder nor open
@@ -721,7 +737,7 @@ static int run(int argc, char **argv)
     if (at < 0) {
         usage();
     }
-    if (apply_limits(&lim) < 0) {
+    if ((limited(&lim) && oom_first() < 0) || apply_limits(&lim) < 0) {
         return CELL_EXIT_SETUP;
     }
     execvp(argv[at], argv + at);
