@@ -2,26 +2,28 @@
 
 A driver ended by SIGKILL (or the OOM killer, or a crash) runs no finally
 block. Its cells die with it (bwrap --die-with-parent, PID namespaces,
-PR_SET_PDEATHSIG), but three kinds of thing live outside a cell: the
+PR_SET_PDEATHSIG), but four kinds of thing live outside a cell: the
 processes of cells on the shared network (two-hosts, or no bubblewrap),
-two-hosts' named network namespaces (`ip netns add`), and the run's
+two-hosts' named network namespaces (`ip netns add`), the tmpfs on the
+scratch folders of programs sandboxed outside a cell, and the run's
 scratch folders. The janitor is a small process in a session of its own
 (so a terminal's SIGINT or SIGHUP does not reach it) that the driver tells
 over a pipe what it made, one line each:
 
     pid PID START   a process it started (START: field 22 of its stat)
     ns NAME         a named network namespace
+    mount PATH      a mount to detach (before the folders are removed)
     dir PATH        a folder to remove
     bye             the driver cleaned up itself: nothing to do
 
 At EOF without `bye` (the driver is gone) it kills the processes whose
 start time still matches (a recycled PID belongs to somebody else) with
 their process groups, then every process left in each namespace, deletes
-the namespaces and removes the folders. Run as a script with `python3 -S`
-(standard library only, nothing imported from harness) so it starts in
-about 15 ms; the driver starts it at the first registration inside a
-run (`watching()`), and only then: a test that drives one cell cleans up
-itself.
+the namespaces, detaches the mounts and removes the folders. Run as a
+script with `python3 -S` (standard library only, nothing imported from
+harness) so it starts in about 15 ms; the driver starts it at the first
+registration inside a run (`watching()`), and only then: a test that
+drives one cell cleans up itself.
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ def namespace(name: str) -> None:
     _send(f"ns {name}")
 
 
+def mount(path: str | os.PathLike) -> None:
+    """Registers a mount the driver made, to detach if the driver dies."""
+    _send(f"mount {os.fspath(path)}")
+
+
 def folder(path: str | os.PathLike) -> None:
     """Registers a folder to remove if the driver dies."""
     _send(f"dir {os.fspath(path)}")
@@ -127,7 +134,8 @@ def watching():
 atexit.register(dismiss)
 
 
-def _clean(pids: dict[int, str], names: list[str], dirs: list[str]) -> None:
+def _clean(pids: dict[int, str], names: list[str], dirs: list[str],
+           mounts: list[str] = ()) -> None:  # type: ignore[assignment]
     for pid, start in pids.items():
         if start_time(pid) != start:
             continue  # gone, or the PID now belongs to another process
@@ -152,6 +160,11 @@ def _clean(pids: dict[int, str], names: list[str], dirs: list[str]) -> None:
             subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             pass
+    if mounts:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        for m in mounts:
+            libc.umount2(os.fsencode(m), 2)  # MNT_DETACH
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -162,6 +175,7 @@ def main() -> int:
     pids: dict[int, str] = {}
     names: list[str] = []
     dirs: list[str] = []
+    mounts: list[str] = []
     for raw in sys.stdin.buffer:
         kind, _, value = raw.rstrip(b"\n").decode("utf-8", "surrogateescape").partition(" ")
         if kind == "bye":
@@ -173,7 +187,9 @@ def main() -> int:
             names.append(value)
         elif kind == "dir":
             dirs.append(value)
-    _clean(pids, names, dirs)
+        elif kind == "mount":
+            mounts.append(value)
+    _clean(pids, names, dirs, mounts)
     return 0
 
 

@@ -160,13 +160,17 @@ class CellRunner:
         if watch is None:
             watch = CellWatch()
         token = None
+        capped = self._scratch_on_tmpfs(cell)
         try:
             while True:
                 attempts += 1
                 res = CellResult(cell, repeat, Judgement(verdict.ERROR, "not run"), Outcome(),
                                  0.0, port_attempts=attempts)
-                shutil.rmtree(scratch, ignore_errors=True)
+                _drop_scratch(scratch, capped)
                 scratch.mkdir(parents=True)
+                if capped:
+                    janitor.mount(scratch)
+                    sandbox.mount_tmpfs(scratch)
                 # Every wait of this attempt counts cell time (harness/run/clock.py).
                 cc = clock.CellClock(watch.pids, _launched)
                 if token is not None:
@@ -186,7 +190,7 @@ class CellRunner:
             if token is not None:
                 res.outcome.starved_s = clock.current.get().starved()
                 clock.current.reset(token)
-            shutil.rmtree(scratch, ignore_errors=True)
+            _drop_scratch(scratch, capped)
         self._judge(res)
         if res.server_kept and res.verdict not in (verdict.PASS, verdict.XPASS):
             # The next scenario gets a server that has only ever passed.
@@ -615,6 +619,15 @@ class CellRunner:
             self._sandbox_ctx = dataclasses.replace(self.ctx, python=py)
         return self._sandbox_ctx
 
+    def _scratch_on_tmpfs(self, cell: Cell) -> bool:
+        """Whether cell's scratch folder gets a tmpfs of its own (capped
+        like a cell's /tmp): a program sandboxed outside a cell (two-hosts,
+        or no bubblewrap) as root writes there, where the host's disk would
+        cap it per file only."""
+        in_cell = self.isolated and modes.parse(cell.mode).kind != "two-hosts"
+        return not in_cell and self._uids is not None and \
+            (cell.server.sandbox or cell.client.sandbox)
+
     async def _sandbox(self, cell: Cell, res: CellResult, scratch: Path,
                        live: Live) -> str | None:
         """Makes a sandboxed cell's namespace, uid and directories. Returns
@@ -869,6 +882,13 @@ class CellRunner:
             await asyncio.shield(live.cell.close())
             live.cell = None
         return kept
+
+
+def _drop_scratch(scratch: Path, capped: bool) -> None:
+    """Removes a cell's scratch folder, its tmpfs first when capped."""
+    if capped:
+        sandbox.unmount(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def filter_with(sl_cell: str) -> str | None:

@@ -334,6 +334,25 @@ def _make_view(ops: list[tuple[str, list[str]]]) -> None:
 # Driver side
 
 
+def mount_tmpfs(path: str | os.PathLike, mb: int = TMPFS_MB) -> None:
+    """Mounts a tmpfs of mb MB on the folder path (root only): the
+    writable folder of a program sandboxed outside a cell, which would
+    otherwise fill the host's disk with files each under the file-size
+    limit. Raises OSError."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV,
+                  b"mode=0755,size=%dm" % mb) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"tmpfs on {path}: {os.strerror(e)}")
+
+
+def unmount(path: str | os.PathLike) -> None:
+    """Detaches the mount on path (MNT_DETACH), if there is one."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).umount2(os.fsencode(path), 2)
+
+
 def can_switch_uid() -> bool:
     return os.geteuid() == 0
 

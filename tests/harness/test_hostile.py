@@ -204,13 +204,13 @@ class HostileTest(support.HarnessTestCase):
     def run_attack(self, server: str = f"{support.FAKE_SERVER} echo {{port}}",
                    client: str = f"{support.FAKE_CLIENT} echo {{host}} {{port}}",
                    server_sandbox: bool = False, client_sandbox: bool = True,
-                   scenario: dict | None = None, around=None,
+                   scenario: dict | None = None, around=None, mode: str = "plain",
                    **limits: int) -> runner.CellResult:
         """Runs the one cell and checks that nothing of it is left; around,
         if given, is an async context manager factory the run happens in."""
         sc = {**SCENARIO, **(scenario or {})}
         m = hostile_matrix(self.tmp / "m", server, client, server_sandbox, client_sandbox, sc)
-        cells = matrix.expand(m)
+        cells = matrix.expand(m, modes=(mode,))
         self.assertEqual(len(cells), 1)
         ctx = matrix.CommandContext.create(m.root, m.root / "build")
         opts = runner.RunOptions(port_range=PORTS, jobs=2, server_grace_s=0.5,
@@ -232,8 +232,9 @@ class HostileTest(support.HarnessTestCase):
         self.assertEqual(len(results), 1)
         r = results[0]
         self.assertNotEqual(r.outcome.error or "", "not run")
-        self.assertTrue(rec.holders, "the cell did not run in namespaces of its own:\n"
-                        + support.explain(r))
+        if mode != "two-hosts":  # two-hosts runs outside bubblewrap's cells
+            self.assertTrue(rec.holders, "the cell did not run in namespaces of its own:\n"
+                            + support.explain(r))
         # Within its timeouts: the cell's own ceiling, plus the run's start and cleanup.
         self.assertLess(wall, sc["cell_timeout_s"] + WALL_SLACK_S, support.explain(r))
         self.assertClean(results)
@@ -358,6 +359,21 @@ class HostileTest(support.HarnessTestCase):
         self.assertFailsWith(r, r"client exit code 1, expected 0: 2 GB write stopped after "
                                 r"\d+ MB: No space left on device")
         self.assertEqual(self._find_on_host(f"{name}.0"), [])
+
+    @unittest.skipUnless(ROOT_DRIVER and shutil.which("ip"), "two-hosts needs root and ip")
+    def test_2gb_in_files_in_two_hosts_mode_stops_when_the_scratch_tmpfs_is_full(self):
+        # Outside a cell the sandboxed client's folder is on the host, in
+        # the run's scratch folder: the driver gives it a capped tmpfs, so
+        # the host's disk is not the limit either.
+        name = f"{self.token}.bin"
+        r = self.run_attack(client=self.py("bigwrite.py", "{host}", "{port}", name, "split"),
+                            mode="two-hosts", fsize_mb=8)
+        out = self.report(r)
+        wrote = re.search(r"wrote (\d+) MB, then: No space left on device", out)
+        self.assertIsNotNone(wrote, support.explain(r))
+        self.assertLessEqual(int(wrote.group(1)), sandbox.TMPFS_MB)
+        self.assertFailsWith(r, r"2 GB write stopped after \d+ MB: No space left on device")
+        self.assertEqual(self._find_on_host(f"{name}.0", depth=6), [])
 
     def _find_on_host(self, name: str, depth: int = 3) -> list[str]:
         found = []

@@ -58,6 +58,25 @@ class JanitorTest(unittest.TestCase):
         self.assertFalse(folder.exists())
         self.assertEqual(outside.read_text(), "keep")  # a link is removed, not followed
 
+    @unittest.skipUnless(os.geteuid() == 0, "mounting a tmpfs needs root")
+    def test_a_registered_mount_is_detached_before_its_folder_is_removed(self):
+        # The tmpfs on the scratch folder of a program sandboxed outside a
+        # cell (runner._scratch_on_tmpfs): a folder with a mount on it
+        # cannot be removed, and the mount would outlive the run.
+        from harness.run import sandbox
+        folder = self.tmp / "scratch"
+        folder.mkdir()
+        sandbox.mount_tmpfs(folder, 1)
+        self.addCleanup(sandbox.unmount, folder)
+        (folder / "written").write_text("x")
+        j = start_janitor()
+        j.stdin.write(f"mount {folder}\ndir {folder}\n".encode())
+        j.stdin.close()  # the driver died
+        self.assertEqual(j.wait(timeout=30), 0)
+        with open("/proc/self/mountinfo") as f:
+            self.assertNotIn(f" {folder} ", f.read())
+        self.assertFalse(folder.exists())
+
     def test_a_recycled_pid_is_left_alone(self):
         victim = self.sleeper()
         j = start_janitor()
