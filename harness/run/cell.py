@@ -723,9 +723,9 @@ def _binds(paths, hide=(), writable=(), masks=()) -> list[str]:
             out += _way_down(top, n, made) + ["--ro-bind", n, n]
         sealed.append(top)
     out += masks
-    # Under the cell's own /tmp, /run and /dev/shm: what paths need, the
+    # Under the cell's own /tmp, /run and /dev/shm: what is needed, the
     # same way (a student's folder, never the folder beside it).
-    for n in _outermost(n for n in map(_needed, paths) if n):
+    for n in needed:
         m = next((m for m in _MASKED if n.startswith(m + "/")), None)
         if m is not None and not (n + "/").startswith(SCRATCH + "/"):
             out += _way_down(m, n, made) + ["--ro-bind", n, n]

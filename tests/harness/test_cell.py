@@ -327,6 +327,18 @@ class BindsTest(unittest.TestCase):
                                      "--tmpfs", str(cls), "--ro-bind", alice, alice,
                                      "--remount-ro", str(cls)])
 
+    def test_a_repository_under_tmp_is_there_whole(self):
+        # A clone in /tmp: its peers import its libraries (peers/python)
+        # though their command lines name only their own folders.
+        with tempfile.TemporaryDirectory(dir="/tmp") as d:
+            repo = Path(d, "clone")
+            (repo / "peers/raw").mkdir(parents=True)
+            (repo / "peers/raw/client.py").write_text("")
+            with mock.patch.object(isolation, "_REPOSITORY", str(repo)):
+                binds = isolation._binds([str(repo / "peers/raw/client.py")])
+            self.assertEqual(binds, ["--perms", "0700", "--dir", d,
+                                     "--ro-bind", str(repo), str(repo)])
+
     def test_folders_outside_the_system_show_only_what_the_programs_need(self):
         with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
             home = Path(d, "home")
