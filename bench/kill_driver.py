@@ -16,6 +16,9 @@ then looks for what is left:
   scratch folders.
 Survivors are listed, then killed (they are ours) and removed.
 
+A run that ends by itself before its kill does not count as a round: the
+kills are drawn again, no later than 90% of that run's length.
+
 Run:   python3 bench/kill_driver.py [--rounds 10] [--min 2] [--max 120]
                                     [--protocol P,...] [--seed N]
 Exit:  0 when no round left anything, 1 otherwise.
@@ -93,6 +96,14 @@ def scratch(tmp: str) -> set[str]:
     return set(glob.glob(os.path.join(tmp, "*")))
 
 
+class Ended(Exception):
+    """The run ended by itself before its kill, after `wall` s."""
+
+    def __init__(self, wall: float, code: int):
+        super().__init__(wall, code)
+        self.wall, self.code = wall, code
+
+
 def one_round(n: int, delay: float, args: argparse.Namespace, out: str) -> list[str]:
     # The driver's own temporary folder: what is left there is its own,
     # whatever other programs on the machine make meanwhile.
@@ -108,7 +119,7 @@ def one_round(n: int, delay: float, args: argparse.Namespace, out: str) -> list[
     while time.monotonic() - t0 < delay and p.poll() is None:
         time.sleep(0.05)
     if p.poll() is not None:
-        return [f"round {n}: the run ended (exit {p.returncode}) before the kill at {delay:.1f} s"]
+        raise Ended(time.monotonic() - t0, p.returncode)
     kids = len(descendants(p.pid))
     p.send_signal(args.signal)
     try:
@@ -171,9 +182,22 @@ def main() -> int:
         sys.exit("kill_driver: cannot become a child subreaper")
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kill-driver-") as tmp:
-        for n in range(1, args.rounds + 1):
-            delay = rng.uniform(args.min, args.max)
-            problems += one_round(n, delay, args, os.path.join(tmp, f"out{n}"))
+        latest, n, tries = args.max, 1, 0
+        while n <= args.rounds:
+            delay = rng.uniform(args.min, latest)
+            tries += 1
+            try:
+                problems += one_round(n, delay, args, os.path.join(tmp, f"out{n}-{tries}"))
+            except Ended as e:
+                # A full run shorter than --max: kills are drawn again
+                # within its length (a run that failed is a finding).
+                print(f"round {n}: the run ended by itself (exit {e.code}) in {e.wall:.1f} s, "
+                      f"before its kill at {delay:.1f} s: drawn again", flush=True)
+                if e.code != 0:
+                    problems.append(f"round {n}: the run failed (exit {e.code}) unkilled")
+                latest = max(args.min, min(latest, 0.9 * e.wall))
+                continue
+            n += 1
     for line in problems:
         print(line)
     print(f"{args.rounds} rounds, {len(problems)} things left behind")
