@@ -284,15 +284,19 @@ async def wait_bound(child, port: int, transport: str, timeout: float,
 
 
 async def wait_ready(server: processes.Child, port: int, transport: str, timeout: float,
-                     in_netns: bool, cell: isolation.Cell | None
+                     in_netns: bool, cell: isolation.Cell | None, uid: int | None = None
                      ) -> tuple[processes.Readiness, list[str]]:
     """Waits until the server's socket shows in the kernel's table: the
     driver's own, or, for a server in a namespace (two-hosts, a sandboxed
     cell), that namespace's. Returns the readiness and, from a namespace's
-    table, the addresses the socket is bound to."""
+    table, the addresses the socket is bound to. The socket may be held
+    outside the server's process group by a process the server left (a
+    daemon): the cell's orphans, or outside a cell the sandbox uid's
+    processes, count as the server's (the daemon is judged later)."""
     if not in_netns:
         return await processes.wait_bound(server, port, transport, timeout), []
-    more = (lambda: [st.pid for st in cell.leftovers()]) if cell is not None else None
+    more = (lambda: [st.pid for st in cell.leftovers()]) if cell is not None else \
+        (lambda: sandbox.processes_of(uid)) if uid is not None else None
     ok, addrs = await wait_bound(server, port, transport, timeout, more)
     other = () if ok or not server.running else \
         processes.bound_ports(server, transport, ns_pid=server.pid)

@@ -453,7 +453,8 @@ class CellRunner:
             return False
         live.server = server
         ready, addrs = await netns.wait_ready(server, res.server_port, transport, client_t,
-                                               live.in_netns, live.cell)
+                                               live.in_netns, live.cell,
+                                               live.uid if live.cell is None else None)
         if live.hosts is not None and ready.ready and netns.loopback_only(addrs):
             o.server_failure = (f"server bound to {', '.join(sorted(set(addrs)))} port "
                                 f"{res.server_port} only: a client on another host "
@@ -838,6 +839,11 @@ class CellRunner:
             left = live.cell.leftovers()
             if left:
                 o.leftovers = _named(left)
+        elif live.uid is not None and server is not None and not kept:
+            # Outside a cell (two-hosts, no bubblewrap), a root driver's
+            # sandboxed programs are their uid's only processes: whatever
+            # still runs as it outlived what the driver stopped.
+            o.leftovers = [f"{pid} ({_comm(pid)})" for pid in sandbox.processes_of(live.uid)]
         if live.hosts is not None:
             await asyncio.shield(netns.delete(live.hosts))
             live.hosts = None

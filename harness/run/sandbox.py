@@ -492,6 +492,11 @@ def kill_uid(uid: int) -> None:
         os.waitpid(child, 0)
 
 
+def processes_of(uid: int) -> list[int]:
+    """The live processes of uid (a sandbox uid: a cell's programs)."""
+    return _scan(uid)[0]
+
+
 def _scan(uid: int) -> tuple[list[int], list[int]]:
     """Returns uid's live processes and its zombies whose parent is us."""
     me = os.getpid()

@@ -699,6 +699,73 @@ def _shadow_lines() -> list[str]:
 
 
 @needs_cells
+@unittest.skipUnless(ROOT_DRIVER and shutil.which("ip"), "two-hosts needs root and ip")
+class HostileTwoHostsTest(HostileTest):
+    """The attacks that apply in two-hosts mode, where a sandboxed program
+    runs outside bubblewrap's cells (the server in a namespace of `ip
+    netns`): the sandbox wrapper's file view, mount and IPC namespaces,
+    the seccomp filter and the sandbox uid contain them instead. Only
+    these tests of HostileTest run here (the others are about a cell's
+    holder and PID namespace, which two-hosts does not have)."""
+
+    def run_attack(self, *args, **kwargs) -> runner.CellResult:
+        kwargs.setdefault("mode", "two-hosts")
+        return super().run_attack(*args, **kwargs)
+
+    def test_a_setsid_daemon_keeping_the_port_fails_and_is_gone(self):
+        # No cell to look into: what still runs as the sandbox uid after
+        # the driver stopped the server is the daemon.
+        super().test_a_setsid_daemon_keeping_the_port_fails_and_is_gone()
+
+    def test_killing_its_parent_kills_nothing(self):
+        # Its parent is the driver (root): refused to the sandbox uid.
+        r = self.run_attack(client=self.py("killparent.py", "{host}", "{port}", "parent"))
+        self.assertRegex(self.report(r), r"kill\(ppid\): Operation not permitted\n",
+                         support.explain(r))
+        self.assertFailsWith(r, r"killed my parent \(pid \d+\) and I am still here")
+
+    def test_fork_bomb_stops_at_the_process_limit(self):
+        # The sandbox uid's RLIMIT_NPROC, as in a cell; the bomb's children
+        # keep the client's output open, so the reason is a hang or timeout.
+        if self.forkbomb is None:
+            self.skipTest("no C compiler: the fork bomb is C")
+        r = self.run_attack(client=f"{self.forkbomb} {{host}} {{port}} 600",
+                            scenario={"timeout_s": 3}, nproc=40)
+        m = re.search(r"forked (\d+), then: Resource temporarily unavailable", self.report(r))
+        self.assertIsNotNone(m, support.explain(r))
+        self.assertLess(int(m.group(1)), 40 + runner.PROCS_PER_CLIENT)
+        self.assertFailsWith(r, r"fork bomb stopped after \d+ forks|forkbomb|timeout|hung")
+
+    def test_only_its_own_processes_are_visible(self):
+        # The machine's PID namespace, with a /proc mounted hidepid=invisible:
+        # the sandbox uid sees its own processes only.
+        marker = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()",
+                                   self.token], stdin=subprocess.PIPE)
+        self.own = [marker.pid]
+        try:
+            r = self.run_attack(client=self.py("ps.py", "{host}", "{port}"))
+        finally:
+            marker.stdin.close()
+            marker.wait(10)
+        out = self.report(r)
+        self.assertNotIn(self.token, out)
+        procs = [ln for ln in out.splitlines() if re.match(r"\d+ ", ln)]
+        self.assertTrue(procs, support.explain(r))
+        for ln in procs:
+            self.assertTrue(any(w in ln for w in ("ps.py", "ps -eo")), f"not its own: {ln}")
+
+
+for _name in [n for n in vars(HostileTest) if n.startswith("test_")]:
+    if _name not in (
+            "test_reading_etc_shadow_is_denied", "test_a_service_on_the_host_loopback_is_out_of_reach",
+            "test_another_students_folder_outside_tmp_is_not_readable",
+            "test_log_file_as_a_fifo", "test_log_file_as_a_symlink_to_etc_shadow",
+            "test_log_file_as_a_symlink_to_a_file_outside", "test_a_2gb_write_is_stopped_by_the_file_size_limit",
+            "test_2gb_in_files_in_two_hosts_mode_stops_when_the_scratch_tmpfs_is_full",
+            *vars(HostileTwoHostsTest)):
+        setattr(HostileTwoHostsTest, _name, None)  # not run here (see the docstring)
+
+
 class HostileCheckTest(unittest.TestCase):
     """Attacks through `harness check`, the way a teacher meets them: the
     student's folder is what is hostile, its build included."""
