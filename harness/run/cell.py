@@ -695,12 +695,12 @@ def _outermost(folders) -> list[str]:
 def _binds(paths, hide=(), writable=(), masks=()) -> list[str]:
     """bwrap's options after bwrap_argv's (also the sandbox wrapper's view,
     masked_view): every folder of / outside the system (_outside_system)
-    replaced by an empty tmpfs, with the folders of paths, PATH and
-    JAVA_HOME below it bound back in read-only (_needed: the repository,
+    replaced by an empty tmpfs, with what is needed below it bound back
+    in read-only (_needed, of paths, PATH, JAVA_HOME and this repository:
     a student's own folder, an interpreter's installation, never a whole
-    home folder); masks (masked_view's tmpfs, made after those); the
-    folders of paths under /tmp, /run or /dev/shm bound back in
-    read-only; then each existing folder of hide, outermost first,
+    home folder); masks (masked_view's tmpfs, made after those); what is
+    needed under the cell's own /tmp, /run or /dev/shm bound back in
+    read-only, the same way; then each existing folder of hide, outermost first,
     replaced by an empty tmpfs, and the folders of paths (and of PATH and
     JAVA_HOME) below it bound back in read-only; then writable bound in
     read-write; last, every tmpfs made here made read-only. What a cell's

@@ -8,12 +8,12 @@ A sandboxed program is started through this file as an exec-wrapper:
 In the child, before exec: enter the cell's network namespace, make the
 file view (VIEW: --tmpfs DIR, --ro-bind SRC DEST, --bind SRC DEST,
 --perms MODE --dir DIR, --proc DIR and --remount-ro DIR, in order, in a
-mount namespace of its own: the cell's masks where no cell can be made, root only), set the
-resource limits, drop to an
-unprivileged uid (root drivers only), forbid gaining privileges again,
-and exec argv (through `sl-cell run`, whose seccomp filter cells give
-sandboxed programs, with --seccomp-with). Exec keeps the pid, so the runner
-still sees (and stops) the process group it started. The wrapper runs as a
+mount namespace of its own: the cell's masks where no cell can be made,
+root only), set the resource limits, drop to an unprivileged uid (root
+drivers only), forbid gaining privileges again, and exec argv (through
+`sl-cell run` with --seccomp-with, for the seccomp filter cells give
+sandboxed programs). Exec keeps the pid, so the runner still sees (and
+stops) the process group it started. The wrapper runs as a
 script with -I -S so it imports nothing but the standard library (a few ms
 instead of the package's imports).
 
