@@ -229,7 +229,7 @@ class CellRunner:
                 res.outcome.server_exit = server.exit()
                 _take_output(res, live)
                 if left:
-                    res.outcome.leftovers = _named(left)
+                    res.outcome.leftovers = _named([st.pid for st in left])
                     self._judge(res)
         finally:
             if live.cell is not None:
@@ -838,12 +838,12 @@ class CellRunner:
             # uid's release, which kills whatever the sandbox uid runs.
             left = live.cell.leftovers()
             if left:
-                o.leftovers = _named(left)
+                o.leftovers = _named([st.pid for st in left])
         elif live.uid is not None and server is not None and not kept:
             # Outside a cell (two-hosts, no bubblewrap), a root driver's
             # sandboxed programs are their uid's only processes: whatever
             # still runs as it outlived what the driver stopped.
-            o.leftovers = [f"{pid} ({_comm(pid)})" for pid in sandbox.processes_of(live.uid)]
+            o.leftovers = _named(sandbox.processes_of(live.uid))
         if live.hosts is not None:
             await asyncio.shield(netns.delete(live.hosts))
             live.hosts = None
@@ -943,9 +943,9 @@ def _take_output(res: CellResult, live: Live) -> None:
     res.server_truncated = server.stdout.truncated or server.stderr.truncated
 
 
-def _named(procs: list[procnet.ProcStat]) -> list[str]:
+def _named(pids: list[int]) -> list[str]:
     """Processes left in a cell as a reason names them: "PID (comm)"."""
-    return [f"{st.pid} ({_comm(st.pid)})" for st in procs]
+    return [f"{pid} ({_comm(pid)})" for pid in pids]
 
 
 def _comm(pid: int) -> str:
