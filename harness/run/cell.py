@@ -759,17 +759,16 @@ def _per_mount_proc() -> bool:
 def masked_view(paths: list[str], hide: list[str], writable: list[str]) -> list[str]:
     """A cell's masks as options for the sandbox wrapper's own mount
     namespace (harness/run/sandbox.py), where a program runs outside any
-    cell (two-hosts, or no bubblewrap) as root: /tmp, /var/tmp, /dev/shm
-    and /run empty, /proc showing the sandbox uid only its own processes,
-    paths and hide as in a cell (_binds), writable bound back read-write,
-    and / read-only (its other mounts, such as /dev and /sys, keep their
-    own flags). Not the rest of a cell: the machine's PID namespace, with
+    cell (two-hosts, or no bubblewrap) as root: /tmp, /dev/shm and /run
+    empty, the folders of / outside the system hidden (/var/tmp with
+    /var), /proc showing the sandbox uid only its own processes, paths
+    and hide as in a cell (_binds), writable bound back read-write, and /
+    read-only (its other mounts, such as /dev and /sys, keep their own
+    flags). Not the rest of a cell: the machine's PID namespace, with
     other uids' processes hidden."""
     masks = []
-    for m in ("/tmp", "/var/tmp", "/dev/shm", "/run"):
+    for m in ("/tmp", "/dev/shm", "/run"):
         masks += ["--tmpfs", m]
-    for top in sorted(_hidden_tops(paths, ("/var/tmp",))):
-        masks += ["--ro-bind", top, top]
     if _per_mount_proc():
         masks += ["--proc", "/proc"]
     return _binds(paths, hide, writable, masks) + ["--remount-ro", "/"]
