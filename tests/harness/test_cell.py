@@ -293,10 +293,12 @@ class BindsTest(unittest.TestCase):
     """bwrap's options for what a cell sees of the host's files."""
 
     def setUp(self):
-        # The machine's own folders of / are not this test's subject.
-        p = mock.patch.object(isolation, "_outside_system", return_value=[])
-        p.start()
-        self.addCleanup(p.stop)
+        # The machine's own folders of / and where this repository is (a
+        # clone under /tmp is bound in) are not this test's subject.
+        for p in (mock.patch.object(isolation, "_outside_system", return_value=[]),
+                  mock.patch.object(isolation, "_REPOSITORY", "")):
+            p.start()
+            self.addCleanup(p.stop)
 
     def test_a_hidden_folder_shows_only_what_the_programs_name(self):
         with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
